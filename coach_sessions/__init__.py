@@ -1,0 +1,1 @@
+"""Coach Sessions domain package: settings, models, rules, repositories (all SQL) and providers."""

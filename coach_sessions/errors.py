@@ -1,0 +1,40 @@
+"""Domain failures with stable machine codes.
+
+The same code travels as the ``type`` of a Temporal ``ApplicationError`` (activity → workflow → update
+caller) and as the ``error`` field of the HTTP answer; ``api/errors.py`` holds the one code → status table.
+"""
+
+from typing import Any
+
+
+class ErrorCode:
+    SESSION_NOT_FOUND = "session_not_found"
+    NOT_FOUND = "not_found"
+    SESSION_LOCKED = "session_locked"
+    INVALID_STATUS = "invalid_status"
+    SESSION_NOT_STARTED = "session_not_started"
+    CANCELLATION_PENDING = "cancellation_pending"
+    NO_CANCELLATION_PENDING = "no_cancellation_pending"
+    PARENT_CONSENT_REQUIRED = "parent_consent_required"
+    TIME_IN_PAST = "time_in_past"
+    CONFLICT = "conflict"
+    VALIDATION_ERROR = "validation_error"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+class DomainError(Exception):
+    """A business rule refused the request. ``extra`` carries machine-readable context."""
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str = "session", code: str = ErrorCode.SESSION_NOT_FOUND) -> None:
+        super().__init__(code, f"No such {what}, or it is not yours.")

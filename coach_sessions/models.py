@@ -1,0 +1,101 @@
+"""Rows as the API returns them (snake_case column names) and the domain values they carry."""
+
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from coach_sessions import rules
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_record(cls, record: Any) -> "Row":
+        return cls.model_validate(dict(record))
+
+
+class Coach(Row):
+    id: UUID
+    name: str
+    email: str
+    phone: str | None
+    calendar_id: str | None
+    timezone: str
+    created_at: datetime
+
+
+class Parent(Row):
+    id: UUID
+    name: str
+    phone: str
+    email: str | None
+    created_at: datetime
+
+
+class Child(Row):
+    id: UUID
+    name: str
+    age: int
+    parent_id: UUID
+    coach_id: UUID
+    created_at: datetime
+
+
+class Enrollment(Row):
+    id: UUID
+    child_id: UUID
+    coach_id: UUID
+    start_date: date
+    session_time: time
+    weekdays: list[str]
+    session_count: int
+    duration_minutes: int
+    timezone: str
+    created_at: datetime
+
+
+class SessionRecord(Row):
+    """One ``scheduled_sessions`` row plus the number of the earliest unresolved session before it."""
+
+    id: UUID
+    child_id: UUID
+    coach_id: UUID
+    enrollment_id: UUID
+    session_number: int
+    scheduled_at: datetime
+    duration_minutes: int
+    status: str
+    google_event_id: str | None
+    meet_link: str | None
+    calendar_sync_status: str
+    calendar_sync_error: str | None
+    coach_notes: str | None
+    cancellation_status: str
+    cancellation_requested_at: datetime | None
+    cancellation_reason: str | None
+    cancellation_expires_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    blocking_session_number: int | None = None
+
+
+class SessionView(SessionRecord):
+    """What the API answers: the row plus what a coach's page needs to draw its buttons."""
+
+    is_locked: bool
+    lock_reason: str | None
+    can_mark_missed: bool
+
+    @classmethod
+    def of(cls, record: SessionRecord, now: datetime) -> "SessionView":
+        return cls(
+            **record.model_dump(),
+            is_locked=record.blocking_session_number is not None,
+            lock_reason=rules.lock_reason(record.blocking_session_number),
+            can_mark_missed=rules.can_mark_missed(record.status, record.scheduled_at, now),
+        )

@@ -1,0 +1,87 @@
+"""Enrollments and the creation of their numbered sessions."""
+
+from datetime import date, datetime, time
+from uuid import UUID
+
+import asyncpg
+
+from coach_sessions.errors import ErrorCode, NotFound
+from coach_sessions.models import Enrollment
+from coach_sessions.scheduling import session_start_times
+from coach_sessions.statuses import SessionStatus
+
+
+class EnrollmentRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create(
+        self,
+        *,
+        child_id: UUID,
+        coach_id: UUID,
+        start_date: date,
+        session_time: time,
+        weekdays: list[str],
+        session_count: int,
+        duration_minutes: int,
+    ) -> Enrollment:
+        row = await self._pool.fetchrow(
+            """
+            INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays,
+                                     session_count, duration_minutes, timezone)
+            SELECT ch.id, co.id, $3, $4, $5, $6, $7, co.timezone
+              FROM children ch JOIN coaches co ON co.id = $2
+             WHERE ch.id = $1
+            RETURNING *
+            """,
+            child_id, coach_id, start_date, session_time, weekdays, session_count, duration_minutes,
+        )
+        if row is None:
+            raise NotFound("child or coach", ErrorCode.NOT_FOUND)
+        return Enrollment.model_validate(dict(row))
+
+    async def get(self, enrollment_id: UUID) -> Enrollment | None:
+        row = await self._pool.fetchrow("SELECT * FROM enrollments WHERE id = $1", enrollment_id)
+        return Enrollment.model_validate(dict(row)) if row else None
+
+    async def create_sessions(self, enrollment_id: UUID, now: datetime) -> list[UUID]:
+        """Create the enrollment's numbered sessions; safe to repeat (a retried activity adds none).
+
+        Sessions whose end already lies behind ``now`` (an imported, running programme) start as
+        ``pending``: they are awaiting the coach's resolution.
+        """
+        enrollment = await self.get(enrollment_id)
+        if enrollment is None:
+            raise NotFound("enrollment", ErrorCode.NOT_FOUND)
+        starts = session_start_times(
+            start_date=enrollment.start_date,
+            session_time=enrollment.session_time,
+            weekdays=enrollment.weekdays,
+            count=enrollment.session_count,
+            timezone=enrollment.timezone,
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                """
+                INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number,
+                                                scheduled_at, duration_minutes, status)
+                VALUES ($1, $2, $3, $4, $5, $6::integer,
+                        CASE WHEN $5 + make_interval(mins => $6::integer) <= $7
+                             THEN $8 ELSE $9 END)
+                ON CONFLICT ON CONSTRAINT scheduled_sessions_number_key DO NOTHING
+                """,
+                [
+                    (
+                        enrollment.child_id, enrollment.coach_id, enrollment.id, number, start,
+                        enrollment.duration_minutes, now,
+                        SessionStatus.PENDING.value, SessionStatus.SCHEDULED.value,
+                    )
+                    for number, start in enumerate(starts, start=1)
+                ],
+            )
+            rows = await conn.fetch(
+                "SELECT id FROM scheduled_sessions WHERE enrollment_id = $1 ORDER BY session_number",
+                enrollment_id,
+            )
+        return [r["id"] for r in rows]

@@ -1,0 +1,55 @@
+"""Learning events: every action on a child's sessions leaves one, written inside the action's transaction."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+
+async def insert_learning_event(
+    conn: asyncpg.Connection,
+    *,
+    child_id: UUID,
+    coach_id: UUID | None,
+    session_id: UUID | None,
+    event_type: str,
+    event_date: datetime,
+    event_data: dict[str, Any],
+    content_for_embedding: str,
+    idempotency_key: str | None,
+) -> UUID | None:
+    """Insert one event; with an idempotency key already used, insert nothing and return None."""
+    return await conn.fetchval(
+        """
+        INSERT INTO learning_events (child_id, coach_id, session_id, event_type, event_date,
+                                     event_data, content_for_embedding, idempotency_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+        """,
+        child_id, coach_id, session_id, event_type, event_date, event_data,
+        content_for_embedding, idempotency_key,
+    )
+
+
+class LearningEventRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def list_for_session(self, session_id: UUID) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT id, child_id, coach_id, session_id, event_type, event_date, event_data,"
+            " content_for_embedding FROM learning_events WHERE session_id = $1 ORDER BY created_at, id",
+            session_id,
+        )
+        return [dict(r) for r in rows]
+
+    async def list_for_child(self, child_id: UUID, limit: int = 200) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT id, child_id, coach_id, session_id, event_type, event_date, event_data,"
+            " content_for_embedding FROM learning_events WHERE child_id = $1"
+            " ORDER BY event_date DESC, id LIMIT $2",
+            child_id, limit,
+        )
+        return [dict(r) for r in rows]

@@ -1,0 +1,62 @@
+"""Coaches, parents and children."""
+
+from uuid import UUID
+
+import asyncpg
+
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.models import Child, Coach, Parent
+
+
+class PeopleRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_coach(
+        self, *, name: str, email: str, phone: str | None, calendar_id: str | None, timezone: str
+    ) -> Coach:
+        try:
+            row = await self._pool.fetchrow(
+                "INSERT INTO coaches (name, email, phone, calendar_id, timezone)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                name, email, phone, calendar_id, timezone,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise DomainError(ErrorCode.CONFLICT, "A coach with this email already exists.") from exc
+        return Coach.model_validate(dict(row))
+
+    async def create_parent(self, *, name: str, phone: str, email: str | None) -> Parent:
+        try:
+            row = await self._pool.fetchrow(
+                "INSERT INTO parents (name, phone, email) VALUES ($1, $2, $3) RETURNING *",
+                name, phone, email,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise DomainError(ErrorCode.CONFLICT, "A parent with this phone already exists.") from exc
+        return Parent.model_validate(dict(row))
+
+    async def create_child(self, *, name: str, age: int, parent_id: UUID, coach_id: UUID) -> Child:
+        try:
+            row = await self._pool.fetchrow(
+                "INSERT INTO children (name, age, parent_id, coach_id) VALUES ($1, $2, $3, $4) RETURNING *",
+                name, age, parent_id, coach_id,
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            which = "parent" if "parent" in (exc.constraint_name or "") else "coach"
+            raise NotFound(which, ErrorCode.NOT_FOUND) from exc
+        return Child.model_validate(dict(row))
+
+    async def get_coach(self, coach_id: UUID) -> Coach | None:
+        row = await self._pool.fetchrow("SELECT * FROM coaches WHERE id = $1", coach_id)
+        return Coach.model_validate(dict(row)) if row else None
+
+    async def get_child(self, child_id: UUID) -> Child | None:
+        row = await self._pool.fetchrow("SELECT * FROM children WHERE id = $1", child_id)
+        return Child.model_validate(dict(row)) if row else None
+
+    async def list_children(self, coach_id: UUID | None) -> list[Child]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM children WHERE ($1::uuid IS NULL OR coach_id = $1) ORDER BY name, id",
+            coach_id,
+        )
+        return [Child.model_validate(dict(r)) for r in rows]

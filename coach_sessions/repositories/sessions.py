@@ -1,0 +1,348 @@
+"""Scheduled sessions: reads with their lock state, and every status transition in one transaction."""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from coach_sessions import rules
+from coach_sessions.actions import SessionAction, TransitionRequest, TransitionResult
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.models import SessionRecord
+from coach_sessions.repositories.learning_events import insert_learning_event
+from coach_sessions.repositories.outbox import enqueue_message
+from coach_sessions.statuses import (
+    ACTIONABLE_STATUSES,
+    RESOLVED_STATUSES,
+    TERMINAL_STATUSES,
+    CalendarSyncStatus,
+    CancellationStatus,
+    LearningEventType,
+    SessionStatus,
+)
+from coach_sessions.templates import (
+    SESSION_NOSHOW,
+    SESSION_SUMMARY,
+    MessageContext,
+    format_when,
+    render_params,
+)
+
+_RESOLVED = sorted(s.value for s in RESOLVED_STATUSES)
+
+# The row plus the earliest unresolved earlier session of its enrollment ($1 = resolved statuses).
+_SELECT_WITH_LOCK = """
+SELECT s.*,
+       (SELECT min(p.session_number) FROM scheduled_sessions p
+         WHERE p.enrollment_id = s.enrollment_id
+           AND p.session_number < s.session_number
+           AND p.status <> ALL($1::text[])) AS blocking_session_number
+  FROM scheduled_sessions s
+"""
+
+# What a transition needs beyond the row: who to tell, in whose timezone.
+_CONTEXT = """
+SELECT ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
+       co.name AS coach_name, co.timezone AS coach_timezone
+  FROM children ch JOIN parents pa ON pa.id = ch.parent_id JOIN coaches co ON co.id = $2
+ WHERE ch.id = $1
+"""
+
+
+class SessionRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    # ----- reads -------------------------------------------------------------------------------
+
+    async def get(self, session_id: UUID) -> SessionRecord | None:
+        row = await self._pool.fetchrow(_SELECT_WITH_LOCK + " WHERE s.id = $2", _RESOLVED, session_id)
+        return SessionRecord.model_validate(dict(row)) if row else None
+
+    async def list_for_child(self, child_id: UUID, coach_id: UUID | None) -> list[SessionRecord]:
+        rows = await self._pool.fetch(
+            _SELECT_WITH_LOCK
+            + " WHERE s.child_id = $2 AND ($3::uuid IS NULL OR s.coach_id = $3)"
+            " ORDER BY s.session_number, s.scheduled_at, s.id",
+            _RESOLVED, child_id, coach_id,
+        )
+        return [SessionRecord.model_validate(dict(r)) for r in rows]
+
+    async def list_ids_for_enrollment(self, enrollment_id: UUID) -> list[UUID]:
+        rows = await self._pool.fetch(
+            "SELECT id FROM scheduled_sessions WHERE enrollment_id = $1 ORDER BY session_number",
+            enrollment_id,
+        )
+        return [r["id"] for r in rows]
+
+    # ----- timer-driven ------------------------------------------------------------------------
+
+    async def mark_pending(self, session_id: UUID, now: datetime) -> SessionRecord:
+        """``scheduled`` → ``pending`` once the session's end has passed; a no-op otherwise."""
+        await self._pool.execute(
+            """
+            UPDATE scheduled_sessions
+               SET status = $2, version = version + 1, updated_at = now()
+             WHERE id = $1 AND status = $3
+               AND scheduled_at + make_interval(mins => duration_minutes) <= $4
+            """,
+            session_id, SessionStatus.PENDING.value, SessionStatus.SCHEDULED.value, now,
+        )
+        record = await self.get(session_id)
+        if record is None:
+            raise NotFound()
+        return record
+
+    # ----- coach/admin actions -----------------------------------------------------------------
+
+    async def apply(self, request: TransitionRequest) -> TransitionResult:
+        """Check the rules and apply one action, with its learning event and messages, atomically.
+
+        Earlier sessions of the enrollment are locked (``FOR UPDATE``, in session order) before the
+        lock rule is read, so two concurrent actions on sessions 4 and 5 serialise and 5 can never be
+        resolved while 4 is not.
+        """
+        event_key = f"transition:{request.session_id}:{request.request_id}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            target = await conn.fetchrow(
+                "SELECT enrollment_id, session_number FROM scheduled_sessions WHERE id = $1",
+                request.session_id,
+            )
+            if target is None:
+                raise NotFound()
+            siblings = await conn.fetch(
+                "SELECT id, session_number, status FROM scheduled_sessions"
+                " WHERE enrollment_id = $1 AND session_number <= $2"
+                " ORDER BY session_number FOR UPDATE",
+                target["enrollment_id"], target["session_number"],
+            )
+            already = await conn.fetchval(
+                "SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key
+            )
+            if already:  # this very request committed before (a retried activity): answer the same
+                return await self._result_after_replay(conn, request)
+            row = await conn.fetchrow("SELECT * FROM scheduled_sessions WHERE id = $1", request.session_id)
+            context = await conn.fetchrow(_CONTEXT, row["child_id"], row["coach_id"])
+            blocking = rules.blocking_session_number(
+                row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
+            )
+            change = _plan(request, dict(row), blocking, context["coach_timezone"])
+            updated = await conn.fetchrow(
+                f"""
+                UPDATE scheduled_sessions
+                   SET {", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=2))},
+                       version = version + 1, updated_at = now()
+                 WHERE id = $1
+                RETURNING *
+                """,
+                request.session_id, *change.columns.values(),
+            )
+            await insert_learning_event(
+                conn,
+                child_id=row["child_id"],
+                coach_id=row["coach_id"],
+                session_id=row["id"],
+                event_type=change.event_type,
+                event_date=request.now,
+                event_data=change.event_data | {"actor_role": request.actor.role,
+                                                "actor_id": str(request.actor.id) if request.actor.id else None},
+                content_for_embedding=change.sentence,
+                idempotency_key=event_key,
+            )
+            message_ids = []
+            for template_name in change.templates:
+                message_context = MessageContext(
+                    parent_name=context["parent_name"],
+                    child_name=context["child_name"],
+                    coach_name=context["coach_name"],
+                    session_number=row["session_number"],
+                    scheduled_at=updated["scheduled_at"],
+                    timezone=context["coach_timezone"],
+                    reason=request.reason or "",
+                    notes=request.notes or "",
+                )
+                message_ids.append(
+                    await enqueue_message(
+                        conn,
+                        idempotency_key=f"{event_key}:{template_name}",
+                        template_name=template_name,
+                        destination=context["parent_phone"],
+                        user_name=context["parent_name"],
+                        template_params=render_params(template_name, message_context),
+                        session_id=row["id"],
+                        child_id=row["child_id"],
+                    )
+                )
+            record = await self._get_in(conn, request.session_id)
+        return TransitionResult(
+            session=record, message_ids=message_ids, calendar_sync_needed=change.calendar_sync
+        )
+
+    async def _get_in(self, conn: asyncpg.Connection, session_id: UUID) -> SessionRecord:
+        row = await conn.fetchrow(_SELECT_WITH_LOCK + " WHERE s.id = $2", _RESOLVED, session_id)
+        return SessionRecord.model_validate(dict(row))
+
+    async def _result_after_replay(
+        self, conn: asyncpg.Connection, request: TransitionRequest
+    ) -> TransitionResult:
+        event_key = f"transition:{request.session_id}:{request.request_id}"
+        message_ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM outbound_messages WHERE idempotency_key LIKE $1 || ':%' ORDER BY created_at",
+                event_key,
+            )
+        ]
+        return TransitionResult(
+            session=await self._get_in(conn, request.session_id),
+            message_ids=message_ids,
+            calendar_sync_needed=request.action in _CALENDAR_ACTIONS,
+        )
+
+    # ----- calendar sync state -----------------------------------------------------------------
+
+    async def record_calendar_event(
+        self, session_id: UUID, *, google_event_id: str | None, meet_link: str | None
+    ) -> None:
+        await self._pool.execute(
+            "UPDATE scheduled_sessions SET google_event_id = $2, meet_link = coalesce($3, meet_link),"
+            " calendar_sync_status = $4, calendar_sync_error = NULL, updated_at = now() WHERE id = $1",
+            session_id, google_event_id, meet_link, CalendarSyncStatus.SYNCED.value,
+        )
+
+    async def record_calendar_sync(self, session_id: UUID, status: CalendarSyncStatus, error: str | None) -> None:
+        await self._pool.execute(
+            "UPDATE scheduled_sessions SET calendar_sync_status = $2, calendar_sync_error = $3,"
+            " updated_at = now() WHERE id = $1",
+            session_id, status.value, error[:1000] if error else None,
+        )
+
+    async def calendar_context(self, session_id: UUID) -> dict[str, Any] | None:
+        row = await self._pool.fetchrow(
+            """
+            SELECT s.id, s.session_number, s.scheduled_at, s.duration_minutes, s.status,
+                   s.google_event_id, s.meet_link, ch.name AS child_name, co.name AS coach_name,
+                   co.email AS coach_email, co.calendar_id, co.timezone
+              FROM scheduled_sessions s
+              JOIN children ch ON ch.id = s.child_id
+              JOIN coaches co ON co.id = s.coach_id
+             WHERE s.id = $1
+            """,
+            session_id,
+        )
+        return dict(row) if row else None
+
+
+_CALENDAR_ACTIONS = {SessionAction.RESCHEDULE, SessionAction.CANCEL}
+
+
+class _Change:
+    def __init__(
+        self,
+        *,
+        columns: dict[str, Any],
+        event_type: LearningEventType,
+        event_data: dict[str, Any],
+        sentence: str,
+        templates: tuple[str, ...] = (),
+        calendar_sync: bool = False,
+    ) -> None:
+        self.columns = columns
+        self.event_type = event_type.value
+        self.event_data = event_data
+        self.sentence = sentence
+        self.templates = templates
+        self.calendar_sync = calendar_sync
+
+
+def _with_text(sentence: str, text: str | None) -> str:
+    return f"{sentence}: {text.strip()}" if text and text.strip() else sentence
+
+
+def _plan(
+    request: TransitionRequest, row: dict[str, Any], blocking: int | None, timezone: str
+) -> _Change:
+    """Refuse the action (DomainError) or say what it changes. Pure: no I/O."""
+    status = SessionStatus(row["status"])
+    number = row["session_number"]
+    action = request.action
+
+    if status in TERMINAL_STATUSES or status not in ACTIONABLE_STATUSES:
+        raise DomainError(
+            ErrorCode.INVALID_STATUS,
+            f"Session {number} is {status.value}; this action is not possible.",
+            current_status=status.value,
+        )
+
+    if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
+        if not rules.has_started(row["scheduled_at"], request.now):
+            raise DomainError(
+                ErrorCode.SESSION_NOT_STARTED,
+                f"Session {number} has not started yet.",
+                scheduled_at=row["scheduled_at"].isoformat(),
+            )
+        if blocking is not None:
+            raise DomainError(
+                ErrorCode.SESSION_LOCKED,
+                rules.lock_reason(blocking) or "",
+                blocking_session_number=blocking,
+            )
+        if action is SessionAction.COMPLETE:
+            return _Change(
+                columns={"status": SessionStatus.COMPLETED.value, "completed_at": request.now,
+                         "coach_notes": request.notes if request.notes else row["coach_notes"]},
+                event_type=LearningEventType.SESSION_COMPLETED,
+                event_data={"session_number": number, "notes": request.notes},
+                sentence=_with_text(f"Session {number} completed", request.notes),
+                templates=(SESSION_SUMMARY,),
+            )
+        return _Change(
+            columns={"status": SessionStatus.MISSED.value,
+                     "coach_notes": request.notes if request.notes else row["coach_notes"]},
+            event_type=LearningEventType.SESSION_MISSED,
+            event_data={"session_number": number, "notes": request.notes,
+                        "parent_notified": request.notify_parent},
+            sentence=_with_text(f"Session {number} missed", request.notes),
+            templates=(SESSION_NOSHOW,) if request.notify_parent else (),
+        )
+
+    if row["cancellation_status"] == CancellationStatus.PENDING:
+        raise DomainError(
+            ErrorCode.CANCELLATION_PENDING,
+            f"A cancellation request for session {number} is awaiting the parent's answer.",
+        )
+
+    if action is SessionAction.RESCHEDULE:
+        new_at = request.new_scheduled_at
+        if new_at is None or new_at <= request.now:
+            raise DomainError(ErrorCode.TIME_IN_PAST, "The new time must be in the future.")
+        old_at = row["scheduled_at"]
+        return _Change(
+            columns={"status": SessionStatus.RESCHEDULED.value, "scheduled_at": new_at,
+                     "calendar_sync_status": CalendarSyncStatus.PENDING.value},
+            event_type=LearningEventType.SESSION_RESCHEDULED,
+            event_data={"session_number": number, "old_scheduled_at": old_at.isoformat(),
+                        "new_scheduled_at": new_at.isoformat(), "reason": request.reason},
+            sentence=_with_text(
+                f"Session {number} rescheduled from {format_when(old_at, timezone)}"
+                f" to {format_when(new_at, timezone)}",
+                request.reason,
+            ),
+            calendar_sync=True,
+        )
+
+    # SessionAction.CANCEL
+    return _Change(
+        columns={"status": SessionStatus.CANCELLED.value, "coach_notes": request.reason,
+                 "calendar_sync_status": CalendarSyncStatus.PENDING.value},
+        event_type=LearningEventType.SESSION_CANCELLED,
+        event_data={"session_number": number, "reason": request.reason,
+                    "approved_by": request.actor.role},
+        sentence=_with_text(f"Session {number} cancelled", request.reason),
+        calendar_sync=True,
+    )
+
+
+def session_end(record: SessionRecord) -> datetime:
+    return record.scheduled_at + timedelta(minutes=record.duration_minutes)

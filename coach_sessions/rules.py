@@ -1,0 +1,35 @@
+"""The session rules the API shows and the transitions enforce: one implementation for both."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from coach_sessions.statuses import ACTIONABLE_STATUSES, RESOLVED_STATUSES, SessionStatus
+
+
+def blocking_session_number(
+    session_number: int, siblings: Iterable[tuple[int, str]]
+) -> int | None:
+    """The lowest-numbered earlier session of the same enrollment that is still unresolved."""
+    earlier = [
+        number
+        for number, status in siblings
+        if number < session_number and SessionStatus(status) not in RESOLVED_STATUSES
+    ]
+    return min(earlier) if earlier else None
+
+
+def lock_reason(blocking_number: int | None) -> str | None:
+    if blocking_number is None:
+        return None
+    return (
+        f"Session {blocking_number} must be completed, missed, cancelled or rescheduled first."
+    )
+
+
+def has_started(scheduled_at: datetime, now: datetime) -> bool:
+    return scheduled_at <= now
+
+
+def can_mark_missed(status: str, scheduled_at: datetime, now: datetime) -> bool:
+    """The note's orange button: only for a session whose start has passed and is not resolved."""
+    return has_started(scheduled_at, now) and SessionStatus(status) in ACTIONABLE_STATUSES

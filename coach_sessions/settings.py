@@ -1,0 +1,75 @@
+"""Configuration from the environment (every variable is listed in the README)."""
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TIMEZONE = "Asia/Kolkata"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept operator-friendly durations (``48h``, ``15m``, ``90s``, ``2d``) besides ISO 8601/seconds."""
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: Literal["development", "test", "production"] = "production"
+
+    database_url: str = "postgresql://postgres@localhost:5432/coach_sessions"
+    db_pool_min_size: int = 1
+    db_pool_max_size: int = 10
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "coach-sessions"
+    # Bounded so that 100k sleeping session workflows keep worker memory flat.
+    worker_max_cached_workflows: int = 1000
+
+    auth_jwt_secret: str = ""
+    auth_token_ttl: Duration = timedelta(hours=12)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Providers: "local" keeps everything on this machine (clearly labelled), the others call the real APIs.
+    calendar_provider: Literal["local", "google"] = "local"
+    google_service_account_file: str = ""
+    google_calendar_api_endpoint: str = ""  # override for tests / proxies; includes /calendar/v3/
+    google_calendar_send_updates: Literal["all", "externalOnly", "none"] = "all"
+
+    whatsapp_provider: Literal["local", "aisensy"] = "local"
+    aisensy_api_key: str = ""
+    aisensy_api_url: str = "https://backend.aisensy.com/campaign/t1/api/v2"
+    aisensy_webhook_secret: str = ""
+
+    cancellation_auto_approve_after: Duration = timedelta(hours=48)
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _require_secrets_outside_development(self) -> "Settings":
+        if self.app_env == "production" and len(self.auth_jwt_secret) < 32:
+            raise ValueError(
+                "AUTH_JWT_SECRET must be set (32+ characters) outside development; "
+                "`make run` generates one for local use"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

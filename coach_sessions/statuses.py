@@ -1,0 +1,79 @@
+"""Every status, event type and template name the system knows, in one place.
+
+The SQL CHECK constraints in ``migrations/`` list the same values; a test keeps both in step.
+"""
+
+from enum import StrEnum
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    COMPLETED = "completed"
+    MISSED = "missed"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+
+
+# A session in one of these no longer blocks the sessions after it (the product note's "resolution statuses").
+RESOLVED_STATUSES: frozenset[SessionStatus] = frozenset(
+    {
+        SessionStatus.COMPLETED,
+        SessionStatus.MISSED,
+        SessionStatus.CANCELLED,
+        SessionStatus.RESCHEDULED,
+    }
+)
+
+# No action can change a session in one of these any more; its workflow ends.
+TERMINAL_STATUSES: frozenset[SessionStatus] = frozenset(
+    {SessionStatus.COMPLETED, SessionStatus.MISSED, SessionStatus.CANCELLED}
+)
+
+# Statuses from which a coach may complete a session or mark it missed (once its start has passed).
+ACTIONABLE_STATUSES: frozenset[SessionStatus] = frozenset(
+    {SessionStatus.SCHEDULED, SessionStatus.PENDING, SessionStatus.RESCHEDULED}
+)
+
+
+class CancellationStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CalendarSyncStatus(StrEnum):
+    SYNCED = "synced"
+    PENDING = "pending"
+    FAILED = "failed"
+
+
+class LearningEventType(StrEnum):
+    SESSION = "session"
+    ASSESSMENT = "assessment"
+    VIDEO = "video"
+    QUIZ = "quiz"
+    BADGE = "badge"
+    STREAK = "streak"
+    LEVEL_UP = "level_up"
+    DAILY_RECOMMENDATIONS = "daily_recommendations"
+    SESSION_COMPLETED = "session_completed"
+    SESSION_CANCELLED = "session_cancelled"
+    SESSION_RESCHEDULED = "session_rescheduled"
+    SESSION_MISSED = "session_missed"
+
+
+class Role(StrEnum):
+    COACH = "coach"
+    ADMIN = "admin"
+
+
+class MessageStatus(StrEnum):
+    """Life of an outbound WhatsApp message in the outbox."""
+
+    QUEUED = "queued"  # written with the state change, not yet handed to the provider
+    SENDING = "sending"  # claimed by a delivery attempt
+    SENT = "sent"  # the provider accepted it
+    IN_DOUBT = "in_doubt"  # an attempt died mid-send: never resent automatically, ops decide
+    FAILED = "failed"  # the provider refused it for good (4xx)

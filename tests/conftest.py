@@ -1,0 +1,46 @@
+"""Shared fixtures: one embedded PostgreSQL (real, with pgvector) per test run, migrated once.
+
+Tests isolate themselves by creating their own coach/parent/child rows, so no table is truncated
+between tests and tests may run in any order.
+"""
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+os.environ.setdefault("APP_ENV", "test")
+os.environ.setdefault("AUTH_JWT_SECRET", "test-secret-" + "x" * 40)
+
+from coach_sessions.db import apply_migrations, create_pool  # noqa: E402
+from coach_sessions.embedded import EmbeddedPostgres  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """``TEST_DATABASE_URL`` if set (an existing server), else a throwaway embedded PostgreSQL."""
+    existing = os.environ.get("TEST_DATABASE_URL")
+    if existing:
+        asyncio.run(apply_migrations(existing))
+        yield existing
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="coach-sessions-test-"))
+    pg = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
+    pg.start()
+    try:
+        dsn = asyncio.run(pg.ensure_database("coach_sessions_test"))
+        asyncio.run(apply_migrations(dsn))
+        yield dsn
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=20)
+    yield pool
+    await pool.close()
