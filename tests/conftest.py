@@ -44,3 +44,45 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(database_url, min_size=1, max_size=20)
     yield pool
     await pool.close()
+
+
+# ----- Temporal ---------------------------------------------------------------------------------
+
+from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from coach_sessions.embedded import venv_binary  # noqa: E402
+from coach_sessions.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTE_KEYS  # noqa: E402
+
+_INDEXED_TYPES = {
+    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+
+
+async def register_search_attributes(env: WorkflowEnvironment) -> None:
+    """Without this the time-skipping server fails workflow tasks with BadSearchAttributes."""
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: _INDEXED_TYPES[key.indexed_value_type.name]
+                for key in SEARCH_ATTRIBUTE_KEYS
+            },
+        )
+    )
+
+
+@pytest.fixture
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping Temporal test server per test (~0.1 s): each test's clock starts now."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=DATA_CONVERTER,
+    )
+    try:
+        await register_search_attributes(env)
+        yield env
+    finally:
+        await env.shutdown()

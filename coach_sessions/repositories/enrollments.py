@@ -45,6 +45,12 @@ class EnrollmentRepository:
         row = await self._pool.fetchrow("SELECT * FROM enrollments WHERE id = $1", enrollment_id)
         return Enrollment.model_validate(dict(row)) if row else None
 
+    async def list_ids_for_coaches(self, coach_ids: list[UUID]) -> list[UUID]:
+        rows = await self._pool.fetch(
+            "SELECT id FROM enrollments WHERE coach_id = ANY($1::uuid[]) ORDER BY created_at, id", coach_ids
+        )
+        return [r["id"] for r in rows]
+
     async def create_sessions(self, enrollment_id: UUID, now: datetime) -> list[UUID]:
         """Create the enrollment's numbered sessions; safe to repeat (a retried activity adds none).
 

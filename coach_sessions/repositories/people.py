@@ -50,6 +50,10 @@ class PeopleRepository:
         row = await self._pool.fetchrow("SELECT * FROM coaches WHERE id = $1", coach_id)
         return Coach.model_validate(dict(row)) if row else None
 
+    async def find_coach_by_email(self, email: str) -> Coach | None:
+        row = await self._pool.fetchrow("SELECT * FROM coaches WHERE lower(email) = lower($1)", email)
+        return Coach.model_validate(dict(row)) if row else None
+
     async def get_child(self, child_id: UUID) -> Child | None:
         row = await self._pool.fetchrow("SELECT * FROM children WHERE id = $1", child_id)
         return Child.model_validate(dict(row)) if row else None

@@ -1,0 +1,37 @@
+"""Session state in Postgres: load, timer-driven pending, and the coach/admin transitions."""
+
+from temporalio import activity
+
+from activities.errors import business_failures_are_final
+from coach_sessions.actions import TransitionRequest, TransitionResult
+from coach_sessions.errors import NotFound
+from coach_sessions.models import SessionRecord
+from coach_sessions.repositories.sessions import SessionRepository
+from workflows.inputs import LoadSessionInput, MarkPendingInput
+
+
+class SessionActivities:
+    def __init__(self, sessions: SessionRepository) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    @business_failures_are_final
+    async def load_session(self, request: LoadSessionInput) -> SessionRecord:
+        record = await self._sessions.get(request.session_id)
+        if record is None:
+            raise NotFound()
+        return record
+
+    @activity.defn
+    @business_failures_are_final
+    async def mark_pending(self, request: MarkPendingInput) -> SessionRecord:
+        return await self._sessions.mark_pending(request.session_id, request.now)
+
+    @activity.defn
+    @business_failures_are_final
+    async def apply_transition(self, request: TransitionRequest) -> TransitionResult:
+        activity.logger.info(
+            "session transition",
+            extra={"session_id": str(request.session_id), "action": request.action.value},
+        )
+        return await self._sessions.apply(request)

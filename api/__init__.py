@@ -1,0 +1,1 @@
+"""The thin HTTP layer: validate, call a service, map the result to HTTP."""

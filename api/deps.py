@@ -1,0 +1,36 @@
+"""Request-scoped dependencies: the caller, and the services built on the app's one pool and client."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.services import Services
+from coach_sessions.auth import Principal, verify_token
+from coach_sessions.errors import DomainError, ErrorCode
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise DomainError(ErrorCode.UNAUTHORIZED, "A valid bearer token is required.")
+    return verify_token(request.app.state.settings.auth_jwt_secret, credentials.credentials)
+
+
+def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise DomainError(ErrorCode.FORBIDDEN, "This action needs an admin.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+ServicesDep = Annotated[Services, Depends(get_services)]

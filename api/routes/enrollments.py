@@ -1,0 +1,26 @@
+"""Admin: enrolling a child starts its numbered sessions."""
+
+from fastapi import APIRouter, status
+
+from api.deps import AdminPrincipal, ServicesDep
+from api.schemas import CreateEnrollment, EnrollmentCreated
+
+router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated)
+async def create_enrollment(
+    body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep
+) -> EnrollmentCreated:
+    enrollment, sessions = await services.enrollments.enroll(
+        child_id=body.child_id,
+        coach_id=body.coach_id,
+        start_date=body.start_date,
+        session_time=body.session_time,
+        weekdays=list(dict.fromkeys(body.weekdays)),
+        session_count=body.session_count,
+        duration_minutes=body.duration_minutes,
+    )
+    return EnrollmentCreated(
+        enrollment=enrollment, sessions=[services.sessions.view(s) for s in sessions]
+    )

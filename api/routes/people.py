@@ -1,0 +1,41 @@
+"""Admin registration of coaches, parents and children; a coach's children."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
+from api.schemas import ChildList, CreateChild, CreateCoach, CreateParent
+from coach_sessions.models import Child, Coach, Parent
+
+router = APIRouter(prefix="/api", tags=["people"])
+
+
+@router.post("/coaches", status_code=status.HTTP_201_CREATED, response_model=Coach)
+async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesDep) -> Coach:
+    return await services.people.create_coach(
+        name=body.name, email=body.email, phone=body.phone, calendar_id=body.calendar_id,
+        timezone=body.timezone,
+    )
+
+
+@router.post("/parents", status_code=status.HTTP_201_CREATED, response_model=Parent)
+async def create_parent(body: CreateParent, _: AdminPrincipal, services: ServicesDep) -> Parent:
+    return await services.people.create_parent(name=body.name, phone=body.phone, email=body.email)
+
+
+@router.post("/children", status_code=status.HTTP_201_CREATED, response_model=Child)
+async def create_child(body: CreateChild, _: AdminPrincipal, services: ServicesDep) -> Child:
+    return await services.people.create_child(
+        name=body.name, age=body.age, parent_id=body.parent_id, coach_id=body.coach_id
+    )
+
+
+@router.get("/coach/children", response_model=ChildList)
+async def list_children(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    coach_id: Annotated[UUID | None, Query(alias="coachId")] = None,
+) -> ChildList:
+    return ChildList(children=await services.people.list_children(principal, coach_id))

@@ -1,0 +1,90 @@
+"""/api/sessions: read a child's sessions or one session; complete, miss, reschedule, cancel."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import StringConstraints
+
+from api.deps import CurrentPrincipal, ServicesDep
+from api.schemas import CompleteSession, MarkMissed, RescheduleSession, SessionEnvelope, SessionList
+from coach_sessions.errors import DomainError, ErrorCode
+from workflows.inputs import CancelInput, CompleteInput, MarkMissedInput, RescheduleInput
+from workflows.session import SessionWorkflow
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+
+@router.get("", response_model=SessionEnvelope | SessionList)
+async def read_sessions(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    child_id: Annotated[UUID | None, Query(alias="childId")] = None,
+    session_id: Annotated[UUID | None, Query(alias="sessionId")] = None,
+) -> SessionEnvelope | SessionList:
+    """`?childId=` → the child's sessions in order; `?sessionId=` → one session. Exactly one of them."""
+    if (child_id is None) == (session_id is None):
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "Give exactly one of childId or sessionId.")
+    if session_id is not None:
+        return SessionEnvelope(session=await services.sessions.get(principal, session_id))
+    assert child_id is not None
+    return SessionList(sessions=await services.sessions.list_for_child(principal, child_id))
+
+
+@router.post("/complete", response_model=SessionEnvelope)
+async def complete_session(
+    body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep
+) -> SessionEnvelope:
+    """Mark a started, unlocked session completed (learning event + session summary to the parent)."""
+    argument = CompleteInput(actor=services.sessions.actor(principal), notes=body.notes or None)
+    return SessionEnvelope(
+        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.complete, argument)
+    )
+
+
+@router.post("/missed", response_model=SessionEnvelope)
+async def mark_missed(
+    body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep
+) -> SessionEnvelope:
+    """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice."""
+    argument = MarkMissedInput(
+        actor=services.sessions.actor(principal), notify_parent=body.notify_parent,
+        notes=body.notes or None,
+    )
+    return SessionEnvelope(
+        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.mark_missed, argument)
+    )
+
+
+@router.patch("", response_model=SessionEnvelope)
+async def reschedule_session(
+    body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep
+) -> SessionEnvelope:
+    """Move a session to a new date and time, read in the coach's timezone; the calendar follows."""
+    new_at = await services.sessions.coach_local_time(principal, body.session_id, body.new_date, body.new_time)
+    argument = RescheduleInput(
+        actor=services.sessions.actor(principal), new_scheduled_at=new_at, reason=body.reason
+    )
+    return SessionEnvelope(
+        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.reschedule, argument)
+    )
+
+
+@router.delete("", response_model=SessionEnvelope)
+async def cancel_session(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    session_id: Annotated[UUID, Query(alias="sessionId")],
+    reason: Annotated[str, Query(), StringConstraints(strip_whitespace=True, min_length=3, max_length=500)],
+) -> SessionEnvelope:
+    """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
+    await services.sessions.visible_session(principal, session_id)
+    if not principal.is_admin:
+        raise DomainError(
+            ErrorCode.PARENT_CONSENT_REQUIRED,
+            "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
+        )
+    argument = CancelInput(actor=services.sessions.actor(principal), reason=reason)
+    return SessionEnvelope(
+        session=await services.sessions.act(principal, session_id, SessionWorkflow.cancel, argument)
+    )

@@ -1,0 +1,111 @@
+"""Request bodies (the product note's camelCase names) and response envelopes."""
+
+import re
+from datetime import date, time
+from typing import Annotated, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
+from coach_sessions.settings import DEFAULT_TIMEZONE
+
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+
+
+def _e164(value: str) -> str:
+    cleaned = re.sub(r"[\s\-()]", "", value)
+    if not E164.match(cleaned):
+        raise ValueError("must be an E.164 phone number such as +919876543210")
+    return cleaned
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError("must be an IANA timezone such as Asia/Kolkata") from error
+    return value
+
+
+Phone = Annotated[str, AfterValidator(_e164)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                                         max_length=320)]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CreateCoach(Body):
+    name: Name
+    email: Email
+    phone: Phone | None = None
+    calendar_id: str | None = Field(default=None, alias="calendarId", max_length=320)
+    timezone: Annotated[str, AfterValidator(_timezone)] = DEFAULT_TIMEZONE
+
+
+class CreateParent(Body):
+    name: Name
+    phone: Phone
+    email: Email | None = None
+
+
+class CreateChild(Body):
+    name: Name
+    age: int = Field(ge=2, le=18)
+    parent_id: UUID = Field(alias="parentId")
+    coach_id: UUID = Field(alias="coachId")
+
+
+class CreateEnrollment(Body):
+    child_id: UUID = Field(alias="childId")
+    coach_id: UUID = Field(alias="coachId")
+    start_date: date = Field(alias="startDate")
+    session_time: time = Field(alias="sessionTime")
+    weekdays: list[Weekday] = Field(min_length=1, max_length=7)
+    session_count: int = Field(alias="sessionCount", ge=1, le=52)
+    duration_minutes: int = Field(default=45, alias="durationMinutes", ge=15, le=180)
+
+
+class CompleteSession(Body):
+    session_id: UUID = Field(alias="sessionId")
+    notes: Notes | None = None
+
+
+class MarkMissed(Body):
+    session_id: UUID = Field(alias="sessionId")
+    notify_parent: bool = Field(default=False, alias="notifyParent")
+    notes: Notes | None = None
+
+
+class RescheduleSession(Body):
+    session_id: UUID = Field(alias="sessionId")
+    new_date: date = Field(alias="newDate")
+    new_time: time = Field(alias="newTime")
+    reason: Reason | None = None
+
+
+class SessionEnvelope(BaseModel):
+    session: SessionView
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionView]
+
+
+class ChildList(BaseModel):
+    children: list[Child]
+
+
+class EnrollmentCreated(BaseModel):
+    enrollment: Enrollment
+    sessions: list[SessionView]
+
+
+__all__ = ["Child", "Coach", "Parent"]

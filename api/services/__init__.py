@@ -1,0 +1,38 @@
+"""Services: the use cases behind the routes, built once per process in the app's lifespan."""
+
+from dataclasses import dataclass
+
+import asyncpg
+from temporalio.client import Client
+
+from api.services.enrollments import EnrollmentService
+from api.services.people import PeopleService
+from api.services.sessions import SessionService
+from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    pool: asyncpg.Pool
+    temporal: Client
+    people: PeopleService
+    sessions: SessionService
+    enrollments: EnrollmentService
+
+    @classmethod
+    def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
+        people_repo = PeopleRepository(pool)
+        session_repo = SessionRepository(pool)
+        sessions = SessionService(session_repo, people_repo, temporal, settings.temporal_task_queue)
+        return cls(
+            pool=pool,
+            temporal=temporal,
+            people=PeopleService(people_repo),
+            sessions=sessions,
+            enrollments=EnrollmentService(
+                EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
+            ),
+        )

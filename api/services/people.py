@@ -1,0 +1,30 @@
+"""Registering coaches, parents and children; listing a coach's children."""
+
+from uuid import UUID
+
+from coach_sessions.auth import Principal
+from coach_sessions.models import Child, Coach, Parent
+from coach_sessions.repositories.people import PeopleRepository
+
+
+class PeopleService:
+    def __init__(self, people: PeopleRepository) -> None:
+        self._people = people
+
+    async def create_coach(
+        self, *, name: str, email: str, phone: str | None, calendar_id: str | None, timezone: str
+    ) -> Coach:
+        return await self._people.create_coach(
+            name=name, email=email, phone=phone, calendar_id=calendar_id, timezone=timezone
+        )
+
+    async def create_parent(self, *, name: str, phone: str, email: str | None) -> Parent:
+        return await self._people.create_parent(name=name, phone=phone, email=email)
+
+    async def create_child(self, *, name: str, age: int, parent_id: UUID, coach_id: UUID) -> Child:
+        return await self._people.create_child(name=name, age=age, parent_id=parent_id, coach_id=coach_id)
+
+    async def list_children(self, principal: Principal, coach_id: UUID | None) -> list[Child]:
+        # A coach always sees their own children, whatever coachId they pass.
+        scope = principal.coach_scope() or coach_id
+        return await self._people.list_children(scope)

@@ -1,0 +1,43 @@
+"""Bearer tokens: HS256 JWTs with ``sub`` (uuid), ``role`` (coach | admin) and ``exp``."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import jwt
+
+from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.statuses import Role
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: UUID
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def coach_scope(self) -> UUID | None:
+        """The coach whose rows this principal may see; None for an admin (all rows)."""
+        return None if self.is_admin else self.id
+
+
+def mint_token(secret: str, subject: UUID, role: Role, ttl: timedelta) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": str(subject), "role": role.value, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    unauthorized = DomainError(ErrorCode.UNAUTHORIZED, "A valid bearer token is required.")
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]}
+        )
+        return Principal(id=UUID(str(claims["sub"])), role=Role(claims["role"]))
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
+        raise unauthorized from error

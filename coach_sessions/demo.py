@@ -1,0 +1,97 @@
+"""Demo data for `make run`: two coaches, three families, enrollments with past and future sessions."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.temporal import enrollment_workflow_id
+
+DEMO_ADMIN_ID = UUID("00000000-0000-4000-8000-00000000ad01")
+DEMO_COACH_EMAILS = ("asha.coach@example.org", "ravi.coach@example.org")
+
+
+@dataclass(frozen=True)
+class _Family:
+    parent: str
+    phone: str
+    child: str
+    age: int
+    coach: int  # index into the coaches
+    weeks_ago: int  # the programme started this many weeks before today
+    weekdays: tuple[str, ...]
+    session_time: time
+    sessions: int
+
+
+FAMILIES = (
+    _Family("Meera Iyer", "+919800000001", "Aarav Iyer", 7, 0, 3, ("tue", "thu"), time(17, 0), 12),
+    _Family("Farah Khan", "+919800000002", "Zoya Khan", 9, 0, 0, ("mon",), time(18, 30), 8),
+    _Family("Daniel Joseph", "+919800000003", "Anna Joseph", 6, 1, 1, ("wed", "sat"), time(10, 0), 10),
+)
+
+
+async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> dict[str, object]:
+    """Create the demo data once; on later runs only make sure every enrollment workflow exists."""
+    from workflows.enrollment import EnrollmentWorkflow
+    from workflows.inputs import EnrollmentWorkflowInput
+
+    people = PeopleRepository(pool)
+    enrollments = EnrollmentRepository(pool)
+    existing = await people.find_coach_by_email(DEMO_COACH_EMAILS[0])
+    if existing is None:
+        coaches = [
+            await people.create_coach(
+                name=name, email=email, phone=phone, calendar_id=email, timezone="Asia/Kolkata"
+            )
+            for name, email, phone in (
+                ("Asha Menon", DEMO_COACH_EMAILS[0], "+919811111111"),
+                ("Ravi Shankar", DEMO_COACH_EMAILS[1], "+919822222222"),
+            )
+        ]
+        today = datetime.now(UTC).date()
+        for family in FAMILIES:
+            parent = await people.create_parent(name=family.parent, phone=family.phone, email=None)
+            child = await people.create_child(
+                name=family.child, age=family.age, parent_id=parent.id, coach_id=coaches[family.coach].id
+            )
+            await enrollments.create(
+                child_id=child.id,
+                coach_id=coaches[family.coach].id,
+                start_date=_monday_weeks_ago(today, family.weeks_ago),
+                session_time=family.session_time,
+                weekdays=list(family.weekdays),
+                session_count=family.sessions,
+                duration_minutes=45,
+            )
+    coach_ids = []
+    for email in DEMO_COACH_EMAILS:
+        coach = await people.find_coach_by_email(email)
+        assert coach is not None
+        coach_ids.append(coach.id)
+    enrollment_ids = await enrollments.list_ids_for_coaches(coach_ids)
+    for enrollment_id in enrollment_ids:
+        # Idempotent: an existing (running or finished) workflow with this id is left alone.
+        try:
+            await temporal.start_workflow(
+                EnrollmentWorkflow.run,
+                EnrollmentWorkflowInput(enrollment_id=enrollment_id),
+                id=enrollment_workflow_id(enrollment_id),
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+    return {"coach_ids": [str(c) for c in coach_ids], "enrollment_ids": [str(e) for e in enrollment_ids],
+            "created": existing is None}
+
+
+def _monday_weeks_ago(today: date, weeks: int) -> date:
+    return today - timedelta(days=today.weekday()) - timedelta(weeks=weeks)

@@ -1,0 +1,27 @@
+"""Temporal set-up shared by worker, API and tests: data converter, search attributes, client."""
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+DATA_CONVERTER = pydantic_data_converter
+
+# Typed search attributes (no PII: ids, numbers and statuses only). Registered on the dev server by
+# `make run`, in docker-compose by a one-shot job, and on the test server by the test fixtures.
+CHILD_ID = SearchAttributeKey.for_keyword("ChildId")
+COACH_ID = SearchAttributeKey.for_keyword("CoachId")
+SESSION_NUMBER = SearchAttributeKey.for_int("SessionNumber")
+SESSION_STATUS = SearchAttributeKey.for_keyword("SessionStatus")
+SEARCH_ATTRIBUTE_KEYS = (CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS)
+
+
+async def connect(address: str, namespace: str) -> Client:
+    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+
+
+def session_workflow_id(session_id: object) -> str:
+    return f"session-{session_id}"
+
+
+def enrollment_workflow_id(enrollment_id: object) -> str:
+    return f"enrollment-{enrollment_id}"

@@ -1,0 +1,88 @@
+"""Running a real worker and the real API against the test Temporal server and Postgres."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.services import Services
+from coach_sessions.auth import mint_token
+from coach_sessions.providers.calendar import CalendarProvider, LocalCalendarProvider
+from coach_sessions.providers.whatsapp import LocalWhatsAppProvider, WhatsAppProvider
+from coach_sessions.settings import Settings
+from coach_sessions.statuses import Role
+from worker import create_worker
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def test_settings(task_queue: str, **overrides: Any) -> Settings:
+    return Settings(app_env="test", auth_jwt_secret=TEST_SECRET, temporal_task_queue=task_queue, **overrides)
+
+
+def token_for(subject: UUID, role: Role = Role.COACH, ttl: timedelta = timedelta(hours=1)) -> str:
+    return mint_token(TEST_SECRET, subject, role, ttl)
+
+
+def auth(subject: UUID, role: Role = Role.COACH) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(subject, role)}"}
+
+
+ADMIN_ID = UUID("00000000-0000-4000-8000-0000000000a1")
+ADMIN = {"Authorization": f"Bearer {token_for(ADMIN_ID, Role.ADMIN)}"}
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    *,
+    calendar: CalendarProvider | None = None,
+    whatsapp: WhatsAppProvider | None = None,
+    task_queue: str | None = None,
+    replace_activities: Sequence[Callable[..., Any]] = (),
+) -> AsyncIterator[str]:
+    task_queue = task_queue or f"test-{uuid4()}"
+    worker = create_worker(
+        client,
+        pool=pool,
+        calendar=calendar or LocalCalendarProvider(pool),
+        whatsapp=whatsapp or LocalWhatsAppProvider(),
+        task_queue=task_queue,
+        max_cached_workflows=100,
+        replace_activities=replace_activities,
+    )
+    async with worker:
+        yield task_queue
+
+
+@asynccontextmanager
+async def api_client(pool: asyncpg.Pool, client: Client, task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = test_settings(task_queue)
+    app = create_app(settings, services=Services.build(pool, client, settings))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll an async check until it returns a truthy value (bounded; for state reached in the background)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+__all__ = ["WorkflowEnvironment"]

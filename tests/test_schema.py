@@ -1,0 +1,112 @@
+"""Migrations on an empty database, and the constraints that guard the invariants."""
+
+import re
+import secrets
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from coach_sessions.db import MIGRATIONS_DIR, apply_migrations
+from coach_sessions.statuses import (
+    CalendarSyncStatus,
+    CancellationStatus,
+    LearningEventType,
+    MessageStatus,
+    SessionStatus,
+)
+from tests.factories import make_family, make_sessions, now_utc
+
+
+def _other_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def test_migrations_apply_to_an_empty_database_once(database_url: str) -> None:
+    name = "empty_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dsn = _other_database(database_url, name)
+        expected = sorted(p.stem for p in MIGRATIONS_DIR.glob("*.sql"))
+        assert await apply_migrations(dsn) == expected
+        assert await apply_migrations(dsn) == []  # second run: nothing to do
+        conn = await asyncpg.connect(dsn)
+        try:
+            tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+            columns = {r["column_name"]: r["data_type"] for r in await conn.fetch(
+                "SELECT column_name, udt_name AS data_type FROM information_schema.columns"
+                " WHERE table_name = 'learning_events'")}
+        finally:
+            await conn.close()
+        assert {"coaches", "parents", "children", "enrollments", "scheduled_sessions",
+                "learning_events", "outbound_messages", "schema_migrations"} <= tables
+        assert columns["embedding"] == "vector"
+        assert columns["search_vector"] == "tsvector"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _check_values(pool: asyncpg.Pool, table: str, column: str) -> set[str]:
+    definition = await pool.fetchval(
+        "SELECT string_agg(pg_get_constraintdef(c.oid), ' ') FROM pg_constraint c"
+        " JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname = $1 AND c.contype = 'c'"
+        " AND pg_get_constraintdef(c.oid) LIKE '%' || $2 || '%' AND pg_get_constraintdef(c.oid) LIKE '%ARRAY%'",
+        table, f"({column}", 
+    )
+    return set(re.findall(r"'([a-z_]+)'::text", definition or ""))
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "enum"),
+    [
+        ("scheduled_sessions", "status", SessionStatus),
+        ("scheduled_sessions", "cancellation_status", CancellationStatus),
+        ("scheduled_sessions", "calendar_sync_status", CalendarSyncStatus),
+        ("learning_events", "event_type", LearningEventType),
+        ("outbound_messages", "status", MessageStatus),
+    ],
+)
+async def test_check_constraints_list_exactly_the_python_constants(
+    pool: asyncpg.Pool, table: str, column: str, enum: type
+) -> None:
+    assert await _check_values(pool, table, column) == {e.value for e in enum}  # type: ignore[attr-defined]
+
+
+async def test_constraints_reject_bad_values(pool: asyncpg.Pool) -> None:
+    family = await make_family(pool)
+    [session_id] = await make_sessions(pool, family, [now_utc()])
+
+    async def rejects(sql: str, *args: object) -> None:
+        with pytest.raises((asyncpg.CheckViolationError, asyncpg.UniqueViolationError)):
+            await pool.execute(sql, *args)
+
+    await rejects("UPDATE scheduled_sessions SET status = 'done' WHERE id = $1", session_id)
+    await rejects("UPDATE scheduled_sessions SET cancellation_status = 'maybe' WHERE id = $1", session_id)
+    await rejects("UPDATE scheduled_sessions SET calendar_sync_status = 'ok' WHERE id = $1", session_id)
+    # completed needs completed_at, and completed_at needs completed
+    await rejects("UPDATE scheduled_sessions SET status = 'completed' WHERE id = $1", session_id)
+    await rejects("UPDATE scheduled_sessions SET completed_at = now() WHERE id = $1", session_id)
+    # a pending cancellation needs its reason and timestamps
+    await rejects("UPDATE scheduled_sessions SET cancellation_status = 'pending' WHERE id = $1", session_id)
+    # session numbers are unique per enrollment
+    await rejects(
+        "INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number, scheduled_at,"
+        " duration_minutes) SELECT child_id, coach_id, enrollment_id, 1, now(), 45"
+        " FROM scheduled_sessions WHERE id = $1",
+        session_id,
+    )
+    await rejects(
+        "INSERT INTO learning_events (child_id, event_type, content_for_embedding) VALUES ($1, 'party', 'x')",
+        family.child.id,
+    )
+    await rejects(
+        "INSERT INTO learning_events (child_id, event_type, content_for_embedding) VALUES ($1, 'session', '  ')",
+        family.child.id,
+    )
+    await rejects("UPDATE parents SET phone = '98765' WHERE id = $1", family.parent.id)
+    await rejects("UPDATE children SET age = 40 WHERE id = $1", family.child.id)
+    # and a good value passes (the checks are not simply rejecting everything)
+    await pool.execute("UPDATE scheduled_sessions SET status = 'pending' WHERE id = $1", session_id)

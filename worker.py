@@ -1,0 +1,113 @@
+"""The Temporal worker process: one asyncpg pool, one HTTP client, providers built once."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.calendar import CalendarActivities
+from activities.enrollment import EnrollmentActivities
+from activities.messaging import MessagingActivities
+from activities.sessions import SessionActivities
+from coach_sessions.db import create_pool
+from coach_sessions.logging import configure_logging
+from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
+from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_provider
+from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.outbox import OutboxRepository
+from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.settings import Settings, get_settings
+from coach_sessions.temporal import connect
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.session import SessionWorkflow
+
+log = logging.getLogger("coach_sessions.worker")
+
+WORKFLOWS = [SessionWorkflow, EnrollmentWorkflow]
+
+
+def create_worker(
+    client: Client,
+    *,
+    pool: asyncpg.Pool,
+    calendar: CalendarProvider,
+    whatsapp: WhatsAppProvider,
+    task_queue: str,
+    max_cached_workflows: int = 1000,
+    replace_activities: Sequence[Callable[..., Any]] = (),
+) -> Worker:
+    """The worker with every workflow and activity. ``replace_activities`` swaps activities of the
+    same name (tests use it to inject crashes)."""
+    sessions = SessionRepository(pool)
+    session_activities = SessionActivities(sessions)
+    enrollment_activities = EnrollmentActivities(EnrollmentRepository(pool))
+    calendar_activities = CalendarActivities(sessions, calendar)
+    messaging_activities = MessagingActivities(OutboxRepository(pool), whatsapp)
+    activities: list[Callable[..., Any]] = [
+        session_activities.load_session,
+        session_activities.mark_pending,
+        session_activities.apply_transition,
+        enrollment_activities.create_sessions,
+        calendar_activities.sync_calendar,
+        calendar_activities.record_calendar_failure,
+        messaging_activities.deliver_message,
+    ]
+    # Activities are registered under their function names, so a replacement must carry that name.
+    replacements = {a.__name__: a for a in replace_activities}
+    activities = [replacements.pop(a.__name__, a) for a in activities]
+    if replacements:
+        raise ValueError(f"no activity to replace named {sorted(replacements)}")
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        max_cached_workflows=max_cached_workflows,
+    )
+
+
+
+async def run_worker(settings: Settings) -> None:
+    pool = await create_pool(
+        settings.database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+    )
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
+        worker = create_worker(
+            client,
+            pool=pool,
+            calendar=build_calendar_provider(settings, pool),
+            whatsapp=build_whatsapp_provider(settings, http),
+            task_queue=settings.temporal_task_queue,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "worker started",
+            extra={"task_queue": settings.temporal_task_queue,
+                   "calendar_provider": settings.calendar_provider,
+                   "whatsapp_provider": settings.whatsapp_provider},
+        )
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+    await pool.close()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()
