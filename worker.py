@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_provider
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -18,7 +19,6 @@ from activities.sessions import SessionActivities
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
 from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
-from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_provider
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -72,7 +72,6 @@ def create_worker(
     )
 
 
-
 async def run_worker(settings: Settings) -> None:
     pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
@@ -93,9 +92,11 @@ async def run_worker(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         log.info(
             "worker started",
-            extra={"task_queue": settings.temporal_task_queue,
-                   "calendar_provider": settings.calendar_provider,
-                   "whatsapp_provider": settings.whatsapp_provider},
+            extra={
+                "task_queue": settings.temporal_task_queue,
+                "calendar_provider": settings.calendar_provider,
+                "whatsapp_provider": settings.whatsapp_provider,
+            },
         )
         async with worker:
             await stop.wait()

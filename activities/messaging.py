@@ -1,9 +1,5 @@
 """Delivering queued WhatsApp messages from the outbox (see the outbox repository for the guarantees)."""
 
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
-
-from activities.errors import MESSAGE_REJECTED
 from coach_sessions.providers.whatsapp import (
     WhatsAppMessage,
     WhatsAppNotSentError,
@@ -11,6 +7,10 @@ from coach_sessions.providers.whatsapp import (
     WhatsAppRejectedError,
     WhatsAppUncertainError,
 )
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import MESSAGE_REJECTED
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.statuses import MessageStatus
 from workflows.inputs import DeliverMessageInput
@@ -31,8 +31,11 @@ class MessagingActivities:
                     extra={"message_id": str(request.message_id)},
                 )
             return status
-        log_context = {"message_id": str(message.id), "template": message.template_name,
-                       "session_id": str(message.session_id)}
+        log_context = {
+            "message_id": str(message.id),
+            "template": message.template_name,
+            "session_id": str(message.session_id),
+        }
         try:
             result = await self._whatsapp.send(
                 WhatsAppMessage(

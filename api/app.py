@@ -67,9 +67,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         response.headers["X-Request-ID"] = request_id[:64]
         log.info(
             "request",
-            extra={"request_id": request_id[:64], "method": request.method, "path": request.url.path,
-                   "status": response.status_code,
-                   "ms": round((time.perf_counter() - started) * 1000, 1)},
+            extra={
+                "request_id": request_id[:64],
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
         )
         return response
 

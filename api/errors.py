@@ -73,7 +73,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, error: RPCError) -> JSONResponse:
         log.error("temporal unavailable", extra={"error": str(error), "status": str(error.status)})
-        return error_response(ErrorCode.SERVICE_UNAVAILABLE, "The workflow service is unavailable; try again.")
+        return error_response(
+            ErrorCode.SERVICE_UNAVAILABLE, "The workflow service is unavailable; try again."
+        )
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(OSError)

@@ -89,8 +89,11 @@ async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> di
             )
         except WorkflowAlreadyStartedError:
             pass
-    return {"coach_ids": [str(c) for c in coach_ids], "enrollment_ids": [str(e) for e in enrollment_ids],
-            "created": existing is None}
+    return {
+        "coach_ids": [str(c) for c in coach_ids],
+        "enrollment_ids": [str(e) for e in enrollment_ids],
+        "created": existing is None,
+    }
 
 
 def _monday_weeks_ago(today: date, weeks: int) -> date:

@@ -6,9 +6,7 @@ from datetime import datetime
 from coach_sessions.statuses import ACTIONABLE_STATUSES, RESOLVED_STATUSES, SessionStatus
 
 
-def blocking_session_number(
-    session_number: int, siblings: Iterable[tuple[int, str]]
-) -> int | None:
+def blocking_session_number(session_number: int, siblings: Iterable[tuple[int, str]]) -> int | None:
     """The lowest-numbered earlier session of the same enrollment that is still unresolved."""
     earlier = [
         number
@@ -21,9 +19,7 @@ def blocking_session_number(
 def lock_reason(blocking_number: int | None) -> str | None:
     if blocking_number is None:
         return None
-    return (
-        f"Session {blocking_number} must be completed, missed, cancelled or rescheduled first."
-    )
+    return f"Session {blocking_number} must be completed, missed, cancelled or rescheduled first."
 
 
 def has_started(scheduled_at: datetime, now: datetime) -> bool:

@@ -45,7 +45,10 @@ TEMPLATES: dict[str, Template] = {
     SESSION_NOSHOW: Template(
         SESSION_NOSHOW,
         lambda c: [
-            c.parent_name, c.child_name, str(c.session_number), format_when(c.scheduled_at, c.timezone)
+            c.parent_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
         ],
     ),
     CANCELLATION_REQUEST: Template(

@@ -16,8 +16,8 @@ import pytest
 os.environ.setdefault("APP_ENV", "test")
 os.environ.setdefault("AUTH_JWT_SECRET", "test-secret-" + "x" * 40)
 
-from coach_sessions.db import apply_migrations, create_pool  # noqa: E402
-from coach_sessions.embedded import EmbeddedPostgres  # noqa: E402
+from coach_sessions.db import apply_migrations, create_pool
+from coach_sessions.embedded import EmbeddedPostgres
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +67,7 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
             search_attributes={
-                key.name: _INDEXED_TYPES[key.indexed_value_type.name]
-                for key in SEARCH_ATTRIBUTE_KEYS
+                key.name: _INDEXED_TYPES[key.indexed_value_type.name] for key in SEARCH_ATTRIBUTE_KEYS
             },
         )
     )

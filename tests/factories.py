@@ -23,7 +23,9 @@ class Family:
     child: Child
 
 
-async def make_family(pool: asyncpg.Pool, *, coach: Coach | None = None, timezone: str = "Asia/Kolkata") -> Family:
+async def make_family(
+    pool: asyncpg.Pool, *, coach: Coach | None = None, timezone: str = "Asia/Kolkata"
+) -> Family:
     people = PeopleRepository(pool)
     if coach is None:
         coach = await people.create_coach(
@@ -34,7 +36,9 @@ async def make_family(pool: asyncpg.Pool, *, coach: Coach | None = None, timezon
             timezone=timezone,
         )
     parent = await people.create_parent(name="Parent " + _digits(3), phone="+9197" + _digits(8), email=None)
-    child = await people.create_child(name="Child " + _digits(3), age=8, parent_id=parent.id, coach_id=coach.id)
+    child = await people.create_child(
+        name="Child " + _digits(3), age=8, parent_id=parent.id, coach_id=coach.id
+    )
     return Family(coach=coach, parent=parent, child=child)
 
 
@@ -64,7 +68,13 @@ async def make_sessions(
                 "INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number,"
                 " scheduled_at, duration_minutes, status, completed_at)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'completed' THEN now() END) RETURNING id",
-                family.child.id, family.coach.id, enrollment.id, number, start, duration_minutes, status,
+                family.child.id,
+                family.coach.id,
+                enrollment.id,
+                number,
+                start,
+                duration_minutes,
+                status,
             )
         )
     return ids

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+from coach_sessions.providers.whatsapp import LocalWhatsAppProvider, WhatsAppProvider
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -16,7 +17,6 @@ from api.app import create_app
 from api.services import Services
 from coach_sessions.auth import mint_token
 from coach_sessions.providers.calendar import CalendarProvider, LocalCalendarProvider
-from coach_sessions.providers.whatsapp import LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
 from worker import create_worker
@@ -73,15 +73,15 @@ async def api_client(pool: asyncpg.Pool, client: Client, task_queue: str) -> Asy
         yield http
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+async def eventually(check: Callable[[], Any], *, within: float = 10.0, interval: float = 0.05) -> Any:
     """Poll an async check until it returns a truthy value (bounded; for state reached in the background)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = await check()
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached within {timeout}s (last: {result!r})")
+            raise AssertionError(f"condition not reached within {within}s (last: {result!r})")
         await asyncio.sleep(interval)
 
 

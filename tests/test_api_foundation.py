@@ -33,20 +33,33 @@ async def test_health_and_readiness(http) -> None:  # type: ignore[no-untyped-de
         None,
         "Bearer not-a-jwt",
         "Basic dXNlcjpwYXNz",
-        "Bearer " + jwt.encode({"sub": str(uuid4()), "role": "coach", "exp": 4102444800}, "wrong-secret-" + "y" * 40,
-                               algorithm="HS256"),
-        "Bearer " + jwt.encode({"sub": "not-a-uuid", "role": "coach", "exp": 4102444800}, TEST_SECRET,
-                               algorithm="HS256"),
-        "Bearer " + jwt.encode({"sub": str(uuid4()), "role": "parent", "exp": 4102444800}, TEST_SECRET,
-                               algorithm="HS256"),
-        "Bearer " + jwt.encode({"sub": str(uuid4()), "role": "coach"}, TEST_SECRET, algorithm="HS256"),  # no exp
+        "Bearer "
+        + jwt.encode(
+            {"sub": str(uuid4()), "role": "coach", "exp": 4102444800},
+            "wrong-secret-" + "y" * 40,
+            algorithm="HS256",
+        ),
+        "Bearer "
+        + jwt.encode(
+            {"sub": "not-a-uuid", "role": "coach", "exp": 4102444800}, TEST_SECRET, algorithm="HS256"
+        ),
+        "Bearer "
+        + jwt.encode(
+            {"sub": str(uuid4()), "role": "parent", "exp": 4102444800}, TEST_SECRET, algorithm="HS256"
+        ),
+        "Bearer "
+        + jwt.encode({"sub": str(uuid4()), "role": "coach"}, TEST_SECRET, algorithm="HS256"),  # no exp
         "Bearer " + token_for(uuid4(), Role.COACH, ttl=timedelta(seconds=-5)),  # expired
     ],
 )
 async def test_requests_without_a_valid_token_get_401(http, header: str | None) -> None:  # type: ignore[no-untyped-def]
     headers = {"Authorization": header} if header else {}
-    for method, url in (("GET", f"/api/sessions?sessionId={uuid4()}"), ("GET", "/api/coach/children"),
-                        ("POST", "/api/coaches"), ("POST", "/api/sessions/complete")):
+    for method, url in (
+        ("GET", f"/api/sessions?sessionId={uuid4()}"),
+        ("GET", "/api/coach/children"),
+        ("POST", "/api/coaches"),
+        ("POST", "/api/sessions/complete"),
+    ):
         response = await http.request(method, url, headers=headers, json={})
         assert response.status_code == 401, (method, url, response.text)
         assert response.json()["error"] == "unauthorized"
@@ -55,8 +68,9 @@ async def test_requests_without_a_valid_token_get_401(http, header: str | None) 
 async def test_coach_sees_only_their_own_sessions_and_children(http, pool: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
     mine = await make_family(pool)
     theirs = await make_family(pool)
-    my_ids = await make_sessions(pool, mine, [now_utc() - hours(30), now_utc() + hours(24)],
-                                 statuses=["pending", "scheduled"])
+    my_ids = await make_sessions(
+        pool, mine, [now_utc() - hours(30), now_utc() + hours(24)], statuses=["pending", "scheduled"]
+    )
     their_ids = await make_sessions(pool, theirs, [now_utc() + hours(24)])
     me = auth(mine.coach.id)
 
@@ -80,7 +94,11 @@ async def test_coach_sees_only_their_own_sessions_and_children(http, pool: async
     for method, url, body in (
         ("POST", "/api/sessions/complete", {"sessionId": str(their_ids[0])}),
         ("POST", "/api/sessions/missed", {"sessionId": str(their_ids[0])}),
-        ("PATCH", "/api/sessions", {"sessionId": str(their_ids[0]), "newDate": "2099-01-01", "newTime": "10:00"}),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(their_ids[0]), "newDate": "2099-01-01", "newTime": "10:00"},
+        ),
         ("DELETE", f"/api/sessions?sessionId={their_ids[0]}&reason=family+trip", None),
     ):
         response = await http.request(method, url, headers=me, json=body)
@@ -104,9 +122,21 @@ async def test_admin_endpoints_refuse_coaches(http, pool: asyncpg.Pool) -> None:
     for url, body in (
         ("/api/coaches", {"name": "X", "email": "x@example.org"}),
         ("/api/parents", {"name": "X", "phone": "+919812345678"}),
-        ("/api/children", {"name": "X", "age": 7, "parentId": str(family.parent.id), "coachId": str(family.coach.id)}),
-        ("/api/enrollments", {"childId": str(family.child.id), "coachId": str(family.coach.id),
-                              "startDate": "2026-01-05", "sessionTime": "17:00", "weekdays": ["mon"], "sessionCount": 2}),
+        (
+            "/api/children",
+            {"name": "X", "age": 7, "parentId": str(family.parent.id), "coachId": str(family.coach.id)},
+        ),
+        (
+            "/api/enrollments",
+            {
+                "childId": str(family.child.id),
+                "coachId": str(family.coach.id),
+                "startDate": "2026-01-05",
+                "sessionTime": "17:00",
+                "weekdays": ["mon"],
+                "sessionCount": 2,
+            },
+        ),
     ):
         response = await http.post(url, headers=coach, json=body)
         assert response.status_code == 403, (url, response.text)
@@ -115,7 +145,11 @@ async def test_admin_endpoints_refuse_coaches(http, pool: asyncpg.Pool) -> None:
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("sessionId=abc", "sessionId"), ("childId=123", "childId"), ("", None), ],
+    [
+        ("sessionId=abc", "sessionId"),
+        ("childId=123", "childId"),
+        ("", None),
+    ],
 )
 async def test_session_query_validation(http, pool: asyncpg.Pool, query: str, field: str | None) -> None:  # type: ignore[no-untyped-def]
     family = await make_family(pool)
@@ -129,27 +163,49 @@ async def test_session_query_validation(http, pool: asyncpg.Pool, query: str, fi
 
 async def test_both_query_parameters_is_422(http, pool: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
     family = await make_family(pool)
-    response = await http.get(f"/api/sessions?sessionId={uuid4()}&childId={uuid4()}", headers=auth(family.coach.id))
+    response = await http.get(
+        f"/api/sessions?sessionId={uuid4()}&childId={uuid4()}", headers=auth(family.coach.id)
+    )
     assert response.status_code == 422
 
 
 async def test_admin_registers_people_and_enrolls_a_child(http) -> None:  # type: ignore[no-untyped-def]
     suffix = uuid4().hex[:8]
-    coach = await http.post("/api/coaches", headers=ADMIN, json={
-        "name": "Asha", "email": f"asha-{suffix}@example.org", "phone": "+919811112222",
-        "calendarId": f"asha-{suffix}@example.org"})
+    coach = await http.post(
+        "/api/coaches",
+        headers=ADMIN,
+        json={
+            "name": "Asha",
+            "email": f"asha-{suffix}@example.org",
+            "phone": "+919811112222",
+            "calendarId": f"asha-{suffix}@example.org",
+        },
+    )
     assert coach.status_code == 201, coach.text
     assert coach.json()["timezone"] == "Asia/Kolkata"
-    parent = await http.post("/api/parents", headers=ADMIN, json={
-        "name": "Meera", "phone": f"+9198{int(suffix, 16) % 10**8:08d}"})
+    parent = await http.post(
+        "/api/parents", headers=ADMIN, json={"name": "Meera", "phone": f"+9198{int(suffix, 16) % 10**8:08d}"}
+    )
     assert parent.status_code == 201, parent.text
-    child = await http.post("/api/children", headers=ADMIN, json={
-        "name": "Aarav", "age": 7, "parentId": parent.json()["id"], "coachId": coach.json()["id"]})
+    child = await http.post(
+        "/api/children",
+        headers=ADMIN,
+        json={"name": "Aarav", "age": 7, "parentId": parent.json()["id"], "coachId": coach.json()["id"]},
+    )
     assert child.status_code == 201, child.text
     start = (now_utc() - timedelta(days=10)).date().isoformat()
-    enrolled = await http.post("/api/enrollments", headers=ADMIN, json={
-        "childId": child.json()["id"], "coachId": coach.json()["id"], "startDate": start,
-        "sessionTime": "17:00", "weekdays": ["tue", "thu"], "sessionCount": 6})
+    enrolled = await http.post(
+        "/api/enrollments",
+        headers=ADMIN,
+        json={
+            "childId": child.json()["id"],
+            "coachId": coach.json()["id"],
+            "startDate": start,
+            "sessionTime": "17:00",
+            "weekdays": ["tue", "thu"],
+            "sessionCount": 6,
+        },
+    )
     assert enrolled.status_code == 201, enrolled.text
     sessions = enrolled.json()["sessions"]
     assert [s["session_number"] for s in sessions] == [1, 2, 3, 4, 5, 6]
@@ -169,12 +225,42 @@ async def test_admin_registers_people_and_enrolls_a_child(http) -> None:  # type
         ("/api/coaches", {"name": "C", "email": "c@example.org", "timezone": "Mars/Olympus"}, "timezone"),
         ("/api/children", {"name": "K", "age": 40, "parentId": str(uuid4()), "coachId": str(uuid4())}, "age"),
         ("/api/children", {"name": "K", "age": 7, "parentId": "nope", "coachId": str(uuid4())}, "parentId"),
-        ("/api/enrollments", {"childId": str(uuid4()), "coachId": str(uuid4()), "startDate": "2026-13-01",
-                              "sessionTime": "17:00", "weekdays": ["mon"], "sessionCount": 2}, "startDate"),
-        ("/api/enrollments", {"childId": str(uuid4()), "coachId": str(uuid4()), "startDate": "2026-01-05",
-                              "sessionTime": "17:00", "weekdays": ["funday"], "sessionCount": 2}, "weekdays"),
-        ("/api/enrollments", {"childId": str(uuid4()), "coachId": str(uuid4()), "startDate": "2026-01-05",
-                              "sessionTime": "17:00", "weekdays": ["mon"], "sessionCount": 53}, "sessionCount"),
+        (
+            "/api/enrollments",
+            {
+                "childId": str(uuid4()),
+                "coachId": str(uuid4()),
+                "startDate": "2026-13-01",
+                "sessionTime": "17:00",
+                "weekdays": ["mon"],
+                "sessionCount": 2,
+            },
+            "startDate",
+        ),
+        (
+            "/api/enrollments",
+            {
+                "childId": str(uuid4()),
+                "coachId": str(uuid4()),
+                "startDate": "2026-01-05",
+                "sessionTime": "17:00",
+                "weekdays": ["funday"],
+                "sessionCount": 2,
+            },
+            "weekdays",
+        ),
+        (
+            "/api/enrollments",
+            {
+                "childId": str(uuid4()),
+                "coachId": str(uuid4()),
+                "startDate": "2026-01-05",
+                "sessionTime": "17:00",
+                "weekdays": ["mon"],
+                "sessionCount": 53,
+            },
+            "sessionCount",
+        ),
     ],
 )
 async def test_registration_validation(http, url: str, body: dict, field: str) -> None:  # type: ignore[no-untyped-def]
@@ -185,6 +271,9 @@ async def test_registration_validation(http, url: str, body: dict, field: str) -
 
 
 async def test_unknown_parent_or_coach_for_a_child_is_404(http) -> None:  # type: ignore[no-untyped-def]
-    response = await http.post("/api/children", headers=ADMIN, json={
-        "name": "K", "age": 7, "parentId": str(uuid4()), "coachId": str(uuid4())})
+    response = await http.post(
+        "/api/children",
+        headers=ADMIN,
+        json={"name": "K", "age": 7, "parentId": str(uuid4()), "coachId": str(uuid4())},
+    )
     assert response.status_code == 404

@@ -20,9 +20,13 @@ from workflows.inputs import CreateSessionsInput, EnrollmentWorkflowInput
 async def _enroll(pool: asyncpg.Pool, *, days_ago: int, count: int) -> tuple[object, UUID]:
     family = await make_family(pool)
     enrollment = await EnrollmentRepository(pool).create(
-        child_id=family.child.id, coach_id=family.coach.id,
+        child_id=family.child.id,
+        coach_id=family.coach.id,
         start_date=(datetime.now(UTC) - timedelta(days=days_ago)).date(),
-        session_time=time(10, 0), weekdays=["mon", "wed", "fri"], session_count=count, duration_minutes=45,
+        session_time=time(10, 0),
+        weekdays=["mon", "wed", "fri"],
+        session_count=count,
+        duration_minutes=45,
     )
     return family, enrollment.id
 
@@ -33,8 +37,10 @@ async def test_enrollment_creates_sessions_and_starts_a_workflow_per_session(
     family, enrollment_id = await _enroll(pool, days_ago=14, count=9)
     async with running_worker(temporal_env.client, pool) as task_queue:
         result = await temporal_env.client.execute_workflow(
-            EnrollmentWorkflow.run, EnrollmentWorkflowInput(enrollment_id=enrollment_id),
-            id=f"enrollment-{enrollment_id}", task_queue=task_queue,
+            EnrollmentWorkflow.run,
+            EnrollmentWorkflowInput(enrollment_id=enrollment_id),
+            id=f"enrollment-{enrollment_id}",
+            task_queue=task_queue,
         )
         sessions = await SessionRepository(pool).list_for_child(family.child.id, None)  # type: ignore[attr-defined]
         assert [s.session_number for s in sessions] == list(range(1, 10))
@@ -51,10 +57,12 @@ async def test_enrollment_creates_sessions_and_starts_a_workflow_per_session(
             async def indexed(handle=handle, s=s) -> bool:  # type: ignore[no-untyped-def]
                 desc = await handle.describe()
                 attrs = desc.typed_search_attributes
-                return (desc.status == WorkflowExecutionStatus.RUNNING
-                        and attrs.get(CHILD_ID) == str(family.child.id)  # type: ignore[attr-defined]
-                        and attrs.get(SESSION_NUMBER) == s.session_number
-                        and attrs.get(SESSION_STATUS) == s.status)
+                return (
+                    desc.status == WorkflowExecutionStatus.RUNNING
+                    and attrs.get(CHILD_ID) == str(family.child.id)  # type: ignore[attr-defined]
+                    and attrs.get(SESSION_NUMBER) == s.session_number
+                    and attrs.get(SESSION_STATUS) == s.status
+                )
 
             await eventually(indexed)
 
@@ -62,7 +70,7 @@ async def test_enrollment_creates_sessions_and_starts_a_workflow_per_session(
 async def test_retried_create_sessions_activity_creates_no_duplicates(
     pool: asyncpg.Pool, temporal_env: WorkflowEnvironment
 ) -> None:
-    family, enrollment_id = await _enroll(pool, days_ago=0, count=5)
+    _, enrollment_id = await _enroll(pool, days_ago=0, count=5)
     repo = EnrollmentRepository(pool)
     attempts: list[int] = []
 
@@ -74,14 +82,16 @@ async def test_retried_create_sessions_activity_creates_no_duplicates(
             raise RuntimeError("worker died after the insert committed")
         return ids
 
-    async with running_worker(
-        temporal_env.client, pool, replace_activities=[create_sessions]
-    ) as task_queue:
+    async with running_worker(temporal_env.client, pool, replace_activities=[create_sessions]) as task_queue:
         result = await temporal_env.client.execute_workflow(
-            EnrollmentWorkflow.run, EnrollmentWorkflowInput(enrollment_id=enrollment_id),
-            id=f"enrollment-{enrollment_id}", task_queue=task_queue,
+            EnrollmentWorkflow.run,
+            EnrollmentWorkflowInput(enrollment_id=enrollment_id),
+            id=f"enrollment-{enrollment_id}",
+            task_queue=task_queue,
         )
     assert attempts == [1, 2]
-    count = await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE enrollment_id = $1", enrollment_id)
+    count = await pool.fetchval(
+        "SELECT count(*) FROM scheduled_sessions WHERE enrollment_id = $1", enrollment_id
+    )
     assert count == 5
     assert len(set(result.session_ids)) == 5

@@ -42,7 +42,9 @@ async def test_repository_reports_lock_and_flags(pool: asyncpg.Pool) -> None:
     family = await make_family(pool)
     now = now_utc()
     ids = await make_sessions(
-        pool, family, [now - hours(72), now - hours(48), now - hours(24), now + hours(24)],
+        pool,
+        family,
+        [now - hours(72), now - hours(48), now - hours(24), now + hours(24)],
         statuses=["completed", "pending", "scheduled", "scheduled"],
     )
     repo = SessionRepository(pool)
@@ -60,11 +62,18 @@ async def test_repository_reports_lock_and_flags(pool: asyncpg.Pool) -> None:
 
 def test_session_start_times_keep_local_wall_clock_time() -> None:
     starts = session_start_times(
-        start_date=date(2026, 3, 2), session_time=time(17, 0), weekdays=["tue", "thu"], count=5,
+        start_date=date(2026, 3, 2),
+        session_time=time(17, 0),
+        weekdays=["tue", "thu"],
+        count=5,
         timezone="America/New_York",
     )
     assert [s.date().isoformat() for s in starts] == [
-        "2026-03-03", "2026-03-05", "2026-03-10", "2026-03-12", "2026-03-17",
+        "2026-03-03",
+        "2026-03-05",
+        "2026-03-10",
+        "2026-03-12",
+        "2026-03-17",
     ]
     assert all(s.hour == 17 for s in starts)  # across the 8 March DST change
     assert starts[0].utcoffset() != starts[2].utcoffset()
@@ -72,7 +81,10 @@ def test_session_start_times_keep_local_wall_clock_time() -> None:
 
 def test_session_start_times_include_the_start_date_itself() -> None:
     starts = session_start_times(
-        start_date=date(2026, 1, 12), session_time=time(9, 30), weekdays=["mon"], count=2,
+        start_date=date(2026, 1, 12),
+        session_time=time(9, 30),
+        weekdays=["mon"],
+        count=2,
         timezone="Asia/Kolkata",
     )
     assert starts[0] == datetime(2026, 1, 12, 9, 30, tzinfo=ZoneInfo("Asia/Kolkata"))

@@ -34,14 +34,29 @@ async def test_migrations_apply_to_an_empty_database_once(database_url: str) -> 
         assert await apply_migrations(dsn) == []  # second run: nothing to do
         conn = await asyncpg.connect(dsn)
         try:
-            tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
-            columns = {r["column_name"]: r["data_type"] for r in await conn.fetch(
-                "SELECT column_name, udt_name AS data_type FROM information_schema.columns"
-                " WHERE table_name = 'learning_events'")}
+            tables = {
+                r["tablename"]
+                for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+            }
+            columns = {
+                r["column_name"]: r["data_type"]
+                for r in await conn.fetch(
+                    "SELECT column_name, udt_name AS data_type FROM information_schema.columns"
+                    " WHERE table_name = 'learning_events'"
+                )
+            }
         finally:
             await conn.close()
-        assert {"coaches", "parents", "children", "enrollments", "scheduled_sessions",
-                "learning_events", "outbound_messages", "schema_migrations"} <= tables
+        assert {
+            "coaches",
+            "parents",
+            "children",
+            "enrollments",
+            "scheduled_sessions",
+            "learning_events",
+            "outbound_messages",
+            "schema_migrations",
+        } <= tables
         assert columns["embedding"] == "vector"
         assert columns["search_vector"] == "tsvector"
     finally:
@@ -54,7 +69,8 @@ async def _check_values(pool: asyncpg.Pool, table: str, column: str) -> set[str]
         "SELECT string_agg(pg_get_constraintdef(c.oid), ' ') FROM pg_constraint c"
         " JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname = $1 AND c.contype = 'c'"
         " AND pg_get_constraintdef(c.oid) LIKE '%' || $2 || '%' AND pg_get_constraintdef(c.oid) LIKE '%ARRAY%'",
-        table, f"({column}", 
+        table,
+        f"({column}",
     )
     return set(re.findall(r"'([a-z_]+)'::text", definition or ""))
 

@@ -21,8 +21,10 @@ async def test_session_becomes_pending_when_its_end_passes(
     repo = SessionRepository(pool)
     async with running_worker(temporal_env.client, pool) as task_queue:
         handle = await temporal_env.client.start_workflow(
-            SessionWorkflow.run, SessionWorkflowInput(session_id=session_id),
-            id=session_workflow_id(session_id), task_queue=task_queue,
+            SessionWorkflow.run,
+            SessionWorkflowInput(session_id=session_id),
+            id=session_workflow_id(session_id),
+            task_queue=task_queue,
         )
         await temporal_env.sleep(hours(3) + timedelta(minutes=30))  # started, not yet ended
         assert (await repo.get(session_id)).status == "scheduled"  # type: ignore[union-attr]

@@ -88,9 +88,8 @@ class SessionWorkflow:
             )
         )
         session = self._current()
-        if (
-            session.calendar_sync_status != CalendarSyncStatus.SYNCED
-            and (session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED)
+        if session.calendar_sync_status != CalendarSyncStatus.SYNCED and (
+            session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
         ):
             self._request_calendar_sync()
 
@@ -102,7 +101,7 @@ class SessionWorkflow:
                     lambda: self._changed, timeout=timeout, timeout_summary="session end → pending"
                 )
                 continue  # something changed (an update): recompute the timers from the new state
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             async with self._transition_lock:
                 if self._current().status == SessionStatus.SCHEDULED:
@@ -115,9 +114,7 @@ class SessionWorkflow:
                         )
                     )
 
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._side_effects
-        )
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._side_effects)
         return SessionWorkflowResult(session_id=request.session_id, final_status=self._current().status)
 
     def _until_next_timer(self) -> timedelta | None:
@@ -242,8 +239,9 @@ class SessionWorkflow:
             )
         except ActivityError as error:
             # The outbox row says what happened; the session's state does not depend on it.
-            workflow.logger.error("message not delivered", extra={"message_id": str(message_id),
-                                                                  "error": str(error.cause)})
+            workflow.logger.error(
+                "message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)}
+            )
 
     def _request_calendar_sync(self) -> None:
         """Coalesce: at most one sync runs; a change during it triggers one more pass."""

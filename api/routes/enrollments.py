@@ -21,6 +21,4 @@ async def create_enrollment(
         session_count=body.session_count,
         duration_minutes=body.duration_minutes,
     )
-    return EnrollmentCreated(
-        enrollment=enrollment, sessions=[services.sessions.view(s) for s in sessions]
-    )
+    return EnrollmentCreated(enrollment=enrollment, sessions=[services.sessions.view(s) for s in sessions])

@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api", tags=["people"])
 @router.post("/coaches", status_code=status.HTTP_201_CREATED, response_model=Coach)
 async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesDep) -> Coach:
     return await services.people.create_coach(
-        name=body.name, email=body.email, phone=body.phone, calendar_id=body.calendar_id,
+        name=body.name,
+        email=body.email,
+        phone=body.phone,
+        calendar_id=body.calendar_id,
         timezone=body.timezone,
     )
 

@@ -48,7 +48,8 @@ async def mark_missed(
 ) -> SessionEnvelope:
     """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice."""
     argument = MarkMissedInput(
-        actor=services.sessions.actor(principal), notify_parent=body.notify_parent,
+        actor=services.sessions.actor(principal),
+        notify_parent=body.notify_parent,
         notes=body.notes or None,
     )
     return SessionEnvelope(
@@ -61,7 +62,9 @@ async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """Move a session to a new date and time, read in the coach's timezone; the calendar follows."""
-    new_at = await services.sessions.coach_local_time(principal, body.session_id, body.new_date, body.new_time)
+    new_at = await services.sessions.coach_local_time(
+        principal, body.session_id, body.new_date, body.new_time
+    )
     argument = RescheduleInput(
         actor=services.sessions.actor(principal), new_scheduled_at=new_at, reason=body.reason
     )

@@ -68,9 +68,7 @@ class SessionService:
 
     # ----- actions -----------------------------------------------------------------------------
 
-    async def act(
-        self, principal: Principal, session_id: UUID, update: Any, argument: Any
-    ) -> SessionView:
+    async def act(self, principal: Principal, session_id: UUID, update: Any, argument: Any) -> SessionView:
         """Send one action (a workflow update) to the session's workflow, starting it if needed."""
         record = await self.visible_session(principal, session_id)
         if record.status in TERMINAL_STATUSES:
@@ -95,9 +93,7 @@ class SessionService:
             raise _as_domain_error(error) from error
         return self.view(updated)
 
-    async def coach_local_time(
-        self, principal: Principal, session_id: UUID, day: date, at: time
-    ) -> datetime:
+    async def coach_local_time(self, principal: Principal, session_id: UUID, day: date, at: time) -> datetime:
         """A date and time as the session's coach reads them; must lie in the future."""
         record = await self.visible_session(principal, session_id)
         coach = await self._people.get_coach(record.coach_id)

@@ -35,7 +35,13 @@ class EnrollmentRepository:
              WHERE ch.id = $1
             RETURNING *
             """,
-            child_id, coach_id, start_date, session_time, weekdays, session_count, duration_minutes,
+            child_id,
+            coach_id,
+            start_date,
+            session_time,
+            weekdays,
+            session_count,
+            duration_minutes,
         )
         if row is None:
             raise NotFound("child or coach", ErrorCode.NOT_FOUND)
@@ -72,16 +78,22 @@ class EnrollmentRepository:
                 """
                 INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number,
                                                 scheduled_at, duration_minutes, status)
-                VALUES ($1, $2, $3, $4, $5, $6::integer,
-                        CASE WHEN $5 + make_interval(mins => $6::integer) <= $7
+                VALUES ($1, $2, $3, $4, $5::timestamptz, $6::integer,
+                        CASE WHEN $5::timestamptz + make_interval(mins => $6::integer) <= $7::timestamptz
                              THEN $8 ELSE $9 END)
                 ON CONFLICT ON CONSTRAINT scheduled_sessions_number_key DO NOTHING
                 """,
                 [
                     (
-                        enrollment.child_id, enrollment.coach_id, enrollment.id, number, start,
-                        enrollment.duration_minutes, now,
-                        SessionStatus.PENDING.value, SessionStatus.SCHEDULED.value,
+                        enrollment.child_id,
+                        enrollment.coach_id,
+                        enrollment.id,
+                        number,
+                        start,
+                        enrollment.duration_minutes,
+                        now,
+                        SessionStatus.PENDING.value,
+                        SessionStatus.SCHEDULED.value,
                     )
                     for number, start in enumerate(starts, start=1)
                 ],

@@ -28,8 +28,14 @@ async def insert_learning_event(
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
         """,
-        child_id, coach_id, session_id, event_type, event_date, event_data,
-        content_for_embedding, idempotency_key,
+        child_id,
+        coach_id,
+        session_id,
+        event_type,
+        event_date,
+        event_data,
+        content_for_embedding,
+        idempotency_key,
     )
 
 
@@ -50,6 +56,7 @@ class LearningEventRepository:
             "SELECT id, child_id, coach_id, session_id, event_type, event_date, event_data,"
             " content_for_embedding FROM learning_events WHERE child_id = $1"
             " ORDER BY event_date DESC, id LIMIT $2",
-            child_id, limit,
+            child_id,
+            limit,
         )
         return [dict(r) for r in rows]

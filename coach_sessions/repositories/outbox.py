@@ -52,7 +52,13 @@ async def enqueue_message(
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
         """,
-        idempotency_key, template_name, destination, user_name, template_params, session_id, child_id,
+        idempotency_key,
+        template_name,
+        destination,
+        user_name,
+        template_params,
+        session_id,
+        child_id,
     )
     if inserted is not None:
         return inserted  # type: ignore[no-any-return]
@@ -77,16 +83,15 @@ class OutboxRepository:
         A message found ``sending`` (its claimer died mid-send) becomes ``in_doubt``.
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT * FROM outbound_messages WHERE id = $1 FOR UPDATE", message_id
-            )
+            row = await conn.fetchrow("SELECT * FROM outbound_messages WHERE id = $1 FOR UPDATE", message_id)
             if row is None:
                 return None, "missing"
             if row["status"] == MessageStatus.SENDING:
                 await conn.execute(
                     "UPDATE outbound_messages SET status = $2, updated_at = now(),"
                     " last_error = 'delivery attempt died after claiming; not resent' WHERE id = $1",
-                    message_id, MessageStatus.IN_DOUBT.value,
+                    message_id,
+                    MessageStatus.IN_DOUBT.value,
                 )
                 return None, MessageStatus.IN_DOUBT.value
             if row["status"] != MessageStatus.QUEUED:
@@ -94,7 +99,8 @@ class OutboxRepository:
             claimed = await conn.fetchrow(
                 "UPDATE outbound_messages SET status = $2, attempts = attempts + 1, updated_at = now()"
                 " WHERE id = $1 RETURNING *",
-                message_id, MessageStatus.SENDING.value,
+                message_id,
+                MessageStatus.SENDING.value,
             )
         return OutboundMessage.model_validate(dict(claimed)), MessageStatus.SENDING.value
 
@@ -102,7 +108,10 @@ class OutboxRepository:
         await self._pool.execute(
             "UPDATE outbound_messages SET status = $2, provider = $3, provider_message_id = $4,"
             " sent_at = now(), updated_at = now(), last_error = NULL WHERE id = $1",
-            message_id, MessageStatus.SENT.value, provider, provider_message_id,
+            message_id,
+            MessageStatus.SENT.value,
+            provider,
+            provider_message_id,
         )
 
     async def release(self, message_id: UUID, error: str) -> None:
@@ -110,13 +119,18 @@ class OutboxRepository:
         await self._pool.execute(
             "UPDATE outbound_messages SET status = $2, last_error = $3, updated_at = now()"
             " WHERE id = $1 AND status = $4",
-            message_id, MessageStatus.QUEUED.value, error[:1000], MessageStatus.SENDING.value,
+            message_id,
+            MessageStatus.QUEUED.value,
+            error[:1000],
+            MessageStatus.SENDING.value,
         )
 
     async def mark_failed(self, message_id: UUID, error: str) -> None:
         await self._pool.execute(
             "UPDATE outbound_messages SET status = $2, last_error = $3, updated_at = now() WHERE id = $1",
-            message_id, MessageStatus.FAILED.value, error[:1000],
+            message_id,
+            MessageStatus.FAILED.value,
+            error[:1000],
         )
 
     async def list_for_session(self, session_id: UUID) -> list[dict[str, Any]]:

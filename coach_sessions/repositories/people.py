@@ -19,7 +19,11 @@ class PeopleRepository:
             row = await self._pool.fetchrow(
                 "INSERT INTO coaches (name, email, phone, calendar_id, timezone)"
                 " VALUES ($1, $2, $3, $4, $5) RETURNING *",
-                name, email, phone, calendar_id, timezone,
+                name,
+                email,
+                phone,
+                calendar_id,
+                timezone,
             )
         except asyncpg.UniqueViolationError as exc:
             raise DomainError(ErrorCode.CONFLICT, "A coach with this email already exists.") from exc
@@ -29,7 +33,9 @@ class PeopleRepository:
         try:
             row = await self._pool.fetchrow(
                 "INSERT INTO parents (name, phone, email) VALUES ($1, $2, $3) RETURNING *",
-                name, phone, email,
+                name,
+                phone,
+                email,
             )
         except asyncpg.UniqueViolationError as exc:
             raise DomainError(ErrorCode.CONFLICT, "A parent with this phone already exists.") from exc
@@ -39,7 +45,10 @@ class PeopleRepository:
         try:
             row = await self._pool.fetchrow(
                 "INSERT INTO children (name, age, parent_id, coach_id) VALUES ($1, $2, $3, $4) RETURNING *",
-                name, age, parent_id, coach_id,
+                name,
+                age,
+                parent_id,
+                coach_id,
             )
         except asyncpg.ForeignKeyViolationError as exc:
             which = "parent" if "parent" in (exc.constraint_name or "") else "coach"

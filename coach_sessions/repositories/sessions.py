@@ -62,10 +62,11 @@ class SessionRepository:
 
     async def list_for_child(self, child_id: UUID, coach_id: UUID | None) -> list[SessionRecord]:
         rows = await self._pool.fetch(
-            _SELECT_WITH_LOCK
-            + " WHERE s.child_id = $2 AND ($3::uuid IS NULL OR s.coach_id = $3)"
+            _SELECT_WITH_LOCK + " WHERE s.child_id = $2 AND ($3::uuid IS NULL OR s.coach_id = $3)"
             " ORDER BY s.session_number, s.scheduled_at, s.id",
-            _RESOLVED, child_id, coach_id,
+            _RESOLVED,
+            child_id,
+            coach_id,
         )
         return [SessionRecord.model_validate(dict(r)) for r in rows]
 
@@ -87,7 +88,10 @@ class SessionRepository:
              WHERE id = $1 AND status = $3
                AND scheduled_at + make_interval(mins => duration_minutes) <= $4
             """,
-            session_id, SessionStatus.PENDING.value, SessionStatus.SCHEDULED.value, now,
+            session_id,
+            SessionStatus.PENDING.value,
+            SessionStatus.SCHEDULED.value,
+            now,
         )
         record = await self.get(session_id)
         if record is None:
@@ -115,7 +119,8 @@ class SessionRepository:
                 "SELECT id, session_number, status FROM scheduled_sessions"
                 " WHERE enrollment_id = $1 AND session_number <= $2"
                 " ORDER BY session_number FOR UPDATE",
-                target["enrollment_id"], target["session_number"],
+                target["enrollment_id"],
+                target["session_number"],
             )
             already = await conn.fetchval(
                 "SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key
@@ -136,7 +141,8 @@ class SessionRepository:
                  WHERE id = $1
                 RETURNING *
                 """,
-                request.session_id, *change.columns.values(),
+                request.session_id,
+                *change.columns.values(),
             )
             await insert_learning_event(
                 conn,
@@ -145,8 +151,11 @@ class SessionRepository:
                 session_id=row["id"],
                 event_type=change.event_type,
                 event_date=request.now,
-                event_data=change.event_data | {"actor_role": request.actor.role,
-                                                "actor_id": str(request.actor.id) if request.actor.id else None},
+                event_data=change.event_data
+                | {
+                    "actor_role": request.actor.role,
+                    "actor_id": str(request.actor.id) if request.actor.id else None,
+                },
                 content_for_embedding=change.sentence,
                 idempotency_key=event_key,
             )
@@ -208,14 +217,21 @@ class SessionRepository:
         await self._pool.execute(
             "UPDATE scheduled_sessions SET google_event_id = $2, meet_link = coalesce($3, meet_link),"
             " calendar_sync_status = $4, calendar_sync_error = NULL, updated_at = now() WHERE id = $1",
-            session_id, google_event_id, meet_link, CalendarSyncStatus.SYNCED.value,
+            session_id,
+            google_event_id,
+            meet_link,
+            CalendarSyncStatus.SYNCED.value,
         )
 
-    async def record_calendar_sync(self, session_id: UUID, status: CalendarSyncStatus, error: str | None) -> None:
+    async def record_calendar_sync(
+        self, session_id: UUID, status: CalendarSyncStatus, error: str | None
+    ) -> None:
         await self._pool.execute(
             "UPDATE scheduled_sessions SET calendar_sync_status = $2, calendar_sync_error = $3,"
             " updated_at = now() WHERE id = $1",
-            session_id, status.value, error[:1000] if error else None,
+            session_id,
+            status.value,
+            error[:1000] if error else None,
         )
 
     async def calendar_context(self, session_id: UUID) -> dict[str, Any] | None:
@@ -260,9 +276,7 @@ def _with_text(sentence: str, text: str | None) -> str:
     return f"{sentence}: {text.strip()}" if text and text.strip() else sentence
 
 
-def _plan(
-    request: TransitionRequest, row: dict[str, Any], blocking: int | None, timezone: str
-) -> _Change:
+def _plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, timezone: str) -> _Change:
     """Refuse the action (DomainError) or say what it changes. Pure: no I/O."""
     status = SessionStatus(row["status"])
     number = row["session_number"]
@@ -290,19 +304,27 @@ def _plan(
             )
         if action is SessionAction.COMPLETE:
             return _Change(
-                columns={"status": SessionStatus.COMPLETED.value, "completed_at": request.now,
-                         "coach_notes": request.notes if request.notes else row["coach_notes"]},
+                columns={
+                    "status": SessionStatus.COMPLETED.value,
+                    "completed_at": request.now,
+                    "coach_notes": request.notes if request.notes else row["coach_notes"],
+                },
                 event_type=LearningEventType.SESSION_COMPLETED,
                 event_data={"session_number": number, "notes": request.notes},
                 sentence=_with_text(f"Session {number} completed", request.notes),
                 templates=(SESSION_SUMMARY,),
             )
         return _Change(
-            columns={"status": SessionStatus.MISSED.value,
-                     "coach_notes": request.notes if request.notes else row["coach_notes"]},
+            columns={
+                "status": SessionStatus.MISSED.value,
+                "coach_notes": request.notes if request.notes else row["coach_notes"],
+            },
             event_type=LearningEventType.SESSION_MISSED,
-            event_data={"session_number": number, "notes": request.notes,
-                        "parent_notified": request.notify_parent},
+            event_data={
+                "session_number": number,
+                "notes": request.notes,
+                "parent_notified": request.notify_parent,
+            },
             sentence=_with_text(f"Session {number} missed", request.notes),
             templates=(SESSION_NOSHOW,) if request.notify_parent else (),
         )
@@ -319,11 +341,18 @@ def _plan(
             raise DomainError(ErrorCode.TIME_IN_PAST, "The new time must be in the future.")
         old_at = row["scheduled_at"]
         return _Change(
-            columns={"status": SessionStatus.RESCHEDULED.value, "scheduled_at": new_at,
-                     "calendar_sync_status": CalendarSyncStatus.PENDING.value},
+            columns={
+                "status": SessionStatus.RESCHEDULED.value,
+                "scheduled_at": new_at,
+                "calendar_sync_status": CalendarSyncStatus.PENDING.value,
+            },
             event_type=LearningEventType.SESSION_RESCHEDULED,
-            event_data={"session_number": number, "old_scheduled_at": old_at.isoformat(),
-                        "new_scheduled_at": new_at.isoformat(), "reason": request.reason},
+            event_data={
+                "session_number": number,
+                "old_scheduled_at": old_at.isoformat(),
+                "new_scheduled_at": new_at.isoformat(),
+                "reason": request.reason,
+            },
             sentence=_with_text(
                 f"Session {number} rescheduled from {format_when(old_at, timezone)}"
                 f" to {format_when(new_at, timezone)}",
@@ -334,11 +363,13 @@ def _plan(
 
     # SessionAction.CANCEL
     return _Change(
-        columns={"status": SessionStatus.CANCELLED.value, "coach_notes": request.reason,
-                 "calendar_sync_status": CalendarSyncStatus.PENDING.value},
+        columns={
+            "status": SessionStatus.CANCELLED.value,
+            "coach_notes": request.reason,
+            "calendar_sync_status": CalendarSyncStatus.PENDING.value,
+        },
         event_type=LearningEventType.SESSION_CANCELLED,
-        event_data={"session_number": number, "reason": request.reason,
-                    "approved_by": request.actor.role},
+        event_data={"session_number": number, "reason": request.reason, "approved_by": request.actor.role},
         sentence=_with_text(f"Session {number} cancelled", request.reason),
         calendar_sync=True,
     )
