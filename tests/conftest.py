@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -18,6 +19,9 @@ os.environ.setdefault("AUTH_JWT_SECRET", "test-secret-" + "x" * 40)
 
 from coach_sessions.db import apply_migrations, create_pool
 from coach_sessions.embedded import EmbeddedPostgres
+
+# The fake Google Calendar and AiSensy servers (real HTTP on 127.0.0.1) and their fixtures.
+pytest_plugins = ["tests.fakes.google_calendar", "tests.fakes.aisensy"]
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +89,57 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+# ----- the whole service against fakes ----------------------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+import httpx  # noqa: E402
+from google.auth.credentials import AnonymousCredentials  # noqa: E402
+
+from coach_sessions.providers.calendar import GoogleCalendarProvider  # noqa: E402
+from coach_sessions.providers.whatsapp import AiSensyProvider  # noqa: E402
+from coach_sessions.settings import Settings  # noqa: E402
+
+if TYPE_CHECKING:  # imported as plugins above; importing them here too would skip assert rewriting
+    from tests.fakes.aisensy import FakeAiSensy
+    from tests.fakes.google_calendar import FakeGoogleCalendar
+
+
+@dataclass
+class Stack:
+    env: WorkflowEnvironment
+    http: httpx.AsyncClient
+    task_queue: str
+    calendar: "FakeGoogleCalendar"
+    aisensy: "FakeAiSensy"
+    google: GoogleCalendarProvider
+    whatsapp: AiSensyProvider
+
+
+@pytest.fixture
+async def stack(
+    pool: asyncpg.Pool,
+    temporal_env: WorkflowEnvironment,
+    fake_google_calendar: "FakeGoogleCalendar",
+    fake_aisensy: "FakeAiSensy",
+) -> AsyncIterator[Stack]:
+    """API + worker with the real Google and AiSensy clients, talking to the local fakes."""
+    from tests.helpers import api_client, running_worker
+
+    provider_settings = Settings(
+        app_env="test",
+        auth_jwt_secret="unused-" + "x" * 40,
+        calendar_provider="google",
+        google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
+        whatsapp_provider="aisensy",
+        aisensy_api_key=fake_aisensy.api_key,
+        aisensy_api_url=fake_aisensy.api_url,
+    )
+    google = GoogleCalendarProvider(provider_settings, credentials=AnonymousCredentials(), timeout=2.0)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as provider_http:
+        whatsapp = AiSensyProvider(provider_settings, provider_http)
+        async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=whatsapp) as tq:
+            async with api_client(pool, temporal_env.client, tq) as http:
+                yield Stack(temporal_env, http, tq, fake_google_calendar, fake_aisensy, google, whatsapp)

@@ -1,5 +1,8 @@
 """Calendar providers against a real HTTP fake of Google Calendar v3 and the real Postgres."""
 
+# The fake's fixtures are imported here, so pytest parameters "redefine" them (F811 is noise).
+# ruff: noqa: F811
+
 import asyncio
 import json
 import re
@@ -43,10 +46,10 @@ def _settings(**overrides: object) -> Settings:
     return Settings(app_env="test", calendar_provider="google", **overrides)  # type: ignore[arg-type]
 
 
-def _spec(start_hour: int = 17, *, calendar_id: str | None = COACH, **overrides: object) -> CalendarEventSpec:
-    start = datetime(2031, 3, 4, start_hour, 0, tzinfo=IST)
+def _spec(**overrides: object) -> CalendarEventSpec:
+    start = datetime(2031, 3, 4, 17, 0, tzinfo=IST)
     values: dict[str, object] = {
-        "calendar_id": calendar_id,
+        "calendar_id": COACH,
         "event_id": uuid.uuid4().hex,
         "summary": "Reading session 3 with Aarav",
         "description": "Weekly coaching session",
@@ -57,6 +60,10 @@ def _spec(start_hour: int = 17, *, calendar_id: str | None = COACH, **overrides:
     }
     values.update(overrides)
     return CalendarEventSpec.model_validate(values)
+
+
+def _shifted(spec: CalendarEventSpec, by: timedelta) -> CalendarEventSpec:
+    return spec.model_copy(update={"start": spec.start + by, "end": spec.end + by})
 
 
 @pytest.fixture
@@ -82,7 +89,7 @@ async def test_insert_creates_event_with_meet_link(
     assert stored["end"]["dateTime"] == "2031-03-04T17:45:00+05:30"
     [request] = fake_google_calendar.request_log
     assert request.method == "POST"
-    assert request.path == "/calendar/v3/calendars/coach@example.org/events"
+    assert request.path == "/calendar/v3/calendars/coach%40example.org/events"
     assert request.query["conferenceDataVersion"] == ["1"]
     assert request.query["sendUpdates"] == ["all"]
     create = request.json()["conferenceData"]["createRequest"]
@@ -108,15 +115,16 @@ async def test_concurrent_upserts_of_one_session_make_one_event(
     results = await asyncio.gather(*(google.upsert_event(spec) for _ in range(5)))
 
     assert len(fake_google_calendar.events) == 1
-    assert {r.meet_link for r in results} == {fake_google_calendar.events[(COACH, spec.event_id)]["hangoutLink"]}
+    stored = fake_google_calendar.events[(COACH, spec.event_id)]
+    assert {r.meet_link for r in results} == {stored["hangoutLink"]}
 
 
 async def test_upsert_of_existing_id_patches_times_and_keeps_link(
     google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar
 ) -> None:
-    spec = _spec(17)
+    spec = _spec()
     created = await google.upsert_event(spec)
-    moved = spec.model_copy(update={"start": spec.start + timedelta(days=2), "end": spec.end + timedelta(days=2)})
+    moved = _shifted(spec, timedelta(days=2))
 
     updated = await google.upsert_event(moved)
 
@@ -228,7 +236,7 @@ async def test_rate_limits_and_server_errors_are_transient(
     assert caught.value.status_code == status
 
 
-@pytest.mark.parametrize(("status", "reason"), [(400, None), (401, None), (403, "forbidden"), (404, None)])
+@pytest.mark.parametrize(("status", "reason"), [(400, None), (403, "forbidden"), (404, None)])
 async def test_client_errors_are_rejected(
     google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar, status: int, reason: str | None
 ) -> None:
@@ -236,6 +244,17 @@ async def test_client_errors_are_rejected(
     with pytest.raises(CalendarRejectedError) as caught:
         await google.upsert_event(_spec())
     assert caught.value.status_code == status
+
+
+async def test_taken_id_whose_event_cannot_be_found_is_rejected(
+    google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar
+) -> None:
+    # Google can keep an id reserved (409) after the event itself is gone for good (404).
+    fake_google_calendar.fail_next(1, status=409)
+    with pytest.raises(CalendarRejectedError) as caught:
+        await google.upsert_event(_spec())
+    assert caught.value.status_code == 404
+    assert [r.method for r in fake_google_calendar.request_log] == ["POST", "PATCH"]
 
 
 async def test_unknown_calendar_is_rejected_with_404(
@@ -309,6 +328,22 @@ async def test_service_account_impersonates_each_coach(
     assert fake_google_calendar.authorized_subjects == [COACH, COACH, "other@example.org"]
 
 
+async def test_401_after_token_refresh_is_rejected(
+    fake_google_calendar: FakeGoogleCalendar, tmp_path: Path
+) -> None:
+    fake_google_calendar.require_auth = True
+    settings = _settings(
+        google_service_account_file=str(_service_account_file(tmp_path, fake_google_calendar.token_uri)),
+        google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
+    )
+    provider = GoogleCalendarProvider(settings, timeout=0.5)
+    fake_google_calendar.outage(401)  # the token endpoint keeps answering; the API never accepts
+    with pytest.raises(CalendarRejectedError) as caught:
+        await provider.upsert_event(_spec())
+    assert caught.value.status_code == 401
+    assert len(fake_google_calendar.token_requests) >= 2  # it did refresh before giving up
+
+
 def test_google_provider_requires_credentials() -> None:
     with pytest.raises(ValueError, match="GOOGLE_SERVICE_ACCOUNT_FILE"):
         GoogleCalendarProvider(_settings())
@@ -347,9 +382,7 @@ async def test_local_provider_round_trip(pool: asyncpg.Pool) -> None:
     spec = _spec()
 
     created = await local.upsert_event(spec)
-    again = await local.upsert_event(
-        spec.model_copy(update={"start": spec.start + timedelta(hours=1), "end": spec.end + timedelta(hours=1)})
-    )
+    again = await local.upsert_event(_shifted(spec, timedelta(hours=1)))
 
     assert created == again
     assert created.meet_link == local_meet_link(spec.event_id) and MEET.match(created.meet_link)
@@ -396,7 +429,11 @@ async def test_fake_free_busy_lists_confirmed_events(
     async with httpx.AsyncClient() as client:
         answer = await client.post(
             f"{fake_google_calendar.api_endpoint}freeBusy",
-            json={"timeMin": "2031-03-04T00:00:00Z", "timeMax": "2031-03-05T00:00:00Z", "items": [{"id": COACH}]},
+            json={
+                "timeMin": "2031-03-04T00:00:00Z",
+                "timeMax": "2031-03-05T00:00:00Z",
+                "items": [{"id": COACH}],
+            },
         )
     assert answer.json()["calendars"][COACH]["busy"] == [
         {"start": "2031-03-04T11:30:00Z", "end": "2031-03-04T12:15:00Z"}

@@ -1,5 +1,8 @@
 """WhatsApp providers against a real HTTP fake of AiSensy's campaign API."""
 
+# The fake's fixtures are imported here, so pytest parameters "redefine" them (F811 is noise).
+# ruff: noqa: F811
+
 import json
 import logging
 from collections.abc import AsyncIterator

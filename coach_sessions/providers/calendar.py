@@ -159,7 +159,8 @@ class GoogleCalendarProvider:
 
     The discovery client is built once; each provider call gets its own ``httplib2.Http`` (it is not
     thread-safe) wrapped with the subject's credentials, and runs in a worker thread. The library's
-    own retries are off (``num_retries=0``): the workflow engine owns retrying.
+    own retries are off (``num_retries=0``): the workflow engine owns retrying. ``timeout`` is per
+    HTTP request; an upsert makes up to three, so keep 3 x timeout under the activity's timeout.
     """
 
     name = "google"
@@ -169,7 +170,7 @@ class GoogleCalendarProvider:
         settings: Settings,
         *,
         credentials: Credentials | None = None,
-        timeout: float = 20.0,
+        timeout: float = 8.0,
     ) -> None:
         if credentials is None and not settings.google_service_account_file:
             raise ValueError("CALENDAR_PROVIDER=google needs GOOGLE_SERVICE_ACCOUNT_FILE")
