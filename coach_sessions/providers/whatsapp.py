@@ -115,7 +115,7 @@ class AiSensyProvider:
     async def send(self, message: WhatsAppMessage) -> SendResult:
         try:
             response = await self._http.post(self._url, json=self.payload(message))
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ReadTimeout) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # No connection was ever made, so no byte of the request left this machine.
             raise WhatsAppNotSentError(f"AiSensy unreachable: {type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:
