@@ -24,12 +24,14 @@ from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
+from workflows.consent import CancellationConsentWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.worker")
 
-WORKFLOWS = [SessionWorkflow, EnrollmentWorkflow]
+WORKFLOWS = [SessionWorkflow, EnrollmentWorkflow, CancellationConsentWorkflow, OutboxDeliveryWorkflow]
 
 
 def create_worker(

@@ -1,4 +1,4 @@
-"""The inputs and result of a session transition: the one shape the workflow, activity and repository share."""
+"""A session transition's input and result: the one shape workflow, activity and repository share."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +14,11 @@ class SessionAction(StrEnum):
     MARK_MISSED = "mark_missed"
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
+    REQUEST_CANCELLATION = "request_cancellation"
+    APPROVE_CANCELLATION = "approve_cancellation"
+    REJECT_CANCELLATION = "reject_cancellation"
+    WITHDRAW_CANCELLATION = "withdraw_cancellation"
+    PARENT_CALLBACK = "parent_callback"
 
 
 class Actor(BaseModel):
@@ -32,6 +37,9 @@ class TransitionRequest(BaseModel):
     notify_parent: bool = False
     new_scheduled_at: datetime | None = None
     reason: str | None = None
+    # Cancellation consent: when the request auto-approves, and who decided it.
+    expires_at: datetime | None = None
+    decided_by: str | None = None
 
 
 class TransitionResult(BaseModel):

@@ -77,6 +77,11 @@ class SessionRecord(Row):
     cancellation_requested_at: datetime | None
     cancellation_reason: str | None
     cancellation_expires_at: datetime | None
+    cancellation_decided_by: str | None = None
+    cancellation_decided_at: datetime | None = None
+    cancellation_request_count: int = 0
+    consent_workflow_id: str | None = None
+    cancellation_message_id: UUID | None = None
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime

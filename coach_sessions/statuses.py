@@ -62,6 +62,25 @@ class LearningEventType(StrEnum):
     SESSION_CANCELLED = "session_cancelled"
     SESSION_RESCHEDULED = "session_rescheduled"
     SESSION_MISSED = "session_missed"
+    CANCELLATION_REQUESTED = "cancellation_requested"
+    CANCELLATION_REJECTED = "cancellation_rejected"
+    CANCELLATION_WITHDRAWN = "cancellation_withdrawn"
+    PARENT_CALLBACK_REQUESTED = "parent_callback_requested"
+
+
+class ConsentChoice(StrEnum):
+    """The parent's quick-reply buttons on the p26 cancellation request."""
+
+    APPROVE = "approve"
+    RESCHEDULE = "reschedule"
+    CALL_ME = "call_me"
+
+
+class DecidedBy(StrEnum):
+    PARENT = "parent"
+    AUTO = "auto"  # the consent window ran out
+    ADMIN = "admin"
+    COACH = "coach"  # withdrew the request
 
 
 class Role(StrEnum):

@@ -20,6 +20,8 @@ class MessageContext:
     timezone: str
     reason: str = ""
     notes: str = ""
+    parent_phone: str = ""
+    decided_by: str = ""
 
 
 def format_when(at: datetime, timezone: str) -> str:
@@ -35,7 +37,13 @@ class Template:
 
 SESSION_SUMMARY = "P21_session_summary"
 SESSION_NOSHOW = "P23_session_noshow"
+# Its approved template carries three quick-reply buttons: Approve, Reschedule, Call Me.
 CANCELLATION_REQUEST = "p26_cancellation_request"
+CANCELLATION_WITHDRAWN = "p27_cancellation_withdrawn"
+CANCELLATION_ALREADY_DECIDED = "p28_cancellation_already_decided"
+COACH_CANCELLATION_APPROVED = "c01_cancellation_approved"
+COACH_CANCELLATION_REJECTED = "c02_cancellation_rejected"
+COACH_CALLBACK_REQUESTED = "c03_parent_callback_requested"
 
 TEMPLATES: dict[str, Template] = {
     SESSION_SUMMARY: Template(
@@ -60,6 +68,42 @@ TEMPLATES: dict[str, Template] = {
             format_when(c.scheduled_at, c.timezone),
             c.reason,
         ],
+    ),
+    CANCELLATION_WITHDRAWN: Template(
+        CANCELLATION_WITHDRAWN,
+        lambda c: [
+            c.parent_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
+        ],
+    ),
+    CANCELLATION_ALREADY_DECIDED: Template(
+        CANCELLATION_ALREADY_DECIDED,
+        lambda c: [c.parent_name, str(c.session_number), c.notes],
+    ),
+    COACH_CANCELLATION_APPROVED: Template(
+        COACH_CANCELLATION_APPROVED,
+        lambda c: [
+            c.coach_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
+            c.decided_by,
+        ],
+    ),
+    COACH_CANCELLATION_REJECTED: Template(
+        COACH_CANCELLATION_REJECTED,
+        lambda c: [
+            c.coach_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
+        ],
+    ),
+    COACH_CALLBACK_REQUESTED: Template(
+        COACH_CALLBACK_REQUESTED,
+        lambda c: [c.coach_name, c.parent_name, c.parent_phone, c.child_name, str(c.session_number)],
     ),
 }
 

@@ -1,8 +1,5 @@
 """Calendar providers against a real HTTP fake of Google Calendar v3 and the real Postgres."""
 
-# The fake's fixtures are imported here, so pytest parameters "redefine" them (F811 is noise).
-# ruff: noqa: F811
-
 import asyncio
 import json
 import re
@@ -31,11 +28,7 @@ from coach_sessions.providers.calendar import (
 )
 from coach_sessions.settings import Settings
 from tests.fakes import free_port
-from tests.fakes.google_calendar import (  # noqa: F401  (pytest fixtures)
-    FakeGoogleCalendar,
-    fake_google_calendar,
-    fake_google_calendar_server,
-)
+from tests.fakes.google_calendar import FakeGoogleCalendar
 
 IST = ZoneInfo("Asia/Kolkata")
 COACH = "coach@example.org"

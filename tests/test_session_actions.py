@@ -169,8 +169,8 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
     family = await make_family(pool)
     now = now_utc()
     ids = await make_sessions(
-        pool, family, [now - hours(72), now - hours(48), now + hours(48), now - hours(96)],
-        statuses=["pending", "pending", "scheduled", "completed"],
+        pool, family, [now - hours(72), now - hours(48), now + hours(48), now - hours(96), now + hours(72)],
+        statuses=["pending", "pending", "scheduled", "completed", "scheduled"],
     )
     coach = auth(family.coach.id)
     future_day = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=9)).date().isoformat()
@@ -184,8 +184,8 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
          {"blocking_session_number": 1}),
         ("POST", "/api/sessions/missed", {"sessionId": str(ids[1])}, 409, "session_locked",
          {"blocking_session_number": 1}),
-        ("POST", "/api/sessions/complete", {"sessionId": str(ids[2])}, 409, "session_not_started", {}),
-        ("POST", "/api/sessions/missed", {"sessionId": str(ids[2])}, 409, "session_not_started", {}),
+        ("POST", "/api/sessions/complete", {"sessionId": str(ids[2])}, 409, "cancellation_pending", {}),
+        ("POST", "/api/sessions/missed", {"sessionId": str(ids[4])}, 409, "session_not_started", {}),
         ("POST", "/api/sessions/complete", {"sessionId": str(ids[3])}, 409, "invalid_status",
          {"current_status": "completed"}),
         ("PATCH", "/api/sessions", {"sessionId": str(ids[2]), "newDate": future_day, "newTime": "10:00"},
@@ -212,7 +212,7 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
         assert payload["error"] == error, (url, body, payload)
         for key, value in extra.items():
             assert payload[key] == value, (url, payload)
-    for session_id in ids[:3]:
+    for session_id in ids[:3] + ids[4:]:
         await _unchanged(pool, session_id, before[session_id])
     admin_delete = [
         f"/api/sessions?sessionId={ids[0]}&reason=",

@@ -1,8 +1,5 @@
 """WhatsApp providers against a real HTTP fake of AiSensy's campaign API."""
 
-# The fake's fixtures are imported here, so pytest parameters "redefine" them (F811 is noise).
-# ruff: noqa: F811
-
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -24,11 +21,7 @@ from coach_sessions.providers.whatsapp import (
 )
 from coach_sessions.settings import Settings
 from tests.fakes import free_port
-from tests.fakes.aisensy import (  # noqa: F401  (pytest fixtures)
-    FakeAiSensy,
-    fake_aisensy,
-    fake_aisensy_server,
-)
+from tests.fakes.aisensy import FakeAiSensy
 
 READ_TIMEOUT = 0.3
 

@@ -12,12 +12,10 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import CalendarActivities
-    from activities.errors import CALENDAR_REJECTED, MESSAGE_REJECTED
     from activities.messaging import MessagingActivities
     from activities.sessions import SessionActivities
     from coach_sessions.actions import (
@@ -29,39 +27,42 @@ with workflow.unsafe.imports_passed_through():
     from coach_sessions.errors import ErrorCode
     from coach_sessions.models import SessionRecord
     from coach_sessions.repositories.sessions import session_end
-    from coach_sessions.statuses import TERMINAL_STATUSES, CalendarSyncStatus, SessionStatus
+    from coach_sessions.statuses import (
+        TERMINAL_STATUSES,
+        CalendarSyncStatus,
+        CancellationStatus,
+        DecidedBy,
+        SessionStatus,
+    )
     from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
+    from workflows.consent import CancellationConsentWorkflow
     from workflows.inputs import (
         CancelInput,
         CompleteInput,
+        ConsentDecision,
+        ConsentInput,
+        DecideCancellationInput,
         DeliverMessageInput,
         LoadSessionInput,
         MarkMissedInput,
         MarkPendingInput,
         RecordCalendarFailureInput,
+        RequestCancellationInput,
         RescheduleInput,
         SessionWorkflowInput,
         SessionWorkflowResult,
         SyncCalendarInput,
+        WithdrawCancellationInput,
+    )
+    from workflows.session_policies import (
+        CALENDAR_GIVE_UP_AFTER,
+        CALENDAR_RETRY,
+        DB_ACTIVITY_TIMEOUT,
+        DB_RETRY,
+        deliver_message_options,
     )
 
-DB_ACTIVITY_TIMEOUT = timedelta(seconds=10)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
-# A calendar outage heals on its own: retry with backoff for up to a day, then report "failed".
-CALENDAR_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=[CALENDAR_REJECTED],
-)
-CALENDAR_GIVE_UP_AFTER = timedelta(days=1)
-MESSAGE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=[MESSAGE_REJECTED],
-)
-MESSAGE_GIVE_UP_AFTER = timedelta(hours=12)
+ConsentHandle = workflow.ChildWorkflowHandle[CancellationConsentWorkflow, ConsentDecision]
 
 
 @workflow.defn
@@ -74,6 +75,9 @@ class SessionWorkflow:
         self._calendar_dirty = False
         self._calendar_task: asyncio.Task[None] | None = None
         self._side_effects: set[asyncio.Task[None]] = set()
+        self._consent: ConsentHandle | None = None
+        self._consent_task: asyncio.Task[None] | None = None
+        self._last_consent_decision: ConsentDecision | None = None
 
     # ----- main loop ---------------------------------------------------------------------------
 
@@ -187,9 +191,17 @@ class SessionWorkflow:
             )
 
     async def _transition(self, action: SessionAction, actor: Actor, **fields: object) -> SessionRecord:
+        update = workflow.current_update_info()
+        result = await self._apply(action, actor, update.id if update else str(workflow.uuid4()), **fields)
+        self._run_side_effects(result)
+        return result.session
+
+    async def _apply(
+        self, action: SessionAction, actor: Actor, request_id: str, **fields: object
+    ) -> TransitionResult:
+        """Run one transition in Postgres (a local activity: the fast answer path), one at a time."""
         # An update can arrive (update-with-start) before run() has loaded the session.
         await workflow.wait_condition(lambda: self._session is not None)
-        update = workflow.current_update_info()
         async with self._transition_lock:
             try:
                 result: TransitionResult = await workflow.execute_local_activity_method(
@@ -197,7 +209,7 @@ class SessionWorkflow:
                     TransitionRequest(
                         session_id=self._current().id,
                         action=action,
-                        request_id=update.id if update else str(workflow.uuid4()),
+                        request_id=request_id,
                         actor=actor,
                         now=workflow.now(),
                         **fields,  # type: ignore[arg-type]
@@ -215,11 +227,106 @@ class SessionWorkflow:
                 raise
             self._set_session(result.session)
             self._changed = True
+        return result
+
+    def _run_side_effects(self, result: TransitionResult) -> None:
         for message_id in result.message_ids:
             self._spawn(self._deliver(message_id))
         if result.calendar_sync_needed:
             self._request_calendar_sync()
-        return result.session
+
+    # ----- cancellation consent --------------------------------------------------------------------
+
+    @workflow.update
+    async def request_cancellation(self, request: RequestCancellationInput) -> SessionRecord:
+        update = workflow.current_update_info()
+        result = await self._apply(
+            SessionAction.REQUEST_CANCELLATION,
+            request.actor,
+            update.id if update else str(workflow.uuid4()),
+            reason=request.reason,
+            expires_at=workflow.now() + request.auto_approve_after,
+        )
+        session = result.session
+        assert session.cancellation_expires_at is not None and session.consent_workflow_id is not None
+        consent_input = ConsentInput(
+            session_id=session.id,
+            request_message_ids=result.message_ids,
+            expires_at=session.cancellation_expires_at,
+        )
+        self._consent = await workflow.start_child_workflow(
+            CancellationConsentWorkflow.run,
+            consent_input,
+            id=session.consent_workflow_id,
+            static_summary=f"consent for session {session.session_number}",
+        )
+        self._consent_task = asyncio.create_task(self._await_consent(self._consent))
+        self._side_effects.add(self._consent_task)
+        self._consent_task.add_done_callback(self._side_effects.discard)
+        return session
+
+    @request_cancellation.validator
+    def _validate_request_cancellation(self, request: RequestCancellationInput) -> None:
+        self._reject_if_terminal()
+
+    async def _await_consent(self, handle: "ConsentHandle") -> None:
+        decision = await handle
+        action = {
+            "approve": SessionAction.APPROVE_CANCELLATION,
+            "reject": SessionAction.REJECT_CANCELLATION,
+            "withdraw": SessionAction.WITHDRAW_CANCELLATION,
+        }[decision.outcome]
+        result = await self._apply(
+            action, decision.actor, f"consent:{handle.id}", decided_by=decision.decided_by.value
+        )
+        self._last_consent_decision = decision
+        self._consent = None
+        self._run_side_effects(result)
+
+    @workflow.update
+    async def withdraw_cancellation(self, request: WithdrawCancellationInput) -> SessionRecord:
+        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor)
+
+    @withdraw_cancellation.validator
+    def _validate_withdraw(self, request: WithdrawCancellationInput) -> None:
+        self._reject_unless_consent_pending()
+
+    @workflow.update
+    async def decide_cancellation(self, request: DecideCancellationInput) -> SessionRecord:
+        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor)
+
+    @decide_cancellation.validator
+    def _validate_decide(self, request: DecideCancellationInput) -> None:
+        self._reject_unless_consent_pending()
+
+    async def _decide_consent(self, outcome: str, decided_by: DecidedBy, actor: Actor) -> SessionRecord:
+        consent, task = self._consent, self._consent_task
+        if consent is None or task is None:
+            raise _no_pending_request(self._session)
+        update = workflow.current_update_info()
+        token = update.id if update else str(workflow.uuid4())
+        await consent.signal(
+            CancellationConsentWorkflow.decide,
+            ConsentDecision(outcome=outcome, decided_by=decided_by, actor=actor, token=token),  # type: ignore[arg-type]
+        )
+        await workflow.wait_condition(task.done)
+        winner = self._last_consent_decision
+        if winner is None or winner.token != token:
+            # Another decision (the parent's tap, the timer, someone else) got there first.
+            raise ApplicationError(
+                "The cancellation request was already decided"
+                + (f": {winner.outcome} by {winner.decided_by.value}." if winner else "."),
+                {"cancellation_status": self._current().cancellation_status},
+                type=ErrorCode.NO_CANCELLATION_PENDING,
+                non_retryable=True,
+            )
+        return self._current()
+
+    def _reject_unless_consent_pending(self) -> None:
+        if self._session is not None and (
+            self._session.cancellation_status != CancellationStatus.PENDING or self._consent is None
+        ):
+            raise _no_pending_request(self._session)
 
     # ----- side effects ------------------------------------------------------------------------
 
@@ -233,9 +340,7 @@ class SessionWorkflow:
             await workflow.execute_activity_method(
                 MessagingActivities.deliver_message,
                 DeliverMessageInput(message_id=message_id),  # type: ignore[arg-type]
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=MESSAGE_GIVE_UP_AFTER,
-                retry_policy=MESSAGE_RETRY,
+                **deliver_message_options(),
             )
         except ActivityError as error:
             # The outbox row says what happened; the session's state does not depend on it.
@@ -288,3 +393,12 @@ class SessionWorkflow:
                 SESSION_STATUS.value_set(session.status),
             ]
         )
+
+
+def _no_pending_request(session: SessionRecord | None) -> ApplicationError:
+    return ApplicationError(
+        "There is no cancellation request awaiting an answer.",
+        {"cancellation_status": session.cancellation_status if session else None},
+        type=ErrorCode.NO_CANCELLATION_PENDING,
+        non_retryable=True,
+    )

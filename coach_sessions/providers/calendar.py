@@ -256,7 +256,9 @@ class GoogleCalendarProvider:
                 self._by_subject[subject] = creds
             return creds
 
-    async def _run(self, subject: str | None, call: Callable[[Any], T]) -> T:
+    async def _run(
+        self, subject: str | None, call: Callable[[google_auth_httplib2.AuthorizedHttp], T]
+    ) -> T:
         def in_thread() -> T:
             http = google_auth_httplib2.AuthorizedHttp(
                 self._credentials_for(subject), http=httplib2.Http(timeout=self._timeout)

@@ -42,13 +42,14 @@ async def enqueue_message(
     template_params: list[str],
     session_id: UUID | None,
     child_id: UUID | None,
+    recipient_role: str = "parent",
 ) -> UUID:
     """Queue a message inside the caller's transaction; the same key twice queues it once."""
     inserted = await conn.fetchval(
         """
         INSERT INTO outbound_messages (idempotency_key, template_name, destination, user_name,
-                                       template_params, session_id, child_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                       template_params, session_id, child_id, recipient_role)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
         """,
@@ -59,6 +60,7 @@ async def enqueue_message(
         template_params,
         session_id,
         child_id,
+        recipient_role,
     )
     if inserted is not None:
         return inserted  # type: ignore[no-any-return]

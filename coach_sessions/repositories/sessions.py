@@ -8,27 +8,22 @@ import asyncpg
 
 from coach_sessions import rules
 from coach_sessions.actions import SessionAction, TransitionRequest, TransitionResult
-from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import (
-    ACTIONABLE_STATUSES,
     RESOLVED_STATUSES,
-    TERMINAL_STATUSES,
     CalendarSyncStatus,
-    CancellationStatus,
-    LearningEventType,
     SessionStatus,
 )
-from coach_sessions.templates import (
-    SESSION_NOSHOW,
-    SESSION_SUMMARY,
-    MessageContext,
-    format_when,
-    render_params,
-)
+from coach_sessions.templates import MessageContext, render_params
+from coach_sessions.transitions import plan
 
+# Actions whose replay (a retried activity) must re-run the calendar sync.
+CALENDAR_ACTIONS = frozenset(
+    {SessionAction.RESCHEDULE, SessionAction.CANCEL, SessionAction.APPROVE_CANCELLATION}
+)
 _RESOLVED = sorted(s.value for s in RESOLVED_STATUSES)
 
 # The row plus the earliest unresolved earlier session of its enrollment ($1 = resolved statuses).
@@ -44,7 +39,7 @@ SELECT s.*,
 # What a transition needs beyond the row: who to tell, in whose timezone.
 _CONTEXT = """
 SELECT ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
-       co.name AS coach_name, co.timezone AS coach_timezone
+       co.name AS coach_name, co.phone AS coach_phone, co.timezone AS coach_timezone
   FROM children ch JOIN parents pa ON pa.id = ch.parent_id JOIN coaches co ON co.id = $2
  WHERE ch.id = $1
 """
@@ -132,24 +127,23 @@ class SessionRepository:
             blocking = rules.blocking_session_number(
                 row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
             )
-            change = _plan(request, dict(row), blocking, context["coach_timezone"])
-            updated = await conn.fetchrow(
-                f"""
-                UPDATE scheduled_sessions
-                   SET {", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=2))},
-                       version = version + 1, updated_at = now()
-                 WHERE id = $1
-                RETURNING *
-                """,
-                request.session_id,
-                *change.columns.values(),
-            )
+            change = plan(request, dict(row), blocking, context["coach_timezone"])
+            if change.columns:
+                assignments = ", ".join(
+                    f"{column} = ${i}" for i, column in enumerate(change.columns, start=2)
+                )
+                row = await conn.fetchrow(
+                    f"UPDATE scheduled_sessions SET {assignments}, version = version + 1, updated_at = now()"
+                    " WHERE id = $1 RETURNING *",
+                    request.session_id,
+                    *change.columns.values(),
+                )
             await insert_learning_event(
                 conn,
                 child_id=row["child_id"],
                 coach_id=row["coach_id"],
                 session_id=row["id"],
-                event_type=change.event_type,
+                event_type=change.event_type.value,
                 event_date=request.now,
                 event_data=change.event_data
                 | {
@@ -159,30 +153,42 @@ class SessionRepository:
                 content_for_embedding=change.sentence,
                 idempotency_key=event_key,
             )
+            message_context = MessageContext(
+                parent_name=context["parent_name"],
+                child_name=context["child_name"],
+                coach_name=context["coach_name"],
+                session_number=row["session_number"],
+                scheduled_at=row["scheduled_at"],
+                timezone=context["coach_timezone"],
+                reason=row["cancellation_reason"] or request.reason or "",
+                notes=request.notes or "",
+                parent_phone=context["parent_phone"],
+                decided_by=request.decided_by or request.actor.role,
+            )
             message_ids = []
-            for template_name in change.templates:
-                message_context = MessageContext(
-                    parent_name=context["parent_name"],
-                    child_name=context["child_name"],
-                    coach_name=context["coach_name"],
-                    session_number=row["session_number"],
-                    scheduled_at=updated["scheduled_at"],
-                    timezone=context["coach_timezone"],
-                    reason=request.reason or "",
-                    notes=request.notes or "",
+            for template_name, recipient in change.messages:
+                phone = context["parent_phone"] if recipient == "parent" else context["coach_phone"]
+                name = context["parent_name"] if recipient == "parent" else context["coach_name"]
+                if phone is None:  # a coach without a WhatsApp number: the event still records it
+                    continue
+                message_id = await enqueue_message(
+                    conn,
+                    idempotency_key=f"{event_key}:{template_name}",
+                    template_name=template_name,
+                    destination=phone,
+                    user_name=name,
+                    template_params=render_params(template_name, message_context),
+                    session_id=row["id"],
+                    child_id=row["child_id"],
+                    recipient_role=recipient,
                 )
-                message_ids.append(
-                    await enqueue_message(
-                        conn,
-                        idempotency_key=f"{event_key}:{template_name}",
-                        template_name=template_name,
-                        destination=context["parent_phone"],
-                        user_name=context["parent_name"],
-                        template_params=render_params(template_name, message_context),
-                        session_id=row["id"],
-                        child_id=row["child_id"],
+                message_ids.append(message_id)
+                if template_name == change.extra.get("request_message"):
+                    await conn.execute(
+                        "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1",
+                        row["id"],
+                        message_id,
                     )
-                )
             record = await self._get_in(conn, request.session_id)
         return TransitionResult(
             session=record, message_ids=message_ids, calendar_sync_needed=change.calendar_sync
@@ -206,7 +212,7 @@ class SessionRepository:
         return TransitionResult(
             session=await self._get_in(conn, request.session_id),
             message_ids=message_ids,
-            calendar_sync_needed=request.action in _CALENDAR_ACTIONS,
+            calendar_sync_needed=request.action in CALENDAR_ACTIONS,
         )
 
     # ----- calendar sync state -----------------------------------------------------------------
@@ -248,131 +254,6 @@ class SessionRepository:
             session_id,
         )
         return dict(row) if row else None
-
-
-_CALENDAR_ACTIONS = {SessionAction.RESCHEDULE, SessionAction.CANCEL}
-
-
-class _Change:
-    def __init__(
-        self,
-        *,
-        columns: dict[str, Any],
-        event_type: LearningEventType,
-        event_data: dict[str, Any],
-        sentence: str,
-        templates: tuple[str, ...] = (),
-        calendar_sync: bool = False,
-    ) -> None:
-        self.columns = columns
-        self.event_type = event_type.value
-        self.event_data = event_data
-        self.sentence = sentence
-        self.templates = templates
-        self.calendar_sync = calendar_sync
-
-
-def _with_text(sentence: str, text: str | None) -> str:
-    return f"{sentence}: {text.strip()}" if text and text.strip() else sentence
-
-
-def _plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, timezone: str) -> _Change:
-    """Refuse the action (DomainError) or say what it changes. Pure: no I/O."""
-    status = SessionStatus(row["status"])
-    number = row["session_number"]
-    action = request.action
-
-    if status in TERMINAL_STATUSES or status not in ACTIONABLE_STATUSES:
-        raise DomainError(
-            ErrorCode.INVALID_STATUS,
-            f"Session {number} is {status.value}; this action is not possible.",
-            current_status=status.value,
-        )
-
-    if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
-        if not rules.has_started(row["scheduled_at"], request.now):
-            raise DomainError(
-                ErrorCode.SESSION_NOT_STARTED,
-                f"Session {number} has not started yet.",
-                scheduled_at=row["scheduled_at"].isoformat(),
-            )
-        if blocking is not None:
-            raise DomainError(
-                ErrorCode.SESSION_LOCKED,
-                rules.lock_reason(blocking) or "",
-                blocking_session_number=blocking,
-            )
-        if action is SessionAction.COMPLETE:
-            return _Change(
-                columns={
-                    "status": SessionStatus.COMPLETED.value,
-                    "completed_at": request.now,
-                    "coach_notes": request.notes if request.notes else row["coach_notes"],
-                },
-                event_type=LearningEventType.SESSION_COMPLETED,
-                event_data={"session_number": number, "notes": request.notes},
-                sentence=_with_text(f"Session {number} completed", request.notes),
-                templates=(SESSION_SUMMARY,),
-            )
-        return _Change(
-            columns={
-                "status": SessionStatus.MISSED.value,
-                "coach_notes": request.notes if request.notes else row["coach_notes"],
-            },
-            event_type=LearningEventType.SESSION_MISSED,
-            event_data={
-                "session_number": number,
-                "notes": request.notes,
-                "parent_notified": request.notify_parent,
-            },
-            sentence=_with_text(f"Session {number} missed", request.notes),
-            templates=(SESSION_NOSHOW,) if request.notify_parent else (),
-        )
-
-    if row["cancellation_status"] == CancellationStatus.PENDING:
-        raise DomainError(
-            ErrorCode.CANCELLATION_PENDING,
-            f"A cancellation request for session {number} is awaiting the parent's answer.",
-        )
-
-    if action is SessionAction.RESCHEDULE:
-        new_at = request.new_scheduled_at
-        if new_at is None or new_at <= request.now:
-            raise DomainError(ErrorCode.TIME_IN_PAST, "The new time must be in the future.")
-        old_at = row["scheduled_at"]
-        return _Change(
-            columns={
-                "status": SessionStatus.RESCHEDULED.value,
-                "scheduled_at": new_at,
-                "calendar_sync_status": CalendarSyncStatus.PENDING.value,
-            },
-            event_type=LearningEventType.SESSION_RESCHEDULED,
-            event_data={
-                "session_number": number,
-                "old_scheduled_at": old_at.isoformat(),
-                "new_scheduled_at": new_at.isoformat(),
-                "reason": request.reason,
-            },
-            sentence=_with_text(
-                f"Session {number} rescheduled from {format_when(old_at, timezone)}"
-                f" to {format_when(new_at, timezone)}",
-                request.reason,
-            ),
-            calendar_sync=True,
-        )
-
-    # SessionAction.CANCEL
-    return _Change(
-        columns={
-            "status": SessionStatus.CANCELLED.value,
-            "coach_notes": request.reason,
-            "calendar_sync_status": CalendarSyncStatus.PENDING.value,
-        },
-        event_type=LearningEventType.SESSION_CANCELLED,
-        event_data={"session_number": number, "reason": request.reason, "approved_by": request.actor.role},
-        sentence=_with_text(f"Session {number} cancelled", request.reason),
-        calendar_sync=True,
-    )
 
 
 def session_end(record: SessionRecord) -> datetime:

@@ -1,0 +1,253 @@
+"""What each session action changes, or why it is refused. Pure functions: no I/O.
+
+The repository runs ``plan`` inside the transaction that holds the session's row locks, then writes
+the columns, the learning event and the queued messages it returns.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from coach_sessions import rules
+from coach_sessions.actions import SessionAction, TransitionRequest
+from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.statuses import (
+    ACTIONABLE_STATUSES,
+    CalendarSyncStatus,
+    CancellationStatus,
+    DecidedBy,
+    LearningEventType,
+    SessionStatus,
+)
+from coach_sessions.templates import (
+    CANCELLATION_REQUEST,
+    CANCELLATION_WITHDRAWN,
+    COACH_CALLBACK_REQUESTED,
+    COACH_CANCELLATION_APPROVED,
+    COACH_CANCELLATION_REJECTED,
+    SESSION_NOSHOW,
+    SESSION_SUMMARY,
+    format_when,
+)
+
+Recipient = Literal["parent", "coach"]
+
+
+@dataclass(frozen=True)
+class Change:
+    columns: dict[str, Any]
+    event_type: LearningEventType
+    event_data: dict[str, Any]
+    sentence: str
+    messages: tuple[tuple[str, Recipient], ...] = ()
+    calendar_sync: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _with_text(sentence: str, text: str | None) -> str:
+    return f"{sentence}: {text.strip()}" if text and text.strip() else sentence
+
+
+def _refuse_status(number: int, status: SessionStatus) -> DomainError:
+    return DomainError(
+        ErrorCode.INVALID_STATUS,
+        f"Session {number} is {status.value}; this action is not possible.",
+        current_status=status.value,
+    )
+
+
+def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, timezone: str) -> Change:
+    """Refuse the action (``DomainError``) or say what it changes."""
+    status = SessionStatus(row["status"])
+    number = row["session_number"]
+    action = request.action
+    consent_pending = row["cancellation_status"] == CancellationStatus.PENDING
+
+    if action in _CONSENT_OUTCOMES:
+        if not consent_pending:
+            raise DomainError(
+                ErrorCode.NO_CANCELLATION_PENDING,
+                f"Session {number} has no cancellation request awaiting an answer.",
+                cancellation_status=row["cancellation_status"],
+            )
+        return _CONSENT_OUTCOMES[action](request, row, timezone)
+
+    if status not in ACTIONABLE_STATUSES:
+        raise _refuse_status(number, status)
+    if consent_pending:
+        raise DomainError(
+            ErrorCode.CANCELLATION_PENDING,
+            f"A cancellation request for session {number} is awaiting the parent's answer.",
+        )
+
+    if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
+        if not rules.has_started(row["scheduled_at"], request.now):
+            raise DomainError(
+                ErrorCode.SESSION_NOT_STARTED,
+                f"Session {number} has not started yet.",
+                scheduled_at=row["scheduled_at"].isoformat(),
+            )
+        if blocking is not None:
+            raise DomainError(
+                ErrorCode.SESSION_LOCKED, rules.lock_reason(blocking) or "", blocking_session_number=blocking
+            )
+        notes = request.notes if request.notes else row["coach_notes"]
+        if action is SessionAction.COMPLETE:
+            return Change(
+                columns={
+                    "status": SessionStatus.COMPLETED.value,
+                    "completed_at": request.now,
+                    "coach_notes": notes,
+                },
+                event_type=LearningEventType.SESSION_COMPLETED,
+                event_data={"session_number": number, "notes": request.notes},
+                sentence=_with_text(f"Session {number} completed", request.notes),
+                messages=((SESSION_SUMMARY, "parent"),),
+            )
+        return Change(
+            columns={"status": SessionStatus.MISSED.value, "coach_notes": notes},
+            event_type=LearningEventType.SESSION_MISSED,
+            event_data={
+                "session_number": number,
+                "notes": request.notes,
+                "parent_notified": request.notify_parent,
+            },
+            sentence=_with_text(f"Session {number} missed", request.notes),
+            messages=((SESSION_NOSHOW, "parent"),) if request.notify_parent else (),
+        )
+
+    if action is SessionAction.RESCHEDULE:
+        new_at = request.new_scheduled_at
+        if new_at is None or new_at <= request.now:
+            raise DomainError(ErrorCode.TIME_IN_PAST, "The new time must be in the future.")
+        old_at = row["scheduled_at"]
+        return Change(
+            columns={
+                "status": SessionStatus.RESCHEDULED.value,
+                "scheduled_at": new_at,
+                "calendar_sync_status": CalendarSyncStatus.PENDING.value,
+            },
+            event_type=LearningEventType.SESSION_RESCHEDULED,
+            event_data={
+                "session_number": number,
+                "old_scheduled_at": old_at.isoformat(),
+                "new_scheduled_at": new_at.isoformat(),
+                "reason": request.reason,
+            },
+            sentence=_with_text(
+                f"Session {number} rescheduled from {format_when(old_at, timezone)}"
+                f" to {format_when(new_at, timezone)}",
+                request.reason,
+            ),
+            calendar_sync=True,
+        )
+
+    if action is SessionAction.CANCEL:
+        return _cancelled(request, row, approved_by=request.actor.role, notify_coach=False)
+
+    if action is SessionAction.REQUEST_CANCELLATION:
+        assert request.expires_at is not None and request.reason
+        count = row["cancellation_request_count"] + 1
+        return Change(
+            columns={
+                "cancellation_status": CancellationStatus.PENDING.value,
+                "cancellation_requested_at": request.now,
+                "cancellation_reason": request.reason,
+                "cancellation_expires_at": request.expires_at,
+                "cancellation_decided_by": None,
+                "cancellation_decided_at": None,
+                "cancellation_request_count": count,
+                "consent_workflow_id": f"consent-{row['id']}-{count}",
+            },
+            event_type=LearningEventType.CANCELLATION_REQUESTED,
+            event_data={
+                "session_number": number,
+                "reason": request.reason,
+                "expires_at": request.expires_at.isoformat(),
+            },
+            sentence=_with_text(f"Cancellation of session {number} requested by the coach", request.reason),
+            messages=((CANCELLATION_REQUEST, "parent"),),
+            extra={"request_message": CANCELLATION_REQUEST},
+        )
+    raise AssertionError(f"unplanned action {action}")
+
+
+def _cancelled(
+    request: TransitionRequest, row: dict[str, Any], *, approved_by: str, notify_coach: bool
+) -> Change:
+    number = row["session_number"]
+    reason = request.reason or row["cancellation_reason"]
+    columns: dict[str, Any] = {
+        "status": SessionStatus.CANCELLED.value,
+        "coach_notes": reason,
+        "calendar_sync_status": CalendarSyncStatus.PENDING.value,
+    }
+    if row["cancellation_status"] == CancellationStatus.PENDING:
+        columns |= {
+            "cancellation_status": CancellationStatus.APPROVED.value,
+            "cancellation_decided_by": approved_by,
+            "cancellation_decided_at": request.now,
+        }
+    return Change(
+        columns=columns,
+        event_type=LearningEventType.SESSION_CANCELLED,
+        event_data={"session_number": number, "reason": reason, "approved_by": approved_by},
+        sentence=_with_text(f"Session {number} cancelled", reason),
+        messages=((COACH_CANCELLATION_APPROVED, "coach"),) if notify_coach else (),
+        calendar_sync=True,
+    )
+
+
+def _approve(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+    if SessionStatus(row["status"]) not in ACTIONABLE_STATUSES:
+        raise _refuse_status(row["session_number"], SessionStatus(row["status"]))
+    return _cancelled(request, row, approved_by=request.decided_by or DecidedBy.AUTO.value, notify_coach=True)
+
+
+def _reject(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+    number = row["session_number"]
+    decided_by = request.decided_by or DecidedBy.PARENT.value
+    return Change(
+        columns={
+            "cancellation_status": CancellationStatus.REJECTED.value,
+            "cancellation_decided_by": decided_by,
+            "cancellation_decided_at": request.now,
+        },
+        event_type=LearningEventType.CANCELLATION_REJECTED,
+        event_data={"session_number": number, "decided_by": decided_by},
+        sentence=f"Cancellation of session {number} declined by the {decided_by}: a new time is wanted",
+        messages=((COACH_CANCELLATION_REJECTED, "coach"),),
+    )
+
+
+def _withdraw(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+    number = row["session_number"]
+    return Change(
+        columns={
+            "cancellation_status": CancellationStatus.NONE.value,
+            "cancellation_decided_by": DecidedBy.COACH.value,
+            "cancellation_decided_at": request.now,
+        },
+        event_type=LearningEventType.CANCELLATION_WITHDRAWN,
+        event_data={"session_number": number},
+        sentence=f"Cancellation request for session {number} withdrawn by the coach: the session stands",
+        messages=((CANCELLATION_WITHDRAWN, "parent"),),
+    )
+
+
+def _callback(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+    number = row["session_number"]
+    return Change(
+        columns={},
+        event_type=LearningEventType.PARENT_CALLBACK_REQUESTED,
+        event_data={"session_number": number},
+        sentence=f"Parent asked the coach to call about cancelling session {number}",
+        messages=((COACH_CALLBACK_REQUESTED, "coach"),),
+    )
+
+
+_CONSENT_OUTCOMES = {
+    SessionAction.APPROVE_CANCELLATION: _approve,
+    SessionAction.REJECT_CANCELLATION: _reject,
+    SessionAction.WITHDRAW_CANCELLATION: _withdraw,
+    SessionAction.PARENT_CALLBACK: _callback,
+}

@@ -1,0 +1,109 @@
+"""CancellationConsentWorkflow: a coach's cancellation waits for the parent (child of SessionWorkflow).
+
+Sends the p26 template (buttons Approve / Reschedule / Call Me), then waits for the first decision:
+the parent's tap (signal from the webhook), the coach's withdrawal or an admin's decision (signals
+from the session workflow), or the auto-approve timer at ``expires_at``. The first one wins; the
+session workflow applies it. "Call Me" notifies the coach and keeps waiting.
+"""
+
+from datetime import timedelta
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messaging import MessagingActivities
+    from activities.sessions import SessionActivities
+    from coach_sessions.actions import Actor, SessionAction, TransitionRequest
+    from coach_sessions.statuses import ConsentChoice, DecidedBy
+    from workflows.inputs import ConsentDecision, ConsentInput, DeliverMessageInput, ParentReply
+    from workflows.session_policies import DB_ACTIVITY_TIMEOUT, DB_RETRY, deliver_message_options
+
+PARENT = Actor(id=None, role="parent")
+
+
+async def _deliver(message_id: UUID) -> None:
+    try:
+        await workflow.execute_activity_method(
+            MessagingActivities.deliver_message,
+            DeliverMessageInput(message_id=message_id),
+            **deliver_message_options(),
+        )
+    except ActivityError as error:
+        # The outbox row records the failure for ops; the consent window still runs its course.
+        workflow.logger.error("consent message not delivered", extra={"message_id": str(message_id),
+                                                                      "error": str(error.cause)})
+
+
+@workflow.defn
+class CancellationConsentWorkflow:
+    def __init__(self) -> None:
+        self._decision: ConsentDecision | None = None
+        self._callbacks: list[str] = []
+        self._seen_replies: set[str] = set()
+
+    @workflow.run
+    async def run(self, request: ConsentInput) -> ConsentDecision:
+        for message_id in request.request_message_ids:
+            await _deliver(message_id)
+        while self._decision is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._decision is not None or bool(self._callbacks),
+                    timeout=max(request.expires_at - workflow.now(), timedelta(0)),
+                    timeout_summary="auto-approve cancellation",
+                )
+            except TimeoutError:
+                self._decision = ConsentDecision(
+                    outcome="approve", decided_by=DecidedBy.AUTO, actor=Actor(id=None, role="system"),
+                    token="timer",
+                )
+                break
+            while self._callbacks and self._decision is None:
+                await self._notify_coach_to_call(request, self._callbacks.pop(0))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._decision
+
+    async def _notify_coach_to_call(self, request: ConsentInput, inbound_message_id: str) -> None:
+        result = await workflow.execute_local_activity_method(
+            SessionActivities.apply_transition,
+            TransitionRequest(
+                session_id=request.session_id,
+                action=SessionAction.PARENT_CALLBACK,
+                request_id=f"callback:{inbound_message_id}",
+                actor=PARENT,
+                now=workflow.now(),
+            ),
+            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        for message_id in result.message_ids:
+            await _deliver(message_id)
+
+    @workflow.signal
+    def parent_reply(self, reply: ParentReply) -> None:
+        if reply.inbound_message_id in self._seen_replies:
+            return  # a duplicate delivery of the same tap
+        self._seen_replies.add(reply.inbound_message_id)
+        if self._decision is not None:
+            return  # decided already: the first decision stands
+        if reply.choice is ConsentChoice.CALL_ME:
+            self._callbacks.append(reply.inbound_message_id)
+            return
+        self._decision = ConsentDecision(
+            outcome="approve" if reply.choice is ConsentChoice.APPROVE else "reject",
+            decided_by=DecidedBy.PARENT,
+            actor=PARENT,
+            token=reply.inbound_message_id,
+        )
+
+    @workflow.signal
+    def decide(self, decision: ConsentDecision) -> None:
+        """The coach's withdrawal or an admin's decision, forwarded by the session workflow."""
+        if self._decision is None:
+            self._decision = decision
+
+    @workflow.query
+    def decision(self) -> ConsentDecision | None:
+        return self._decision
