@@ -17,6 +17,7 @@ log = logging.getLogger("coach_sessions.api")
 HTTP_STATUS: dict[str, int] = {
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.TIME_IN_PAST: 422,
+    ErrorCode.MALFORMED_PAYLOAD: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.PARENT_CONSENT_REQUIRED: 403,

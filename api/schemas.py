@@ -92,6 +92,25 @@ class RescheduleSession(Body):
     reason: Reason | None = None
 
 
+class RequestCancellation(Body):
+    session_id: UUID = Field(alias="sessionId")
+    reason: Reason
+
+
+class WithdrawCancellation(Body):
+    session_id: UUID = Field(alias="sessionId")
+
+
+class DecideCancellation(Body):
+    session_id: UUID = Field(alias="sessionId")
+    decision: Literal["approve", "reject"]
+
+
+class WebhookAnswer(BaseModel):
+    status: str
+    results: list[dict[str, str]]
+
+
 class SessionEnvelope(BaseModel):
     session: SessionView
 

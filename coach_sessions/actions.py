@@ -1,6 +1,6 @@
 """A session transition's input and result: the one shape workflow, activity and repository share."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -37,8 +37,8 @@ class TransitionRequest(BaseModel):
     notify_parent: bool = False
     new_scheduled_at: datetime | None = None
     reason: str | None = None
-    # Cancellation consent: when the request auto-approves, and who decided it.
-    expires_at: datetime | None = None
+    # Cancellation consent: how long the parent has before it auto-approves, and who decided it.
+    consent_window: timedelta | None = None
     decided_by: str | None = None
 
 

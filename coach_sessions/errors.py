@@ -19,6 +19,7 @@ class ErrorCode:
     TIME_IN_PAST = "time_in_past"
     CONFLICT = "conflict"
     VALIDATION_ERROR = "validation_error"
+    MALFORMED_PAYLOAD = "malformed_payload"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     SERVICE_UNAVAILABLE = "service_unavailable"

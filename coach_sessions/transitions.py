@@ -145,14 +145,15 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
         return _cancelled(request, row, approved_by=request.actor.role, notify_coach=False)
 
     if action is SessionAction.REQUEST_CANCELLATION:
-        assert request.expires_at is not None and request.reason
+        assert request.consent_window is not None and request.reason
+        expires_at = request.now + request.consent_window
         count = row["cancellation_request_count"] + 1
         return Change(
             columns={
                 "cancellation_status": CancellationStatus.PENDING.value,
                 "cancellation_requested_at": request.now,
                 "cancellation_reason": request.reason,
-                "cancellation_expires_at": request.expires_at,
+                "cancellation_expires_at": expires_at,
                 "cancellation_decided_by": None,
                 "cancellation_decided_at": None,
                 "cancellation_request_count": count,
@@ -162,7 +163,7 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
             event_data={
                 "session_number": number,
                 "reason": request.reason,
-                "expires_at": request.expires_at.isoformat(),
+                "expires_at": expires_at.isoformat(),
             },
             sentence=_with_text(f"Cancellation of session {number} requested by the coach", request.reason),
             messages=((CANCELLATION_REQUEST, "parent"),),

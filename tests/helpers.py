@@ -22,10 +22,17 @@ from coach_sessions.statuses import Role
 from worker import create_worker
 
 TEST_SECRET = "test-secret-" + "x" * 40
+WEBHOOK_SECRET = "webhook-secret-for-tests"
 
 
 def test_settings(task_queue: str, **overrides: Any) -> Settings:
-    return Settings(app_env="test", auth_jwt_secret=TEST_SECRET, temporal_task_queue=task_queue, **overrides)
+    return Settings(
+        app_env="test",
+        auth_jwt_secret=TEST_SECRET,
+        temporal_task_queue=task_queue,
+        aisensy_webhook_secret=WEBHOOK_SECRET,
+        **overrides,
+    )
 
 
 def token_for(subject: UUID, role: Role = Role.COACH, ttl: timedelta = timedelta(hours=1)) -> str:
@@ -49,6 +56,7 @@ async def running_worker(
     whatsapp: WhatsAppProvider | None = None,
     task_queue: str | None = None,
     replace_activities: Sequence[Callable[..., Any]] = (),
+    max_cached_workflows: int = 100,
 ) -> AsyncIterator[str]:
     task_queue = task_queue or f"test-{uuid4()}"
     worker = create_worker(
@@ -57,7 +65,7 @@ async def running_worker(
         calendar=calendar or LocalCalendarProvider(pool),
         whatsapp=whatsapp or LocalWhatsAppProvider(),
         task_queue=task_queue,
-        max_cached_workflows=100,
+        max_cached_workflows=max_cached_workflows,
         replace_activities=replace_activities,
     )
     async with worker:

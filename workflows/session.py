@@ -245,7 +245,7 @@ class SessionWorkflow:
             request.actor,
             update.id if update else str(workflow.uuid4()),
             reason=request.reason,
-            expires_at=workflow.now() + request.auto_approve_after,
+            consent_window=request.auto_approve_after,
         )
         session = result.session
         assert session.cancellation_expires_at is not None and session.consent_workflow_id is not None

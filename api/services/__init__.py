@@ -5,10 +5,12 @@ from dataclasses import dataclass
 import asyncpg
 from temporalio.client import Client
 
+from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
 from api.services.people import PeopleService
 from api.services.sessions import SessionService
 from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.settings import Settings
@@ -21,6 +23,7 @@ class Services:
     people: PeopleService
     sessions: SessionService
     enrollments: EnrollmentService
+    consent_replies: ConsentReplyService
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
@@ -35,4 +38,5 @@ class Services:
             enrollments=EnrollmentService(
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
             ),
+            consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
         )

@@ -16,7 +16,7 @@ from coach_sessions.models import SessionRecord, SessionView
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.scheduling import local_datetime
-from coach_sessions.statuses import TERMINAL_STATUSES
+from coach_sessions.statuses import TERMINAL_STATUSES, CancellationStatus
 from coach_sessions.temporal import session_workflow_id
 from workflows.inputs import SessionWorkflowInput
 from workflows.session import SessionWorkflow
@@ -68,9 +68,23 @@ class SessionService:
 
     # ----- actions -----------------------------------------------------------------------------
 
-    async def act(self, principal: Principal, session_id: UUID, update: Any, argument: Any) -> SessionView:
+    async def act(
+        self,
+        principal: Principal,
+        session_id: UUID,
+        update: Any,
+        argument: Any,
+        *,
+        needs_pending_cancellation: bool = False,
+    ) -> SessionView:
         """Send one action (a workflow update) to the session's workflow, starting it if needed."""
         record = await self.visible_session(principal, session_id)
+        if needs_pending_cancellation and record.cancellation_status != CancellationStatus.PENDING:
+            raise DomainError(
+                ErrorCode.NO_CANCELLATION_PENDING,
+                f"Session {record.session_number} has no cancellation request awaiting an answer.",
+                cancellation_status=record.cancellation_status,
+            )
         if record.status in TERMINAL_STATUSES:
             # Known without asking the workflow (which may have finished): same answer it would give.
             raise DomainError(

@@ -1,0 +1,97 @@
+"""Cancellation with the parent's consent: request, withdraw, admin decision, and the parent's tap."""
+
+import json
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+
+from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
+from api.errors import error_response
+from api.schemas import (
+    DecideCancellation,
+    RequestCancellation,
+    SessionEnvelope,
+    WebhookAnswer,
+    WithdrawCancellation,
+)
+from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, parse_replies, signature_is_valid
+from workflows.inputs import DecideCancellationInput, RequestCancellationInput, WithdrawCancellationInput
+from workflows.session import SessionWorkflow
+
+router = APIRouter(tags=["cancellation consent"])
+
+
+@router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
+async def request_cancellation(
+    body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep, request: Request
+) -> SessionEnvelope:
+    """The coach asks the parent (WhatsApp, buttons Approve / Reschedule / Call Me); no answer within
+    the consent window (CANCELLATION_AUTO_APPROVE_AFTER, default 48 h) approves it."""
+    if principal.is_admin:
+        raise DomainError(ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow.")
+    argument = RequestCancellationInput(
+        actor=services.sessions.actor(principal),
+        reason=body.reason,
+        auto_approve_after=request.app.state.settings.cancellation_auto_approve_after,
+    )
+    return SessionEnvelope(
+        session=await services.sessions.act(
+            principal, body.session_id, SessionWorkflow.request_cancellation, argument
+        )
+    )
+
+
+@router.post("/api/sessions/withdraw-cancel", response_model=SessionEnvelope)
+async def withdraw_cancellation(
+    body: WithdrawCancellation, principal: CurrentPrincipal, services: ServicesDep
+) -> SessionEnvelope:
+    """The coach takes back a pending request; the parent is told the session stands."""
+    argument = WithdrawCancellationInput(actor=services.sessions.actor(principal))
+    return SessionEnvelope(
+        session=await services.sessions.act(
+            principal, body.session_id, SessionWorkflow.withdraw_cancellation, argument,
+            needs_pending_cancellation=True,
+        )
+    )
+
+
+@router.post("/api/sessions/decide-cancel", response_model=SessionEnvelope)
+async def decide_cancellation(
+    body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep
+) -> SessionEnvelope:
+    """An admin decides a pending request, e.g. for a parent who phoned in."""
+    argument = DecideCancellationInput(actor=services.sessions.actor(principal), decision=body.decision)
+    return SessionEnvelope(
+        session=await services.sessions.act(
+            principal, body.session_id, SessionWorkflow.decide_cancellation, argument,
+            needs_pending_cancellation=True,
+        )
+    )
+
+
+@router.post(
+    "/api/webhooks/aisensy/cancel-response",
+    response_model=WebhookAnswer,
+    responses={401: {"description": "Missing or bad X-AiSensy-Signature"}},
+)
+async def parent_reply(request: Request, services: ServicesDep) -> JSONResponse:
+    """A parent's quick-reply tap (WhatsApp Cloud API message, in the Cloud API or AiSensy envelope).
+
+    Signed with ``X-AiSensy-Signature: sha256=<hex HMAC-SHA256 of the raw body>``. Anything that
+    cannot be matched is answered 200 ``ignored`` so the provider stops retrying.
+    """
+    body = await request.body()
+    secret = request.app.state.settings.aisensy_webhook_secret
+    if not signature_is_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
+        return error_response(ErrorCode.UNAUTHORIZED, "Missing or invalid webhook signature.")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return error_response(ErrorCode.MALFORMED_PAYLOAD, "The body is not JSON.")
+    results = [await services.consent_replies.handle(reply) for reply in parse_replies(document)]
+    answer = WebhookAnswer(
+        status=results[0].status if len(results) == 1 else ("processed" if results else "ignored"),
+        results=[{"message_id": r.message_id, "status": r.status} for r in results],
+    )
+    return JSONResponse(answer.model_dump())

@@ -1,0 +1,156 @@
+"""Inbound WhatsApp replies: record each once, match it to a cancellation request, queue late notices."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+from coach_sessions.repositories.outbox import enqueue_message
+from coach_sessions.statuses import CancellationStatus, ConsentChoice
+from coach_sessions.templates import CANCELLATION_ALREADY_DECIDED, CANCELLATION_REQUEST, MessageContext, render_params
+
+# A tap on a request decided this recently still earns the parent a "this was already decided" note.
+LATE_REPLY_WINDOW = timedelta(days=7)
+
+MatchKind = Literal["signalled", "late", "ignored", "duplicate"]
+
+
+@dataclass(frozen=True)
+class InboundReply:
+    provider_message_id: str
+    from_phone: str  # E.164 with "+"
+    context_message_id: str | None
+    button_payload: str | None
+    button_text: str | None
+    choice: ConsentChoice | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReplyMatch:
+    kind: MatchKind
+    session_id: UUID | None = None
+    consent_workflow_id: str | None = None
+    late_message_id: UUID | None = None
+
+
+_OUTCOME_TEXT = {
+    CancellationStatus.APPROVED: "the session was cancelled",
+    CancellationStatus.REJECTED: "the session stays and your coach will propose a new time",
+    CancellationStatus.NONE: "the coach withdrew the request, so the session goes ahead",
+}
+
+
+class InboundRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record_reply(self, reply: InboundReply) -> ReplyMatch:
+        async with self._pool.acquire() as conn, conn.transaction():
+            seen = await conn.fetchval(
+                "SELECT 1 FROM inbound_messages WHERE provider_message_id = $1", reply.provider_message_id
+            )
+            if seen:
+                return ReplyMatch("duplicate")
+            session = await self._match(conn, reply)
+            match = self._classify(reply, session)
+            inserted = await conn.fetchval(
+                """
+                INSERT INTO inbound_messages (provider_message_id, from_phone, context_message_id,
+                    button_payload, button_text, choice, matched_session_id, outcome, payload)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (provider_message_id) DO NOTHING
+                RETURNING id
+                """,
+                reply.provider_message_id, reply.from_phone, reply.context_message_id,
+                reply.button_payload, reply.button_text, reply.choice.value if reply.choice else None,
+                match.session_id, match.kind, reply.payload,
+            )
+            if inserted is None:  # the same delivery, concurrently
+                return ReplyMatch("duplicate")
+            if match.kind == "late" and session is not None:
+                message_id = await self._queue_late_notice(conn, reply, session)
+                return ReplyMatch("late", session_id=match.session_id, late_message_id=message_id)
+            return match
+
+    async def queue_late_notice(self, reply: InboundReply, session_id: UUID) -> UUID:
+        """The request was decided between our match and the signal: tell the parent after all."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            session = await conn.fetchrow(_SESSION_FOR_REPLY + " WHERE s.id = $1", session_id)
+            await conn.execute(
+                "UPDATE inbound_messages SET outcome = 'late' WHERE provider_message_id = $1",
+                reply.provider_message_id,
+            )
+            return await self._queue_late_notice(conn, reply, dict(session))
+
+    @staticmethod
+    def _classify(reply: InboundReply, session: dict[str, Any] | None) -> ReplyMatch:
+        if session is None or reply.choice is None:
+            return ReplyMatch("ignored", session_id=session["id"] if session else None)
+        if session["cancellation_status"] == CancellationStatus.PENDING and session["is_current_request"]:
+            return ReplyMatch("signalled", session_id=session["id"],
+                              consent_workflow_id=session["consent_workflow_id"])
+        return ReplyMatch("late", session_id=session["id"])
+
+    async def _match(self, conn: asyncpg.Connection, reply: InboundReply) -> dict[str, Any] | None:
+        if reply.context_message_id:
+            row = await conn.fetchrow(
+                _SESSION_FOR_REPLY.replace("TRUE AS is_current_request",
+                                           "s.cancellation_message_id = o.id AS is_current_request")
+                + " JOIN outbound_messages o ON o.session_id = s.id"
+                " WHERE o.provider_message_id = $1 AND o.template_name = $2",
+                reply.context_message_id, CANCELLATION_REQUEST,
+            )
+            if row is not None:
+                return dict(row)
+        # AiSensy's send API documents no message id: fall back to the parent's phone.
+        pending = await conn.fetch(
+            _SESSION_FOR_REPLY + " WHERE pa.phone = $1 AND s.cancellation_status = $2",
+            reply.from_phone, CancellationStatus.PENDING.value,
+        )
+        if len(pending) == 1:
+            return dict(pending[0])
+        if pending:
+            return None  # ambiguous: two requests pending for this parent; the tap names neither
+        recent = await conn.fetchrow(
+            _SESSION_FOR_REPLY
+            + " WHERE pa.phone = $1 AND s.cancellation_decided_at > now() - $2::interval"
+            " ORDER BY s.cancellation_decided_at DESC LIMIT 1",
+            reply.from_phone, LATE_REPLY_WINDOW,
+        )
+        return dict(recent) if recent else None
+
+    async def _queue_late_notice(
+        self, conn: asyncpg.Connection, reply: InboundReply, session: dict[str, Any]
+    ) -> UUID:
+        status = CancellationStatus(session["cancellation_status"])
+        context = MessageContext(
+            parent_name=session["parent_name"], child_name=session["child_name"],
+            coach_name=session["coach_name"], session_number=session["session_number"],
+            scheduled_at=session["scheduled_at"], timezone=session["timezone"],
+            notes=_OUTCOME_TEXT.get(status, "the request was already decided"),
+        )
+        return await enqueue_message(
+            conn,
+            idempotency_key=f"late-reply:{reply.provider_message_id}",
+            template_name=CANCELLATION_ALREADY_DECIDED,
+            destination=session["parent_phone"],
+            user_name=session["parent_name"],
+            template_params=render_params(CANCELLATION_ALREADY_DECIDED, context),
+            session_id=session["id"],
+            child_id=session["child_id"],
+        )
+
+
+_SESSION_FOR_REPLY = """
+SELECT s.id, s.child_id, s.session_number, s.scheduled_at, s.cancellation_status, s.consent_workflow_id,
+       TRUE AS is_current_request,
+       ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
+       co.name AS coach_name, co.timezone
+  FROM scheduled_sessions s
+  JOIN children ch ON ch.id = s.child_id
+  JOIN parents pa ON pa.id = ch.parent_id
+  JOIN coaches co ON co.id = s.coach_id
+"""
