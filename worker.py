@@ -8,7 +8,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_provider
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -19,6 +18,7 @@ from activities.sessions import SessionActivities
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
 from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
+from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_provider
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository

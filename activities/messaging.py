@@ -1,5 +1,9 @@
 """Delivering queued WhatsApp messages from the outbox (see the outbox repository for the guarantees)."""
 
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import MESSAGE_REJECTED
 from coach_sessions.providers.whatsapp import (
     WhatsAppMessage,
     WhatsAppNotSentError,
@@ -7,10 +11,6 @@ from coach_sessions.providers.whatsapp import (
     WhatsAppRejectedError,
     WhatsAppUncertainError,
 )
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
-
-from activities.errors import MESSAGE_REJECTED
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.statuses import MessageStatus
 from workflows.inputs import DeliverMessageInput

@@ -220,16 +220,16 @@ async def wait_for_temporal(
     address: str,
     *,
     namespace: str = "default",
-    timeout: float = TEMPORAL_READY_TIMEOUT,
+    within: float = TEMPORAL_READY_TIMEOUT,
     process: subprocess.Popen[bytes] | None = None,
 ) -> Client:
-    """Connect to Temporal, retrying until it answers and ``namespace`` exists, or ``timeout``.
+    """Connect to Temporal, retrying until it answers and ``namespace`` exists, for ``within`` s.
 
     With ``process`` (the dev server we started), gives up as soon as that process exits.
     Raises :class:`DevStackError` on failure.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     last_error: BaseException | None = None
     while True:
         if process is not None and process.poll() is not None:
@@ -238,17 +238,13 @@ async def wait_for_temporal(
             )
         remaining = deadline - loop.time()
         if remaining <= 0:
-            raise DevStackError(
-                f"Temporal at {address} did not answer within {timeout:.0f} s ({last_error})"
-            )
+            raise DevStackError(f"Temporal at {address} did not answer within {within:.0f} s ({last_error})")
         try:
             client = await asyncio.wait_for(
                 Client.connect(address, namespace=namespace), timeout=min(remaining, 5.0)
             )
             # Connecting proves the frontend is up; the namespace may be registered a moment later.
-            await client.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace=namespace)
-            )
+            await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
             return client
         except Exception as err:  # connection refused, namespace not found yet, time-out...
             last_error = err
@@ -262,9 +258,7 @@ async def missing_search_attributes(
     response = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace)
     )
-    present = {
-        name: _type_name(value) for name, value in response.custom_attributes.items()
-    }
+    present = {name: _type_name(value) for name, value in response.custom_attributes.items()}
     return {name: kind for name, kind in expected.items() if present.get(name) != kind}
 
 
@@ -379,12 +373,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def start_postgres(data_dir: Path) -> EmbeddedPostgres:
-    pg_dir = data_dir / "pg"
-    _forget_dead_postgres_handles(pg_dir)
-    pg = EmbeddedPostgres(pg_dir)
+def start_postgres(pg: EmbeddedPostgres) -> None:
+    """Start (or join, when another process has it running) the embedded server of ``pg``."""
+    _forget_dead_postgres_handles(pg.data_dir)
     pg.start()
-    return pg
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,9 +463,7 @@ class Child:
         return self.process.returncode is None
 
 
-async def _pump(
-    stream: asyncio.StreamReader, log: IO[str], tail: deque[str], name: str, echo: bool
-) -> None:
+async def _pump(stream: asyncio.StreamReader, log: IO[str], tail: deque[str], name: str, echo: bool) -> None:
     try:
         while True:
             try:
@@ -583,6 +573,7 @@ class DevStack:
         self.temporal: subprocess.Popen[bytes] | None = None
         self.children: list[Child] = []
         self.token: str | None = None
+        self._mint_failure = ""
         self.api_status: int | None = None
         self._stop = asyncio.Event()
         self._signals = 0
@@ -634,6 +625,9 @@ class DevStack:
             return await self._supervise()
         except StopRequested:
             return 0
+        except ConfigError as err:
+            say(f"error: {err}")
+            return 2
         except ChildDied as died:
             self._report_death(died)
             return died.returncode if died.returncode and died.returncode > 0 else 1
@@ -694,7 +688,7 @@ class DevStack:
             say(f"starting PostgreSQL (embedded, pgvector; data in {_relative(self.data_dir / 'pg')})")
             self.pg = EmbeddedPostgres(self.data_dir / "pg")  # set first: shutdown stops it
             # Not interruptible: a PostgreSQL half-started when we give up would be left running.
-            self.pg = await asyncio.to_thread(start_postgres, self.data_dir)
+            await asyncio.to_thread(start_postgres, self.pg)
             self.env["DATABASE_URL"] = await self.pg.ensure_database(DEFAULT_DATABASE)
             self._check_stop()
 
@@ -763,9 +757,7 @@ class DevStack:
         """Run ``python <args>`` to completion; a non-zero exit aborts the start-up."""
         child = await self._spawn(name, [sys.executable, *args], record=False)
         try:
-            returncode = await self._or_stop(
-                asyncio.wait_for(child.process.wait(), timeout=ONE_SHOT_TIMEOUT)
-            )
+            returncode = await self._or_stop(asyncio.wait_for(child.process.wait(), timeout=ONE_SHOT_TIMEOUT))
         except TimeoutError:
             raise ChildDied(name, None, child.tail, child.log_path) from None
         await child.pump
@@ -839,8 +831,6 @@ class DevStack:
             self._mint_failure = reason
             return None
         return token
-
-    _mint_failure: str = ""
 
     def _print_banner(self) -> None:
         opts = self.options
@@ -951,19 +941,23 @@ def exec_with_environment(argv: Sequence[str], options: Options) -> int:
         if not env.get("DATABASE_URL"):
             # If `make run` has it running, the wheel hands out the same server and keeps it running
             # until its last user (here or there) lets go.
-            pg = start_postgres(options.data_dir)
+            pg = EmbeddedPostgres(options.data_dir / "pg")
+            start_postgres(pg)
             env["DATABASE_URL"] = asyncio.run(pg.ensure_database(DEFAULT_DATABASE))
-        process = subprocess.Popen(list(argv), cwd=REPO_ROOT, env=env)
+        child: list[subprocess.Popen[bytes]] = []
 
         def forward(signum: int, _frame: FrameType | None) -> None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signum)
+            for process in child:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signum)
 
-        # Ctrl-C reaches the child directly (same process group); SIGTERM is passed on. Either way
-        # we wait for it to finish before stopping PostgreSQL.
+        # Ctrl-C reaches the child directly (same process group), so here it is only swallowed
+        # (a Python handler, unlike SIG_IGN, is not inherited); SIGTERM is passed on. Either way we
+        # wait for the child to finish before letting go of PostgreSQL.
         signal.signal(signal.SIGINT, lambda _signum, _frame: None)
         signal.signal(signal.SIGTERM, forward)
-        return process.wait()
+        child.append(subprocess.Popen(list(argv), cwd=REPO_ROOT, env=env))
+        return child[0].wait()
     finally:
         if pg is not None:
             pg.stop()
@@ -980,9 +974,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run Coach Sessions locally (PostgreSQL, Temporal, worker, API).",
     )
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
-    parser.add_argument(
-        "--api-port", type=int, default=int(os.environ.get("API_PORT") or DEFAULT_API_PORT)
-    )
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT") or DEFAULT_API_PORT))
     parser.add_argument("--temporal-port", type=int, default=DEFAULT_TEMPORAL_PORT)
     parser.add_argument("--temporal-ui-port", type=int, default=DEFAULT_TEMPORAL_UI_PORT)
     parser.add_argument("--temporal-http-port", type=int, default=DEFAULT_TEMPORAL_HTTP_PORT)

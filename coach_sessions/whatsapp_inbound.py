@@ -56,6 +56,11 @@ def _messages(document: Any) -> Iterator[dict[str, Any]]:
         yield from document["messages"]
 
 
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def parse_replies(document: Any) -> list[InboundReply]:
     """Every message in the payload that could be a quick-reply tap (others are skipped)."""
     replies = []
@@ -66,14 +71,11 @@ def parse_replies(document: Any) -> list[InboundReply]:
         if not isinstance(message_id, str) or not isinstance(sender, str | int):
             continue
         digits = re.sub(r"\D", "", str(sender))
-        button = message.get("button") if isinstance(message.get("button"), dict) else {}
-        interactive = message.get("interactive") if isinstance(message.get("interactive"), dict) else {}
-        reply = interactive.get("button_reply") if isinstance(interactive.get("button_reply"), dict) else {}
+        button = _object(message, "button")
+        reply = _object(_object(message, "interactive"), "button_reply")
         payload = button.get("payload") or reply.get("id")
-        text = button.get("text") or reply.get("title")
-        if text is None and isinstance(message.get("text"), dict):
-            text = message["text"].get("body")
-        context = message.get("context") if isinstance(message.get("context"), dict) else {}
+        text = button.get("text") or reply.get("title") or _object(message, "text").get("body")
+        context = _object(message, "context")
         replies.append(
             InboundReply(
                 provider_message_id=message_id[:200],

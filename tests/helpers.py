@@ -9,7 +9,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
-from coach_sessions.providers.whatsapp import LocalWhatsAppProvider, WhatsAppProvider
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,6 +16,7 @@ from api.app import create_app
 from api.services import Services
 from coach_sessions.auth import mint_token
 from coach_sessions.providers.calendar import CalendarProvider, LocalCalendarProvider
+from coach_sessions.providers.whatsapp import LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
 from worker import create_worker

@@ -137,8 +137,11 @@ async def test_upsert_adds_meet_link_to_existing_event_without_one(
     spec = _spec()
     # The id is taken by an event that has no conference (e.g. created by another tool).
     fake_google_calendar.events[(COACH, spec.event_id)] = {
-        "id": spec.event_id, "status": "confirmed", "sequence": 0,
-        "start": {"dateTime": "2031-01-01T10:00:00+05:30"}, "end": {"dateTime": "2031-01-01T11:00:00+05:30"},
+        "id": spec.event_id,
+        "status": "confirmed",
+        "sequence": 0,
+        "start": {"dateTime": "2031-01-01T10:00:00+05:30"},
+        "end": {"dateTime": "2031-01-01T11:00:00+05:30"},
     }
 
     event = await google.upsert_event(spec)
@@ -291,9 +294,13 @@ def _service_account_file(tmp_path: Path, token_uri: str) -> Path:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     info = {
-        "type": "service_account", "project_id": "coach-sessions-test", "private_key_id": "k1",
-        "private_key": pem, "client_email": "calendar@coach-sessions-test.iam.gserviceaccount.com",
-        "client_id": "1", "token_uri": token_uri,
+        "type": "service_account",
+        "project_id": "coach-sessions-test",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "calendar@coach-sessions-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
     }
     path = tmp_path / "service-account.json"
     path.write_text(json.dumps(info))
@@ -383,9 +390,10 @@ async def test_local_provider_round_trip(pool: asyncpg.Pool) -> None:
     assert row is not None
     assert row["start_at"] == spec.start + timedelta(hours=1)
     assert row["status"] == "confirmed"
-    assert await pool.fetchval(
-        "SELECT count(*) FROM local_calendar_events WHERE event_id = $1", spec.event_id
-    ) == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM local_calendar_events WHERE event_id = $1", spec.event_id)
+        == 1
+    )
 
     await local.cancel_event(COACH, spec.event_id, COACH)
     await local.cancel_event(COACH, spec.event_id, COACH)

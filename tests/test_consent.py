@@ -22,14 +22,23 @@ async def _session(pool: asyncpg.Pool, session_id: UUID) -> dict[str, Any]:
 
 
 async def _events(pool: asyncpg.Pool, session_id: UUID) -> list[str]:
-    return [r["event_type"] for r in await pool.fetch(
-        "SELECT event_type FROM learning_events WHERE session_id = $1 ORDER BY created_at, event_type", session_id)]
+    return [
+        r["event_type"]
+        for r in await pool.fetch(
+            "SELECT event_type FROM learning_events WHERE session_id = $1 ORDER BY created_at, event_type",
+            session_id,
+        )
+    ]
 
 
 async def _templates(pool: asyncpg.Pool, session_id: UUID) -> list[str]:
-    return [r["template_name"] for r in await pool.fetch(
-        "SELECT template_name FROM outbound_messages WHERE session_id = $1 ORDER BY created_at, template_name",
-        session_id)]
+    return [
+        r["template_name"]
+        for r in await pool.fetch(
+            "SELECT template_name FROM outbound_messages WHERE session_id = $1 ORDER BY created_at, template_name",
+            session_id,
+        )
+    ]
 
 
 async def _request(stack: Stack, pool: asyncpg.Pool, *, days_ahead: int = 4) -> tuple[Family, UUID, str]:
@@ -37,8 +46,11 @@ async def _request(stack: Stack, pool: asyncpg.Pool, *, days_ahead: int = 4) -> 
     family = await make_family(pool)
     await pool.execute("UPDATE coaches SET phone = '+919811100000' WHERE id = $1", family.coach.id)
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(24 * days_ahead)])
-    response = await stack.http.post("/api/sessions/request-cancel", headers=auth(family.coach.id),
-                                      json={"sessionId": str(session_id), "reason": "Coach has a family emergency"})
+    response = await stack.http.post(
+        "/api/sessions/request-cancel",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(session_id), "reason": "Coach has a family emergency"},
+    )
     assert response.status_code == 202, response.text
     session = response.json()["session"]
     assert session["cancellation_status"] == "pending"
@@ -49,7 +61,9 @@ async def _request(stack: Stack, pool: asyncpg.Pool, *, days_ahead: int = 4) -> 
     async def sent() -> str | None:
         return await pool.fetchval(
             "SELECT provider_message_id FROM outbound_messages WHERE session_id = $1"
-            " AND template_name = 'p26_cancellation_request' AND status = 'sent'", session_id)
+            " AND template_name = 'p26_cancellation_request' AND status = 'sent'",
+            session_id,
+        )
 
     provider_id = await eventually(sent)
     row = await _session(pool, session_id)
@@ -65,7 +79,8 @@ async def _settled(pool: asyncpg.Pool, session_id: UUID, status: str, within: fl
         row = await _session(pool, session_id)
         pending = await pool.fetchval(
             "SELECT count(*) FROM outbound_messages WHERE session_id = $1 AND status IN ('queued', 'sending')",
-            session_id)
+            session_id,
+        )
         return row if row["cancellation_status"] == status and pending == 0 else None
 
     return await eventually(check, within=within)  # type: ignore[no-any-return]
@@ -73,8 +88,9 @@ async def _settled(pool: asyncpg.Pool, session_id: UUID, status: str, within: fl
 
 async def test_parent_approves(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, provider_id = await _request(stack, pool)
-    response = await post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Approve",
-                                                                         context_id=provider_id)))
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap(family.parent.phone, "Approve", context_id=provider_id))
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "signalled"
     row = await _settled(pool, session_id, "approved")
@@ -82,7 +98,9 @@ async def test_parent_approves(stack: Stack, pool: asyncpg.Pool) -> None:
     assert row["coach_notes"] == "Coach has a family emergency"
     assert await _events(pool, session_id) == ["cancellation_requested", "session_cancelled"]
     event_data = await pool.fetchval(
-        "SELECT event_data FROM learning_events WHERE session_id = $1 AND event_type = 'session_cancelled'", session_id)
+        "SELECT event_data FROM learning_events WHERE session_id = $1 AND event_type = 'session_cancelled'",
+        session_id,
+    )
     assert event_data["approved_by"] == "parent"
     assert await _templates(pool, session_id) == ["p26_cancellation_request", "c01_cancellation_approved"]
     await eventually(lambda: _calendar_cleared(stack, session_id))
@@ -95,19 +113,24 @@ async def _calendar_cleared(stack: Stack, session_id: UUID) -> bool:
 async def test_parent_asks_for_a_new_time(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, _ = await _request(stack, pool)
     # AiSensy envelope without context: matched by the parent's phone (their one pending request)
-    response = await post_signed(stack.http, aisensy_envelope(button_tap(family.parent.phone, "Reschedule",
-                                                                           context_id=None)))
+    response = await post_signed(
+        stack.http, aisensy_envelope(button_tap(family.parent.phone, "Reschedule", context_id=None))
+    )
     assert response.json()["status"] == "signalled", response.text
     row = await _settled(pool, session_id, "rejected")
     assert row["status"] == "scheduled" and row["cancellation_decided_by"] == "parent"
     assert await _events(pool, session_id) == ["cancellation_requested", "cancellation_rejected"]
-    assert sorted(await _templates(pool, session_id)) == ["c02_cancellation_rejected", "p26_cancellation_request"]
+    assert sorted(await _templates(pool, session_id)) == [
+        "c02_cancellation_rejected",
+        "p26_cancellation_request",
+    ]
 
 
 async def test_call_me_notifies_the_coach_and_the_timer_runs_on(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, provider_id = await _request(stack, pool)
-    response = await post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Call Me",
-                                                                         context_id=provider_id)))
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap(family.parent.phone, "Call Me", context_id=provider_id))
+    )
     assert response.json()["status"] == "signalled"
 
     async def coach_told() -> bool:
@@ -116,7 +139,9 @@ async def test_call_me_notifies_the_coach_and_the_timer_runs_on(stack: Stack, po
     await eventually(coach_told)
     assert (await _session(pool, session_id))["cancellation_status"] == "pending"
     callback = [m for m in stack.aisensy.messages if m["campaignName"] == "c03_parent_callback_requested"]
-    assert callback[0]["destination"] == "+919811100000" and family.parent.phone in callback[0]["templateParams"]
+    assert (
+        callback[0]["destination"] == "+919811100000" and family.parent.phone in callback[0]["templateParams"]
+    )
     await stack.env.sleep(WINDOW)
     row = await _settled(pool, session_id, "approved")
     assert row["cancellation_decided_by"] == "auto" and row["status"] == "cancelled"
@@ -129,16 +154,19 @@ async def test_no_answer_auto_approves_after_48_hours(stack: Stack, pool: asyncp
     await stack.env.sleep(timedelta(minutes=10))
     row = await _settled(pool, session_id, "approved")
     assert row["cancellation_decided_by"] == "auto" and row["status"] == "cancelled"
-    data = await pool.fetchval("SELECT event_data FROM learning_events WHERE session_id = $1"
-                               " AND event_type = 'session_cancelled'", session_id)
+    data = await pool.fetchval(
+        "SELECT event_data FROM learning_events WHERE session_id = $1 AND event_type = 'session_cancelled'",
+        session_id,
+    )
     assert data["approved_by"] == "auto"
 
 
 async def test_tap_at_47h59m_beats_the_timer(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, provider_id = await _request(stack, pool)
     await stack.env.sleep(WINDOW - timedelta(minutes=1))
-    response = await post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Reschedule",
-                                                                         context_id=provider_id)))
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap(family.parent.phone, "Reschedule", context_id=provider_id))
+    )
     assert response.json()["status"] == "signalled"
     row = await _settled(pool, session_id, "rejected")
     await stack.env.sleep(timedelta(hours=1))  # the timer's moment passes: nothing more happens
@@ -146,17 +174,26 @@ async def test_tap_at_47h59m_beats_the_timer(stack: Stack, pool: asyncpg.Pool) -
     assert await _events(pool, session_id) == ["cancellation_requested", "cancellation_rejected"]
 
 
-async def test_tap_after_the_timer_changes_nothing_and_tells_the_parent(stack: Stack, pool: asyncpg.Pool) -> None:
+async def test_tap_after_the_timer_changes_nothing_and_tells_the_parent(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
     family, session_id, provider_id = await _request(stack, pool)
     await stack.env.sleep(WINDOW + timedelta(minutes=1))
     row = await _settled(pool, session_id, "approved")
-    response = await post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Reschedule",
-                                                                         context_id=provider_id)))
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap(family.parent.phone, "Reschedule", context_id=provider_id))
+    )
     assert response.json()["status"] == "late"
 
     async def told() -> bool:
-        return await pool.fetchval("SELECT status FROM outbound_messages WHERE session_id = $1"
-                                   " AND template_name = 'p28_cancellation_already_decided'", session_id) == "sent"
+        return (
+            await pool.fetchval(
+                "SELECT status FROM outbound_messages WHERE session_id = $1"
+                " AND template_name = 'p28_cancellation_already_decided'",
+                session_id,
+            )
+            == "sent"
+        )
 
     await eventually(told)
     late = [m for m in stack.aisensy.messages if m["campaignName"] == "p28_cancellation_already_decided"]
@@ -176,15 +213,23 @@ async def test_ten_duplicate_deliveries_make_one_outcome(stack: Stack, pool: asy
     await stack.env.sleep(timedelta(hours=49))
     assert await _events(pool, session_id) == ["cancellation_requested", "session_cancelled"]
     assert await _templates(pool, session_id) == ["p26_cancellation_request", "c01_cancellation_approved"]
-    assert await pool.fetchval("SELECT count(*) FROM inbound_messages WHERE matched_session_id = $1", session_id) == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM inbound_messages WHERE matched_session_id = $1", session_id)
+        == 1
+    )
 
 
 async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, provider_id = await _request(stack, pool)
     withdraw, tap = await asyncio.gather(
-        stack.http.post("/api/sessions/withdraw-cancel", headers=auth(family.coach.id),
-                        json={"sessionId": str(session_id)}),
-        post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Approve", context_id=provider_id))),
+        stack.http.post(
+            "/api/sessions/withdraw-cancel",
+            headers=auth(family.coach.id),
+            json={"sessionId": str(session_id)},
+        ),
+        post_signed(
+            stack.http, cloud_envelope(button_tap(family.parent.phone, "Approve", context_id=provider_id))
+        ),
     )
     assert tap.status_code == 200
     final = (await _session(pool, session_id))["cancellation_status"]
@@ -204,10 +249,13 @@ async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool
     assert sorted(events) == sorted(["cancellation_requested", *outcome_events])
 
 
-async def test_coach_withdraws_and_the_parent_hears_the_session_stands(stack: Stack, pool: asyncpg.Pool) -> None:
+async def test_coach_withdraws_and_the_parent_hears_the_session_stands(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
     family, session_id, _ = await _request(stack, pool)
-    response = await stack.http.post("/api/sessions/withdraw-cancel", headers=auth(family.coach.id),
-                                      json={"sessionId": str(session_id)})
+    response = await stack.http.post(
+        "/api/sessions/withdraw-cancel", headers=auth(family.coach.id), json={"sessionId": str(session_id)}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["session"]["cancellation_status"] == "none"
     await _settled(pool, session_id, "none")
@@ -216,22 +264,31 @@ async def test_coach_withdraws_and_the_parent_hears_the_session_stands(stack: St
     await stack.env.sleep(timedelta(hours=49))
     row = await _session(pool, session_id)
     assert row["status"] == "scheduled" and row["cancellation_status"] == "none"
-    again = await stack.http.post("/api/sessions/withdraw-cancel", headers=auth(family.coach.id),
-                                  json={"sessionId": str(session_id)})
+    again = await stack.http.post(
+        "/api/sessions/withdraw-cancel", headers=auth(family.coach.id), json={"sessionId": str(session_id)}
+    )
     assert again.status_code == 409 and again.json()["error"] == "no_cancellation_pending"
 
 
-@pytest.mark.parametrize(("decision", "status", "session_status"),
-                         [("approve", "approved", "cancelled"), ("reject", "rejected", "scheduled")])
+@pytest.mark.parametrize(
+    ("decision", "status", "session_status"),
+    [("approve", "approved", "cancelled"), ("reject", "rejected", "scheduled")],
+)
 async def test_admin_decides_for_a_parent_who_called(
     stack: Stack, pool: asyncpg.Pool, decision: str, status: str, session_status: str
 ) -> None:
     family, session_id, _ = await _request(stack, pool)
-    coach_try = await stack.http.post("/api/sessions/decide-cancel", headers=auth(family.coach.id),
-                                      json={"sessionId": str(session_id), "decision": decision})
+    coach_try = await stack.http.post(
+        "/api/sessions/decide-cancel",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(session_id), "decision": decision},
+    )
     assert coach_try.status_code == 403
-    response = await stack.http.post("/api/sessions/decide-cancel", headers=ADMIN,
-                                      json={"sessionId": str(session_id), "decision": decision})
+    response = await stack.http.post(
+        "/api/sessions/decide-cancel",
+        headers=ADMIN,
+        json={"sessionId": str(session_id), "decision": decision},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["session"]["cancellation_status"] == status
     row = await _settled(pool, session_id, status)
@@ -240,25 +297,37 @@ async def test_admin_decides_for_a_parent_who_called(
 
 async def test_request_refusals(stack: Stack, pool: asyncpg.Pool) -> None:
     family = await make_family(pool)
-    ids = await make_sessions(pool, family, [now_utc() - hours(30), now_utc() + hours(40)],
-                              statuses=["completed", "scheduled"])
+    ids = await make_sessions(
+        pool, family, [now_utc() - hours(30), now_utc() + hours(40)], statuses=["completed", "scheduled"]
+    )
     coach = auth(family.coach.id)
-    done = await stack.http.post("/api/sessions/request-cancel", headers=coach,
-                                  json={"sessionId": str(ids[0]), "reason": "travel"})
+    done = await stack.http.post(
+        "/api/sessions/request-cancel", headers=coach, json={"sessionId": str(ids[0]), "reason": "travel"}
+    )
     assert done.status_code == 409 and done.json()["error"] == "invalid_status"
     for reason in ("", "no", "x" * 501):
-        short = await stack.http.post("/api/sessions/request-cancel", headers=coach,
-                                      json={"sessionId": str(ids[1]), "reason": reason})
+        short = await stack.http.post(
+            "/api/sessions/request-cancel", headers=coach, json={"sessionId": str(ids[1]), "reason": reason}
+        )
         assert short.status_code == 422
-    first = await stack.http.post("/api/sessions/request-cancel", headers=coach,
-                                  json={"sessionId": str(ids[1]), "reason": "Coach unwell"})
+    first = await stack.http.post(
+        "/api/sessions/request-cancel",
+        headers=coach,
+        json={"sessionId": str(ids[1]), "reason": "Coach unwell"},
+    )
     assert first.status_code == 202
-    second = await stack.http.post("/api/sessions/request-cancel", headers=coach,
-                                   json={"sessionId": str(ids[1]), "reason": "Coach unwell"})
+    second = await stack.http.post(
+        "/api/sessions/request-cancel",
+        headers=coach,
+        json={"sessionId": str(ids[1]), "reason": "Coach unwell"},
+    )
     assert second.status_code == 409 and second.json()["error"] == "cancellation_pending"
     other = await make_family(pool)
-    stranger = await stack.http.post("/api/sessions/request-cancel", headers=auth(other.coach.id),
-                                     json={"sessionId": str(ids[1]), "reason": "Coach unwell"})
+    stranger = await stack.http.post(
+        "/api/sessions/request-cancel",
+        headers=auth(other.coach.id),
+        json={"sessionId": str(ids[1]), "reason": "Coach unwell"},
+    )
     assert stranger.status_code == 404
     assert await _events(pool, ids[1]) == ["cancellation_requested"]
 
@@ -271,33 +340,55 @@ async def test_worker_restart_while_waiting(stack: Stack, pool: asyncpg.Pool) ->
     """
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(96)])
-    async with running_worker(stack.env.client, pool, calendar=stack.google, whatsapp=stack.whatsapp,
-                              task_queue="restart-" + str(session_id), max_cached_workflows=0) as task_queue:
+    async with running_worker(
+        stack.env.client,
+        pool,
+        calendar=stack.google,
+        whatsapp=stack.whatsapp,
+        task_queue="restart-" + str(session_id),
+        max_cached_workflows=0,
+    ) as task_queue:
         async with api_client(pool, stack.env.client, task_queue) as http:
-            response = await http.post("/api/sessions/request-cancel", headers=auth(family.coach.id),
-                                       json={"sessionId": str(session_id), "reason": "Coach travelling"})
+            response = await http.post(
+                "/api/sessions/request-cancel",
+                headers=auth(family.coach.id),
+                json={"sessionId": str(session_id), "reason": "Coach travelling"},
+            )
             assert response.status_code == 202
 
             async def sent() -> str | None:
-                return await pool.fetchval("SELECT provider_message_id FROM outbound_messages WHERE session_id = $1"
-                                           " AND status = 'sent'", session_id)
+                return await pool.fetchval(
+                    "SELECT provider_message_id FROM outbound_messages WHERE session_id = $1"
+                    " AND status = 'sent'",
+                    session_id,
+                )
 
             provider_id = await eventually(sent)
     await stack.env.sleep(timedelta(hours=24))  # no worker at all for a while
-    async with running_worker(stack.env.client, pool, calendar=stack.google, whatsapp=stack.whatsapp,
-                              task_queue="restart-" + str(session_id)) as task_queue:
+    async with running_worker(
+        stack.env.client,
+        pool,
+        calendar=stack.google,
+        whatsapp=stack.whatsapp,
+        task_queue="restart-" + str(session_id),
+    ) as task_queue:
         async with api_client(pool, stack.env.client, task_queue) as http:
-            tap = await post_signed(http, cloud_envelope(button_tap(family.parent.phone, "Approve",
-                                                                      context_id=provider_id)))
+            tap = await post_signed(
+                http, cloud_envelope(button_tap(family.parent.phone, "Approve", context_id=provider_id))
+            )
             assert tap.json()["status"] == "signalled"
             row = await _settled(pool, session_id, "approved")
     assert row["status"] == "cancelled"
     assert await _events(pool, session_id) == ["cancellation_requested", "session_cancelled"]
 
 
-async def test_a_coach_cannot_use_the_admin_cancel_even_with_a_request(stack: Stack, pool: asyncpg.Pool) -> None:
+async def test_a_coach_cannot_use_the_admin_cancel_even_with_a_request(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
     family, session_id, _ = await _request(stack, pool)
-    response = await stack.http.delete(f"/api/sessions?sessionId={session_id}&reason=now", headers=auth(family.coach.id))
+    response = await stack.http.delete(
+        f"/api/sessions?sessionId={session_id}&reason=now", headers=auth(family.coach.id)
+    )
     assert response.status_code == 403
     admin = await stack.http.delete(f"/api/sessions?sessionId={session_id}&reason=now+please", headers=ADMIN)
     assert admin.status_code == 409 and admin.json()["error"] == "cancellation_pending"

@@ -30,22 +30,28 @@ async def _events(pool: asyncpg.Pool, session_id: UUID) -> list[dict[str, Any]]:
 
 
 async def _messages(pool: asyncpg.Pool, session_id: UUID) -> list[dict[str, Any]]:
-    rows = await pool.fetch("SELECT * FROM outbound_messages WHERE session_id = $1 ORDER BY created_at", session_id)
+    rows = await pool.fetch(
+        "SELECT * FROM outbound_messages WHERE session_id = $1 ORDER BY created_at", session_id
+    )
     return [dict(r) for r in rows]
 
 
 async def _past_family(pool: asyncpg.Pool, count: int = 3) -> tuple[Family, list[UUID]]:
     family = await make_family(pool)
     now = now_utc()
-    ids = await make_sessions(pool, family, [now - hours(24 * (count - i)) for i in range(count)],
-                              statuses=["pending"] * count)
+    ids = await make_sessions(
+        pool, family, [now - hours(24 * (count - i)) for i in range(count)], statuses=["pending"] * count
+    )
     return family, ids
 
 
 async def test_complete_records_event_and_sends_the_summary(stack: Stack, pool: asyncpg.Pool) -> None:
     family, ids = await _past_family(pool, 1)
-    response = await stack.http.post("/api/sessions/complete", headers=auth(family.coach.id),
-                                      json={"sessionId": str(ids[0]), "notes": "Read 3 pages fluently"})
+    response = await stack.http.post(
+        "/api/sessions/complete",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(ids[0]), "notes": "Read 3 pages fluently"},
+    )
     assert response.status_code == 200, response.text
     session = response.json()["session"]
     assert session["status"] == "completed" and session["completed_at"]
@@ -70,8 +76,11 @@ async def test_mark_missed_notifies_the_parent_only_when_asked(
     stack: Stack, pool: asyncpg.Pool, notify: bool
 ) -> None:
     family, ids = await _past_family(pool, 1)
-    response = await stack.http.post("/api/sessions/missed", headers=auth(family.coach.id),
-                                      json={"sessionId": str(ids[0]), "notifyParent": notify})
+    response = await stack.http.post(
+        "/api/sessions/missed",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(ids[0]), "notifyParent": notify},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["session"]["status"] == "missed"
     assert [e["event_type"] for e in await _events(pool, ids[0])] == ["session_missed"]
@@ -87,8 +96,16 @@ async def test_reschedule_moves_the_session_and_creates_a_calendar_event_with_me
 ) -> None:
     family, ids = await _past_family(pool, 1)
     new_day = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=3)).date()
-    response = await stack.http.patch("/api/sessions", headers=auth(family.coach.id), json={
-        "sessionId": str(ids[0]), "newDate": new_day.isoformat(), "newTime": "18:30", "reason": "Child unwell"})
+    response = await stack.http.patch(
+        "/api/sessions",
+        headers=auth(family.coach.id),
+        json={
+            "sessionId": str(ids[0]),
+            "newDate": new_day.isoformat(),
+            "newTime": "18:30",
+            "reason": "Child unwell",
+        },
+    )
     assert response.status_code == 200, response.text
     session = response.json()["session"]
     assert session["status"] == "rescheduled"
@@ -119,8 +136,11 @@ async def test_reschedule_twice_moves_the_same_calendar_event(stack: Stack, pool
     family, ids = await _past_family(pool, 1)
     for days in (2, 4):
         day = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=days)).date().isoformat()
-        response = await stack.http.patch("/api/sessions", headers=auth(family.coach.id),
-                                          json={"sessionId": str(ids[0]), "newDate": day, "newTime": "10:00"})
+        response = await stack.http.patch(
+            "/api/sessions",
+            headers=auth(family.coach.id),
+            json={"sessionId": str(ids[0]), "newDate": day, "newTime": "10:00"},
+        )
         assert response.status_code == 200, response.text
         await eventually(lambda: _synced(pool, ids[0]))
     [google_event] = stack.calendar.live_events().values()
@@ -133,19 +153,24 @@ async def test_admin_cancel_frees_the_calendar_slot(stack: Stack, pool: asyncpg.
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(48)])
     # the session workflow creates its calendar event when it starts
     day = (datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(days=5)).date().isoformat()
-    moved = await stack.http.patch("/api/sessions", headers=auth(family.coach.id),
-                                   json={"sessionId": str(session_id), "newDate": day, "newTime": "11:00"})
+    moved = await stack.http.patch(
+        "/api/sessions",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(session_id), "newDate": day, "newTime": "11:00"},
+    )
     assert moved.status_code == 200
     await eventually(lambda: _synced(pool, session_id))
     assert len(stack.calendar.live_events()) == 1
 
-    coach_try = await stack.http.delete(f"/api/sessions?sessionId={session_id}&reason=Coach+travelling",
-                                        headers=auth(family.coach.id))
+    coach_try = await stack.http.delete(
+        f"/api/sessions?sessionId={session_id}&reason=Coach+travelling", headers=auth(family.coach.id)
+    )
     assert coach_try.status_code == 403
     assert coach_try.json()["error"] == "parent_consent_required"
 
-    response = await stack.http.delete(f"/api/sessions?sessionId={session_id}&reason=Parent+requested",
-                                       headers=ADMIN)
+    response = await stack.http.delete(
+        f"/api/sessions?sessionId={session_id}&reason=Parent+requested", headers=ADMIN
+    )
     assert response.status_code == 200, response.text
     session = response.json()["session"]
     assert session["status"] == "cancelled" and session["coach_notes"] == "Parent requested"
@@ -169,7 +194,9 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
     family = await make_family(pool)
     now = now_utc()
     ids = await make_sessions(
-        pool, family, [now - hours(72), now - hours(48), now + hours(48), now - hours(96), now + hours(72)],
+        pool,
+        family,
+        [now - hours(72), now - hours(48), now + hours(48), now - hours(96), now + hours(72)],
         statuses=["pending", "pending", "scheduled", "completed", "scheduled"],
     )
     coach = auth(family.coach.id)
@@ -177,32 +204,94 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
     await pool.execute(
         "UPDATE scheduled_sessions SET cancellation_status = 'pending', cancellation_reason = 'travel',"
         " cancellation_requested_at = now(), cancellation_expires_at = now() + interval '48 hours'"
-        " WHERE id = $1", ids[2])
+        " WHERE id = $1",
+        ids[2],
+    )
     cases = [
         # (method, url, body, status, error, extra)
-        ("POST", "/api/sessions/complete", {"sessionId": str(ids[1])}, 409, "session_locked",
-         {"blocking_session_number": 1}),
-        ("POST", "/api/sessions/missed", {"sessionId": str(ids[1])}, 409, "session_locked",
-         {"blocking_session_number": 1}),
+        (
+            "POST",
+            "/api/sessions/complete",
+            {"sessionId": str(ids[1])},
+            409,
+            "session_locked",
+            {"blocking_session_number": 1},
+        ),
+        (
+            "POST",
+            "/api/sessions/missed",
+            {"sessionId": str(ids[1])},
+            409,
+            "session_locked",
+            {"blocking_session_number": 1},
+        ),
         ("POST", "/api/sessions/complete", {"sessionId": str(ids[2])}, 409, "cancellation_pending", {}),
         ("POST", "/api/sessions/missed", {"sessionId": str(ids[4])}, 409, "session_not_started", {}),
-        ("POST", "/api/sessions/complete", {"sessionId": str(ids[3])}, 409, "invalid_status",
-         {"current_status": "completed"}),
-        ("PATCH", "/api/sessions", {"sessionId": str(ids[2]), "newDate": future_day, "newTime": "10:00"},
-         409, "cancellation_pending", {}),
-        ("PATCH", "/api/sessions", {"sessionId": str(ids[0]), "newDate": "2020-01-01", "newTime": "10:00"},
-         422, "time_in_past", {}),
-        ("PATCH", "/api/sessions", {"sessionId": str(ids[0]), "newDate": "01/02/2027", "newTime": "10:00"},
-         422, "validation_error", {}),
-        ("PATCH", "/api/sessions", {"sessionId": str(ids[0]), "newDate": future_day, "newTime": "25:00"},
-         422, "validation_error", {}),
-        ("PATCH", "/api/sessions", {"sessionId": str(ids[0]), "newDate": future_day, "newTime": "10:00",
-                                    "reason": ""}, 422, "validation_error", {}),
-        ("PATCH", "/api/sessions", {"sessionId": str(ids[0]), "newDate": future_day, "newTime": "10:00",
-                                    "reason": "x" * 501}, 422, "validation_error", {}),
+        (
+            "POST",
+            "/api/sessions/complete",
+            {"sessionId": str(ids[3])},
+            409,
+            "invalid_status",
+            {"current_status": "completed"},
+        ),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(ids[2]), "newDate": future_day, "newTime": "10:00"},
+            409,
+            "cancellation_pending",
+            {},
+        ),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(ids[0]), "newDate": "2020-01-01", "newTime": "10:00"},
+            422,
+            "time_in_past",
+            {},
+        ),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(ids[0]), "newDate": "01/02/2027", "newTime": "10:00"},
+            422,
+            "validation_error",
+            {},
+        ),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(ids[0]), "newDate": future_day, "newTime": "25:00"},
+            422,
+            "validation_error",
+            {},
+        ),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(ids[0]), "newDate": future_day, "newTime": "10:00", "reason": ""},
+            422,
+            "validation_error",
+            {},
+        ),
+        (
+            "PATCH",
+            "/api/sessions",
+            {"sessionId": str(ids[0]), "newDate": future_day, "newTime": "10:00", "reason": "x" * 501},
+            422,
+            "validation_error",
+            {},
+        ),
         ("POST", "/api/sessions/complete", {"sessionId": "not-a-uuid"}, 422, "validation_error", {}),
-        ("POST", "/api/sessions/missed", {"sessionId": str(ids[0]), "notifyParent": "perhaps"}, 422,
-         "validation_error", {}),
+        (
+            "POST",
+            "/api/sessions/missed",
+            {"sessionId": str(ids[0]), "notifyParent": "perhaps"},
+            422,
+            "validation_error",
+            {},
+        ),
     ]
     before = {i: await _row(pool, i) for i in ids}
     for method, url, body, status, error, extra in cases:
@@ -231,25 +320,35 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
 async def test_resolving_in_order_unlocks_the_next_session(stack: Stack, pool: asyncpg.Pool) -> None:
     family, ids = await _past_family(pool, 3)
     coach = auth(family.coach.id)
-    assert (await stack.http.post("/api/sessions/complete", headers=coach,
-                                  json={"sessionId": str(ids[1])})).status_code == 409
-    assert (await stack.http.post("/api/sessions/missed", headers=coach,
-                                  json={"sessionId": str(ids[0])})).status_code == 200
+    assert (
+        await stack.http.post("/api/sessions/complete", headers=coach, json={"sessionId": str(ids[1])})
+    ).status_code == 409
+    assert (
+        await stack.http.post("/api/sessions/missed", headers=coach, json={"sessionId": str(ids[0])})
+    ).status_code == 200
     unlocked = await stack.http.post("/api/sessions/complete", headers=coach, json={"sessionId": str(ids[1])})
     assert unlocked.status_code == 200, unlocked.text
-    listed = (await stack.http.get(f"/api/sessions?childId={family.child.id}", headers=coach)).json()["sessions"]
+    listed = (await stack.http.get(f"/api/sessions?childId={family.child.id}", headers=coach)).json()[
+        "sessions"
+    ]
     assert [s["status"] for s in listed] == ["missed", "completed", "pending"]
     assert [s["is_locked"] for s in listed] == [False, False, False]
 
 
-async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(stack: Stack, pool: asyncpg.Pool) -> None:
+async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
     """Two tabs complete sessions 4 and 5 at once, many times: 5 is never done while 4 is open."""
     outcomes = set()
     for _ in range(12):
         family = await make_family(pool)
         now = now_utc()
-        ids = await make_sessions(pool, family, [now - hours(100 - i) for i in range(5)],
-                                  statuses=["completed", "completed", "completed", "pending", "pending"])
+        ids = await make_sessions(
+            pool,
+            family,
+            [now - hours(100 - i) for i in range(5)],
+            statuses=["completed", "completed", "completed", "pending", "pending"],
+        )
         coach = auth(family.coach.id)
         four, five = await asyncio.gather(
             stack.http.post("/api/sessions/complete", headers=coach, json={"sessionId": str(ids[3])}),
@@ -258,9 +357,14 @@ async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(stack: Stac
         assert four.status_code == 200, four.text
         assert five.status_code in (200, 409), five.text
         outcomes.add(five.status_code)
-        statuses = [r["status"] for r in await pool.fetch(
-            "SELECT status FROM scheduled_sessions WHERE enrollment_id ="
-            " (SELECT enrollment_id FROM scheduled_sessions WHERE id = $1) ORDER BY session_number", ids[0])]
+        statuses = [
+            r["status"]
+            for r in await pool.fetch(
+                "SELECT status FROM scheduled_sessions WHERE enrollment_id ="
+                " (SELECT enrollment_id FROM scheduled_sessions WHERE id = $1) ORDER BY session_number",
+                ids[0],
+            )
+        ]
         if statuses[4] == "completed":
             assert statuses[3] == "completed"
         if five.status_code == 409:
@@ -278,14 +382,21 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
     for run in range(40):
         family = await make_family(pool)
         now = now_utc()
-        ids = await make_sessions(pool, family, [now - hours(10 - i) for i in range(2)],
-                                  statuses=["pending", "pending"])
+        ids = await make_sessions(
+            pool, family, [now - hours(10 - i) for i in range(2)], statuses=["pending", "pending"]
+        )
 
-        async def complete(session_id: UUID, run: int = run) -> str:
+        async def complete(session_id: UUID, run: int = run, family: Family = family) -> str:
             try:
-                await repo.apply(TransitionRequest(
-                    session_id=session_id, action=SessionAction.COMPLETE, request_id=f"race-{run}-{session_id}",
-                    actor=Actor(id=family.coach.id, role=Role.COACH.value), now=datetime.now(UTC)))
+                await repo.apply(
+                    TransitionRequest(
+                        session_id=session_id,
+                        action=SessionAction.COMPLETE,
+                        request_id=f"race-{run}-{session_id}",
+                        actor=Actor(id=family.coach.id, role=Role.COACH.value),
+                        now=datetime.now(UTC),
+                    )
+                )
                 return "ok"
             except DomainError as error:
                 return error.code
@@ -293,8 +404,11 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
         first, second = await asyncio.gather(complete(ids[0]), complete(ids[1]))
         assert first == "ok"
         assert second in ("ok", "session_locked")
-        statuses = [await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", i) for i in ids]
+        statuses = [
+            await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", i) for i in ids
+        ]
         assert not (statuses[1] == "completed" and statuses[0] != "completed")
         counts = await pool.fetchval(
-            "SELECT count(*) FROM learning_events WHERE session_id = ANY($1::uuid[])", ids)
+            "SELECT count(*) FROM learning_events WHERE session_id = ANY($1::uuid[])", ids
+        )
         assert counts == (2 if second == "ok" else 1)  # an event exactly for each change

@@ -27,15 +27,20 @@ async def test_calendar_outage_still_reschedules_and_sync_heals(stack: Stack, po
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() - hours(30)], statuses=["pending"])
     stack.calendar.outage(503)
-    response = await stack.http.patch("/api/sessions", headers=auth(family.coach.id),
-                                      json={"sessionId": str(session_id), "newDate": _future_day(2), "newTime": "16:00"})
+    response = await stack.http.patch(
+        "/api/sessions",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(session_id), "newDate": _future_day(2), "newTime": "16:00"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["session"]["status"] == "rescheduled"
     assert response.json()["session"]["calendar_sync_status"] == "pending"
 
     async def retrying() -> bool:
         row = await _row(pool, session_id)
-        return row["calendar_sync_status"] == "pending" and (row["calendar_sync_error"] or "").startswith("retrying")
+        return row["calendar_sync_status"] == "pending" and (row["calendar_sync_error"] or "").startswith(
+            "retrying"
+        )
 
     await eventually(retrying)
     stack.calendar.recover()
@@ -50,12 +55,17 @@ async def test_calendar_outage_still_reschedules_and_sync_heals(stack: Stack, po
     assert len(stack.calendar.live_events()) == 1
 
 
-async def test_calendar_rejection_marks_failed_without_retrying_forever(stack: Stack, pool: asyncpg.Pool) -> None:
+async def test_calendar_rejection_marks_failed_without_retrying_forever(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() - hours(30)], statuses=["pending"])
     stack.calendar.outage(403, "forbidden")
-    response = await stack.http.patch("/api/sessions", headers=auth(family.coach.id),
-                                      json={"sessionId": str(session_id), "newDate": _future_day(2), "newTime": "16:00"})
+    response = await stack.http.patch(
+        "/api/sessions",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(session_id), "newDate": _future_day(2), "newTime": "16:00"},
+    )
     assert response.status_code == 200
 
     async def failed() -> bool:
@@ -96,8 +106,9 @@ async def test_crash_after_side_effects_sends_one_message_and_creates_one_event(
     pool: asyncpg.Pool, temporal_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     family = await make_family(pool)
-    ids = await make_sessions(pool, family, [now_utc() - hours(50), now_utc() - hours(26)],
-                              statuses=["pending", "pending"])
+    ids = await make_sessions(
+        pool, family, [now_utc() - hours(50), now_utc() - hours(26)], statuses=["pending", "pending"]
+    )
     whatsapp = CrashAfterSend(stack.whatsapp)
     calendar = CrashAfterSend(stack.google)
     assert isinstance(stack.whatsapp, AiSensyProvider) and isinstance(stack.google, GoogleCalendarProvider)
@@ -106,15 +117,23 @@ async def test_crash_after_side_effects_sends_one_message_and_creates_one_event(
             coach = auth(family.coach.id)
             done = await http.post("/api/sessions/complete", headers=coach, json={"sessionId": str(ids[0])})
             assert done.status_code == 200, done.text
-            moved = await http.patch("/api/sessions", headers=coach,
-                                     json={"sessionId": str(ids[1]), "newDate": _future_day(3), "newTime": "09:00"})
+            moved = await http.patch(
+                "/api/sessions",
+                headers=coach,
+                json={"sessionId": str(ids[1]), "newDate": _future_day(3), "newTime": "09:00"},
+            )
             assert moved.status_code == 200, moved.text
 
             async def settled() -> bool:
-                message = await pool.fetchrow("SELECT status FROM outbound_messages WHERE session_id = $1", ids[0])
+                message = await pool.fetchrow(
+                    "SELECT status FROM outbound_messages WHERE session_id = $1", ids[0]
+                )
                 row = await _row(pool, ids[1])
-                return bool(message and message["status"] in ("sent", "in_doubt")
-                            and row["calendar_sync_status"] == "synced")
+                return bool(
+                    message
+                    and message["status"] in ("sent", "in_doubt")
+                    and row["calendar_sync_status"] == "synced"
+                )
 
             await temporal_env.sleep(timedelta(minutes=1))
             await eventually(settled)

@@ -7,7 +7,13 @@ import asyncpg
 import pytest
 
 from coach_sessions.statuses import ConsentChoice
-from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, choice_of, parse_replies, sign, signature_is_valid
+from coach_sessions.whatsapp_inbound import (
+    SIGNATURE_HEADER,
+    choice_of,
+    parse_replies,
+    sign,
+    signature_is_valid,
+)
 from tests.conftest import Stack
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.helpers import WEBHOOK_SECRET, auth, eventually
@@ -17,8 +23,11 @@ from tests.whatsapp_payloads import WEBHOOK, aisensy_envelope, button_tap, cloud
 async def _pending_request(stack: Stack, pool: asyncpg.Pool) -> tuple[Any, Any]:
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(72)])
-    response = await stack.http.post("/api/sessions/request-cancel", headers=auth(family.coach.id),
-                                      json={"sessionId": str(session_id), "reason": "Coach unwell"})
+    response = await stack.http.post(
+        "/api/sessions/request-cancel",
+        headers=auth(family.coach.id),
+        json={"sessionId": str(session_id), "reason": "Coach unwell"},
+    )
     assert response.status_code == 202
     return family, session_id
 
@@ -28,23 +37,32 @@ async def _inbound_count(pool: asyncpg.Pool) -> int:
 
 
 @pytest.mark.parametrize("envelope", [cloud_envelope, aisensy_envelope])
-async def test_valid_signature_in_either_envelope_is_accepted(stack: Stack, pool: asyncpg.Pool, envelope: Any) -> None:
+async def test_valid_signature_in_either_envelope_is_accepted(
+    stack: Stack, pool: asyncpg.Pool, envelope: Any
+) -> None:
     family, session_id = await _pending_request(stack, pool)
-    response = await post_signed(stack.http, envelope(button_tap(family.parent.phone, "Reschedule", context_id=None)))
+    response = await post_signed(
+        stack.http, envelope(button_tap(family.parent.phone, "Reschedule", context_id=None))
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "signalled"
 
     async def rejected() -> bool:
-        return await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1",
-                                   session_id) == "rejected"
+        return (
+            await pool.fetchval(
+                "SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id
+            )
+            == "rejected"
+        )
 
     await eventually(rejected)
 
 
 async def test_signature_without_prefix_is_accepted(stack: Stack, pool: asyncpg.Pool) -> None:
     family, _ = await _pending_request(stack, pool)
-    response = await post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Call Me", context_id=None)),
-                                 prefix="")
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap(family.parent.phone, "Call Me", context_id=None)), prefix=""
+    )
     assert response.json()["status"] == "signalled"
 
 
@@ -69,14 +87,17 @@ async def test_unsigned_or_badly_signed_posts_get_401_and_change_nothing(
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
     assert await _inbound_count(pool) == before
-    assert await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1",
-                               session_id) == "pending"
+    assert (
+        await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id)
+        == "pending"
+    )
 
 
 async def test_malformed_json_is_400(stack: Stack) -> None:
     body = b'{"entry": [ this is not json'
-    response = await stack.http.post(WEBHOOK, content=body,
-                                     headers={SIGNATURE_HEADER: "sha256=" + sign(WEBHOOK_SECRET, body)})
+    response = await stack.http.post(
+        WEBHOOK, content=body, headers={SIGNATURE_HEADER: "sha256=" + sign(WEBHOOK_SECRET, body)}
+    )
     assert response.status_code == 400 and response.json()["error"] == "malformed_payload"
 
 
@@ -85,8 +106,17 @@ async def test_malformed_json_is_400(stack: Stack) -> None:
     [
         {},
         {"entry": []},
-        {"topic": "message.sender.user", "data": {"message": {"id": "wamid.x", "from": "911234567890",
-                                                              "type": "text", "text": {"body": "hello"}}}},
+        {
+            "topic": "message.sender.user",
+            "data": {
+                "message": {
+                    "id": "wamid.x",
+                    "from": "911234567890",
+                    "type": "text",
+                    "text": {"body": "hello"},
+                }
+            },
+        },
         [1, 2, 3],
         {"data": {"message": "not an object"}},
     ],
@@ -98,22 +128,29 @@ async def test_unmatched_payloads_are_ignored_with_200(stack: Stack, document: A
 
 
 async def test_a_tap_from_an_unknown_number_is_ignored(stack: Stack, pool: asyncpg.Pool) -> None:
-    response = await post_signed(stack.http, cloud_envelope(button_tap("+15550001111", "Approve", context_id="wamid.nope")))
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap("+15550001111", "Approve", context_id="wamid.nope"))
+    )
     assert response.json()["status"] == "ignored"
-    assert await pool.fetchval("SELECT outcome FROM inbound_messages WHERE from_phone = '+15550001111'") == "ignored"
+    assert (
+        await pool.fetchval("SELECT outcome FROM inbound_messages WHERE from_phone = '+15550001111'")
+        == "ignored"
+    )
 
 
 async def test_emoji_and_non_latin_text(stack: Stack, pool: asyncpg.Pool) -> None:
-    family, session_id = await _pending_request(stack, pool)
+    family, _ = await _pending_request(stack, pool)
     free_text = button_tap(family.parent.phone, "ठीक है 👍 शुक्रिया", context_id=None)
     response = await post_signed(stack.http, aisensy_envelope(free_text))
     assert response.status_code == 200 and response.json()["status"] == "ignored"
-    stored = await pool.fetchval("SELECT button_text FROM inbound_messages WHERE provider_message_id = $1",
-                                 free_text["id"])
+    stored = await pool.fetchval(
+        "SELECT button_text FROM inbound_messages WHERE provider_message_id = $1", free_text["id"]
+    )
     assert stored == "ठीक है 👍 शुक्रिया"
     # a real button whose text carries an emoji still counts
-    response = await post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "✅ Approve",
-                                                                         context_id=None)))
+    response = await post_signed(
+        stack.http, cloud_envelope(button_tap(family.parent.phone, "✅ Approve", context_id=None))
+    )
     assert response.json()["status"] == "signalled"
 
 
@@ -138,8 +175,9 @@ def test_signature_check() -> None:
 
 
 def test_parse_replies_reads_context_and_phone() -> None:
-    [reply] = parse_replies(cloud_envelope(button_tap("+919800000001", "Approve", context_id="wamid.ctx",
-                                                      message_id="wamid.tap")))
+    [reply] = parse_replies(
+        cloud_envelope(button_tap("+919800000001", "Approve", context_id="wamid.ctx", message_id="wamid.tap"))
+    )
     assert reply.from_phone == "+919800000001"
     assert reply.context_message_id == "wamid.ctx" and reply.provider_message_id == "wamid.tap"
     assert reply.choice is ConsentChoice.APPROVE

@@ -13,7 +13,9 @@ from tests.helpers import WEBHOOK_SECRET
 WEBHOOK = "/api/webhooks/aisensy/cancel-response"
 
 
-def button_tap(phone: str, text: str, *, context_id: str | None, message_id: str | None = None) -> dict[str, Any]:
+def button_tap(
+    phone: str, text: str, *, context_id: str | None, message_id: str | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {
         "from": phone.lstrip("+"),
         "id": message_id or "wamid." + secrets.token_hex(12),
@@ -29,12 +31,25 @@ def button_tap(phone: str, text: str, *, context_id: str | None, message_id: str
 def cloud_envelope(message: dict[str, Any]) -> dict[str, Any]:
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "919000000000", "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Parent"}, "wa_id": message["from"]}],
-            "messages": [message],
-        }}]}],
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "919000000000",
+                                "phone_number_id": "106540352242922",
+                            },
+                            "contacts": [{"profile": {"name": "Parent"}, "wa_id": message["from"]}],
+                            "messages": [message],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -46,5 +61,8 @@ async def post_signed(
     http: httpx.AsyncClient, document: Any, *, secret: str = WEBHOOK_SECRET, prefix: str = "sha256="
 ) -> httpx.Response:
     body = json.dumps(document, ensure_ascii=False).encode()
-    return await http.post(WEBHOOK, content=body, headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: prefix + sign(secret, body)})
+    return await http.post(
+        WEBHOOK,
+        content=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: prefix + sign(secret, body)},
+    )

@@ -32,8 +32,9 @@ async def _deliver(message_id: UUID) -> None:
         )
     except ActivityError as error:
         # The outbox row records the failure for ops; the consent window still runs its course.
-        workflow.logger.error("consent message not delivered", extra={"message_id": str(message_id),
-                                                                      "error": str(error.cause)})
+        workflow.logger.error(
+            "consent message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)}
+        )
 
 
 @workflow.defn
@@ -56,7 +57,9 @@ class CancellationConsentWorkflow:
                 )
             except TimeoutError:
                 self._decision = ConsentDecision(
-                    outcome="approve", decided_by=DecidedBy.AUTO, actor=Actor(id=None, role="system"),
+                    outcome="approve",
+                    decided_by=DecidedBy.AUTO,
+                    actor=Actor(id=None, role="system"),
                     token="timer",
                 )
                 break

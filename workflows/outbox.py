@@ -24,7 +24,8 @@ class OutboxDeliveryWorkflow:
                     )
                 )
             except ActivityError as error:
-                workflow.logger.error("message not delivered", extra={"message_id": str(message_id),
-                                                                      "error": str(error.cause)})
+                workflow.logger.error(
+                    "message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)}
+                )
                 statuses.append("failed")
         return statuses

@@ -10,6 +10,7 @@ side effects then run as regular activities with retries, after the caller has i
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         ConsentDecision,
         ConsentInput,
+        ConsentOutcome,
         DecideCancellationInput,
         DeliverMessageInput,
         LoadSessionInput,
@@ -190,14 +192,14 @@ class SessionWorkflow:
                 non_retryable=True,
             )
 
-    async def _transition(self, action: SessionAction, actor: Actor, **fields: object) -> SessionRecord:
+    async def _transition(self, action: SessionAction, actor: Actor, **fields: Any) -> SessionRecord:
         update = workflow.current_update_info()
         result = await self._apply(action, actor, update.id if update else str(workflow.uuid4()), **fields)
         self._run_side_effects(result)
         return result.session
 
     async def _apply(
-        self, action: SessionAction, actor: Actor, request_id: str, **fields: object
+        self, action: SessionAction, actor: Actor, request_id: str, **fields: Any
     ) -> TransitionResult:
         """Run one transition in Postgres (a local activity: the fast answer path), one at a time."""
         # An update can arrive (update-with-start) before run() has loaded the session.
@@ -212,7 +214,7 @@ class SessionWorkflow:
                         request_id=request_id,
                         actor=actor,
                         now=workflow.now(),
-                        **fields,  # type: ignore[arg-type]
+                        **fields,
                     ),
                     start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
                     retry_policy=DB_RETRY,
@@ -299,7 +301,9 @@ class SessionWorkflow:
     def _validate_decide(self, request: DecideCancellationInput) -> None:
         self._reject_unless_consent_pending()
 
-    async def _decide_consent(self, outcome: str, decided_by: DecidedBy, actor: Actor) -> SessionRecord:
+    async def _decide_consent(
+        self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor
+    ) -> SessionRecord:
         consent, task = self._consent, self._consent_task
         if consent is None or task is None:
             raise _no_pending_request(self._session)
@@ -307,7 +311,7 @@ class SessionWorkflow:
         token = update.id if update else str(workflow.uuid4())
         await consent.signal(
             CancellationConsentWorkflow.decide,
-            ConsentDecision(outcome=outcome, decided_by=decided_by, actor=actor, token=token),  # type: ignore[arg-type]
+            ConsentDecision(outcome=outcome, decided_by=decided_by, actor=actor, token=token),
         )
         await workflow.wait_condition(task.done)
         winner = self._last_consent_decision

@@ -22,14 +22,18 @@ from workflows.session import SessionWorkflow
 router = APIRouter(tags=["cancellation consent"])
 
 
-@router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope
+)
 async def request_cancellation(
     body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep, request: Request
 ) -> SessionEnvelope:
     """The coach asks the parent (WhatsApp, buttons Approve / Reschedule / Call Me); no answer within
     the consent window (CANCELLATION_AUTO_APPROVE_AFTER, default 48 h) approves it."""
     if principal.is_admin:
-        raise DomainError(ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow.")
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow."
+        )
     argument = RequestCancellationInput(
         actor=services.sessions.actor(principal),
         reason=body.reason,
@@ -50,7 +54,10 @@ async def withdraw_cancellation(
     argument = WithdrawCancellationInput(actor=services.sessions.actor(principal))
     return SessionEnvelope(
         session=await services.sessions.act(
-            principal, body.session_id, SessionWorkflow.withdraw_cancellation, argument,
+            principal,
+            body.session_id,
+            SessionWorkflow.withdraw_cancellation,
+            argument,
             needs_pending_cancellation=True,
         )
     )
@@ -64,7 +71,10 @@ async def decide_cancellation(
     argument = DecideCancellationInput(actor=services.sessions.actor(principal), decision=body.decision)
     return SessionEnvelope(
         session=await services.sessions.act(
-            principal, body.session_id, SessionWorkflow.decide_cancellation, argument,
+            principal,
+            body.session_id,
+            SessionWorkflow.decide_cancellation,
+            argument,
             needs_pending_cancellation=True,
         )
     )

@@ -30,8 +30,12 @@ class ConsentReplyService:
 
     async def handle(self, reply: InboundReply) -> ReplyOutcome:
         match = await self._inbound.record_reply(reply)
-        log_context = {"inbound_message_id": reply.provider_message_id, "session_id": str(match.session_id),
-                       "workflow_id": match.consent_workflow_id, "outcome": match.kind}
+        log_context = {
+            "inbound_message_id": reply.provider_message_id,
+            "session_id": str(match.session_id),
+            "workflow_id": match.consent_workflow_id,
+            "outcome": match.kind,
+        }
         if match.kind == "signalled":
             assert match.consent_workflow_id and reply.choice and match.session_id
             try:

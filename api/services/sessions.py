@@ -7,7 +7,7 @@ from uuid import UUID
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 from coach_sessions.actions import Actor
 from coach_sessions.auth import Principal
@@ -126,9 +126,9 @@ class SessionService:
 
 
 def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
-    cause = error.cause
-    while cause is not None and not isinstance(cause, ApplicationError):
-        cause = cause.cause  # type: ignore[assignment]
+    cause: BaseException | None = error.cause
+    while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
+        cause = cause.cause
     if isinstance(cause, ApplicationError) and cause.type:
         extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return DomainError(cause.type, cause.message, **extra)

@@ -9,7 +9,12 @@ import asyncpg
 
 from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import CancellationStatus, ConsentChoice
-from coach_sessions.templates import CANCELLATION_ALREADY_DECIDED, CANCELLATION_REQUEST, MessageContext, render_params
+from coach_sessions.templates import (
+    CANCELLATION_ALREADY_DECIDED,
+    CANCELLATION_REQUEST,
+    MessageContext,
+    render_params,
+)
 
 # A tap on a request decided this recently still earns the parent a "this was already decided" note.
 LATE_REPLY_WINDOW = timedelta(days=7)
@@ -64,9 +69,15 @@ class InboundRepository:
                 ON CONFLICT (provider_message_id) DO NOTHING
                 RETURNING id
                 """,
-                reply.provider_message_id, reply.from_phone, reply.context_message_id,
-                reply.button_payload, reply.button_text, reply.choice.value if reply.choice else None,
-                match.session_id, match.kind, reply.payload,
+                reply.provider_message_id,
+                reply.from_phone,
+                reply.context_message_id,
+                reply.button_payload,
+                reply.button_text,
+                reply.choice.value if reply.choice else None,
+                match.session_id,
+                match.kind,
+                reply.payload,
             )
             if inserted is None:  # the same delivery, concurrently
                 return ReplyMatch("duplicate")
@@ -90,35 +101,39 @@ class InboundRepository:
         if session is None or reply.choice is None:
             return ReplyMatch("ignored", session_id=session["id"] if session else None)
         if session["cancellation_status"] == CancellationStatus.PENDING and session["is_current_request"]:
-            return ReplyMatch("signalled", session_id=session["id"],
-                              consent_workflow_id=session["consent_workflow_id"])
+            return ReplyMatch(
+                "signalled", session_id=session["id"], consent_workflow_id=session["consent_workflow_id"]
+            )
         return ReplyMatch("late", session_id=session["id"])
 
     async def _match(self, conn: asyncpg.Connection, reply: InboundReply) -> dict[str, Any] | None:
         if reply.context_message_id:
             row = await conn.fetchrow(
-                _SESSION_FOR_REPLY.replace("TRUE AS is_current_request",
-                                           "s.cancellation_message_id = o.id AS is_current_request")
+                _SESSION_FOR_REPLY.replace(
+                    "TRUE AS is_current_request", "s.cancellation_message_id = o.id AS is_current_request"
+                )
                 + " JOIN outbound_messages o ON o.session_id = s.id"
                 " WHERE o.provider_message_id = $1 AND o.template_name = $2",
-                reply.context_message_id, CANCELLATION_REQUEST,
+                reply.context_message_id,
+                CANCELLATION_REQUEST,
             )
             if row is not None:
                 return dict(row)
         # AiSensy's send API documents no message id: fall back to the parent's phone.
         pending = await conn.fetch(
             _SESSION_FOR_REPLY + " WHERE pa.phone = $1 AND s.cancellation_status = $2",
-            reply.from_phone, CancellationStatus.PENDING.value,
+            reply.from_phone,
+            CancellationStatus.PENDING.value,
         )
         if len(pending) == 1:
             return dict(pending[0])
         if pending:
             return None  # ambiguous: two requests pending for this parent; the tap names neither
         recent = await conn.fetchrow(
-            _SESSION_FOR_REPLY
-            + " WHERE pa.phone = $1 AND s.cancellation_decided_at > now() - $2::interval"
+            _SESSION_FOR_REPLY + " WHERE pa.phone = $1 AND s.cancellation_decided_at > now() - $2::interval"
             " ORDER BY s.cancellation_decided_at DESC LIMIT 1",
-            reply.from_phone, LATE_REPLY_WINDOW,
+            reply.from_phone,
+            LATE_REPLY_WINDOW,
         )
         return dict(recent) if recent else None
 
@@ -127,9 +142,12 @@ class InboundRepository:
     ) -> UUID:
         status = CancellationStatus(session["cancellation_status"])
         context = MessageContext(
-            parent_name=session["parent_name"], child_name=session["child_name"],
-            coach_name=session["coach_name"], session_number=session["session_number"],
-            scheduled_at=session["scheduled_at"], timezone=session["timezone"],
+            parent_name=session["parent_name"],
+            child_name=session["child_name"],
+            coach_name=session["coach_name"],
+            session_number=session["session_number"],
+            scheduled_at=session["scheduled_at"],
+            timezone=session["timezone"],
             notes=_OUTCOME_TEXT.get(status, "the request was already decided"),
         )
         return await enqueue_message(
