@@ -305,8 +305,8 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def dev_jwt_secret(path: Path) -> str:
-    """The development JWT secret kept in ``path`` (mode 0600), generated on first use."""
+def dev_secret(path: Path) -> str:
+    """A development secret kept in ``path`` (mode 0600), generated on first use."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         existing = path.read_text().strip()
@@ -340,7 +340,10 @@ def child_environment(base: Mapping[str, str], data_dir: Path) -> dict[str, str]
                 "APP_ENV=production but AUTH_JWT_SECRET is not set; refusing to start. "
                 "Set AUTH_JWT_SECRET (32+ random characters), or unset APP_ENV for development."
             )
-        env["AUTH_JWT_SECRET"] = dev_jwt_secret(data_dir / "dev-jwt-secret")
+        env["AUTH_JWT_SECRET"] = dev_secret(data_dir / "dev-jwt-secret")
+    if not env.get("AISENSY_WEBHOOK_SECRET") and env["APP_ENV"] != "production":
+        # So a hand-signed webhook post works locally (the README shows how to sign one).
+        env["AISENSY_WEBHOOK_SECRET"] = dev_secret(data_dir / "dev-webhook-secret")
     # Children's output is read line by line for the console; unbuffered keeps it in order and live.
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -404,9 +407,25 @@ def _prefix(name: str) -> str:
     return f"{label} |"
 
 
-def say(message: str, *, name: str = "devstack") -> None:
+_console_open = True
+
+
+def _console(line: str, *, error: bool = False) -> None:
+    """Print to the console, which may vanish: with `make run | tee x`, Ctrl-C kills tee first, and a
+    BrokenPipeError here must not abort the shutdown (everything still goes to the log files)."""
+    global _console_open
+    if not _console_open:
+        return
+    try:
+        # Errors to stderr, so that `TOKEN=$(make -s token)` never captures one as the token.
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+    except OSError:
+        _console_open = False
+
+
+def say(message: str, *, name: str = "devstack", error: bool = False) -> None:
     for line in message.splitlines() or [""]:
-        print(f"{_prefix(name)} {line}", flush=True)
+        _console(f"{_prefix(name)} {line}", error=error)
 
 
 def _tail_file(path: Path, lines: int = TAIL_LINES) -> list[str]:
@@ -477,7 +496,7 @@ async def _pump(stream: asyncio.StreamReader, log: IO[str], tail: deque[str], na
             log.flush()
             tail.append(line)
             if echo:
-                print(f"{_prefix(name)} {line}", flush=True)
+                _console(f"{_prefix(name)} {line}")
     finally:
         log.close()
 
@@ -573,6 +592,7 @@ class DevStack:
         self.temporal: subprocess.Popen[bytes] | None = None
         self.children: list[Child] = []
         self.token: str | None = None
+        self.admin_token: str | None = None
         self._mint_failure = ""
         self.api_status: int | None = None
         self._stop = asyncio.Event()
@@ -626,13 +646,13 @@ class DevStack:
         except StopRequested:
             return 0
         except ConfigError as err:
-            say(f"error: {err}")
+            say(f"error: {err}", error=True)
             return 2
         except ChildDied as died:
             self._report_death(died)
             return died.returncode if died.returncode and died.returncode > 0 else 1
         except DevStackError as err:
-            say(f"error: {err}")
+            say(f"error: {err}", error=True)
             return 1
         finally:
             await self._shutdown()
@@ -707,7 +727,7 @@ class DevStack:
             )
             if not external_temporal:
                 raise DevStackError(f"the dev server lacks search attributes {missing}")
-            say(f"warning: search attributes missing on {address}: {commands}")
+            say(f"warning: search attributes missing on {address}: {commands}", error=True)
 
         await self._one_shot("migrate", ["-m", "coach_sessions", "migrate"])
         if opts.seed and self.env["APP_ENV"] != "production":
@@ -729,7 +749,8 @@ class DevStack:
             ],
         )
         self.api_status = await self._or_stop(self._wait_for_api())
-        self.token = await self._or_stop(self._mint_token())
+        self.token = await self._or_stop(self._mint_token("--demo-coach"))
+        self.admin_token = await self._or_stop(self._mint_token("--demo-admin"))
 
     async def _spawn(self, name: str, argv: Sequence[str], *, record: bool = True) -> Child:
         log_path = self.logs_dir / f"{name}.log"
@@ -801,8 +822,8 @@ class DevStack:
                         ) from None
                     await asyncio.sleep(0.2)
 
-    async def _mint_token(self) -> str | None:
-        """A demo coach token from ``python -m coach_sessions mint-token --demo-coach``, if it works."""
+    async def _mint_token(self, who: str) -> str | None:
+        """A demo token from ``python -m coach_sessions mint-token <who>``, if it works."""
         log_path = self.logs_dir / "mint-token.log"
         try:
             process = await asyncio.create_subprocess_exec(
@@ -810,16 +831,26 @@ class DevStack:
                 "-m",
                 "coach_sessions",
                 "mint-token",
-                "--demo-coach",
+                who,
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-        except (OSError, TimeoutError) as err:
+        except OSError as err:
             self._mint_failure = f"{err}"
+            return None
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        except (TimeoutError, asyncio.CancelledError) as err:
+            # Timed out, or Ctrl-C (cancelled by _or_stop): don't leave it running behind us.
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            self._mint_failure = "timed out after 60 s"
             return None
         err_text = stderr.decode(errors="replace")
         with _fresh_log(log_path) as log:
@@ -854,6 +885,11 @@ class DevStack:
         if self.token:
             lines.append(f"  Coach token  {self.token}")
             lines.append("               (send it as `Authorization: Bearer <token>`)")
+        if self.admin_token:
+            lines.append(f"  Admin token  {self.admin_token}")
+        if self.env.get("AISENSY_WEBHOOK_SECRET"):
+            lines.append(f"  Webhook key  AISENSY_WEBHOOK_SECRET={self.env['AISENSY_WEBHOOK_SECRET']}")
+            lines.append("               (sign a test tap: python -m coach_sessions sign-webhook '<body>')")
         else:
             lines.append(
                 "  Coach token  unavailable: `python -m coach_sessions mint-token --demo-coach` "
@@ -886,11 +922,11 @@ class DevStack:
                 return
 
     def _report_death(self, died: ChildDied) -> None:
-        say(f"error: {died}; stopping the rest")
+        say(f"error: {died}; stopping the rest", error=True)
         if died.tail:
-            say(f"last lines of {_relative(died.log_path)}:")
+            say(f"last lines of {_relative(died.log_path)}:", error=True)
             for line in died.tail:
-                say(f"  {line}", name=died.name)
+                say(f"  {line}", name=died.name, error=True)
 
     async def _shutdown(self) -> None:
         # Order matters: the API and worker first (they use the servers while draining), then
@@ -907,7 +943,8 @@ class DevStack:
         if self.pg is not None:
             say("stopping PostgreSQL")
             await asyncio.to_thread(self.pg.stop)
-        say("stopped")
+        if self.children or self.temporal is not None or self.pg is not None:
+            say("stopped")
 
     async def _stop_child(self, child: Child) -> None:
         if child.running:
@@ -1008,18 +1045,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exec_with_environment(command, options)
         return asyncio.run(DevStack(options, dict(os.environ)).run())
     except ConfigError as err:
-        say(f"error: {err}")
+        say(f"error: {err}", error=True)
         return 2
     except DevStackError as err:
-        say(f"error: {err}")
+        say(f"error: {err}", error=True)
         return 1
 
 
 if __name__ == "__main__":
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before any handler was in place; whatever had started is stopped
+        code = 130
     # Leave without interpreter finalisation: a process that used a Temporal client can abort there
     # (exit 134, sdk-python #300), which would turn a clean Ctrl-C into a failure. Everything this
     # program started has been stopped by now; only the standard streams need flushing.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # the console may be gone (see _console)
+            stream.flush()
     os._exit(code)

@@ -207,7 +207,7 @@ async def test_refusals_change_nothing_and_send_nothing(stack: Stack, pool: asyn
         " WHERE id = $1",
         ids[2],
     )
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], int, str, dict[str, Any]]] = [
         # (method, url, body, status, error, extra)
         (
             "POST",
