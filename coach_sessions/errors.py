@@ -26,6 +26,9 @@ class ErrorCode:
     INTERNAL_ERROR = "internal_error"
 
 
+KNOWN_CODES = frozenset(value for name, value in vars(ErrorCode).items() if name.isupper())
+
+
 class DomainError(Exception):
     """A business rule refused the request. ``extra`` carries machine-readable context."""
 

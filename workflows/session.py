@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import CalendarActivities
@@ -309,10 +309,13 @@ class SessionWorkflow:
             raise _no_pending_request(self._session)
         update = workflow.current_update_info()
         token = update.id if update else str(workflow.uuid4())
-        await consent.signal(
-            CancellationConsentWorkflow.decide,
-            ConsentDecision(outcome=outcome, decided_by=decided_by, actor=actor, token=token),
-        )
+        try:
+            await consent.signal(
+                CancellationConsentWorkflow.decide,
+                ConsentDecision(outcome=outcome, decided_by=decided_by, actor=actor, token=token),
+            )
+        except FailureError:
+            pass  # the consent workflow already closed: another decision won; reported below
         await workflow.wait_condition(task.done)
         winner = self._last_consent_decision
         if winner is None or winner.token != token:

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 from coach_sessions.actions import Actor
 from coach_sessions.auth import Principal
-from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.errors import KNOWN_CODES, DomainError, ErrorCode, NotFound
 from coach_sessions.models import SessionRecord, SessionView
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -129,7 +129,7 @@ def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
     cause: BaseException | None = error.cause
     while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
         cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type:
+    if isinstance(cause, ApplicationError) and cause.type in KNOWN_CODES:
         extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return DomainError(cause.type, cause.message, **extra)
     return error
