@@ -57,7 +57,7 @@ worker: install
 	$(DEVSTACK) exec -- $(PY) worker.py
 
 api: install
-	$(DEVSTACK) exec -- $(PY) -m uvicorn api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT)
+	$(DEVSTACK) exec -- $(PY) -m uvicorn api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT) --no-access-log
 
 token: install
 	@$(DEVSTACK) exec -- $(PY) -m coach_sessions mint-token --demo-coach

@@ -746,6 +746,7 @@ class DevStack:
                 LOOPBACK,
                 "--port",
                 str(opts.api_port),
+                "--no-access-log",  # the app logs each request as JSON, with its request id
             ],
         )
         self.api_status = await self._or_stop(self._wait_for_api())
