@@ -8,7 +8,6 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from coach_sessions.statuses import Role
 from tests.conftest import Stack
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN, api_client, auth, eventually, running_worker
@@ -232,7 +231,6 @@ async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool
         ),
     )
     assert tap.status_code == 200
-    final = (await _session(pool, session_id))["cancellation_status"]
     if withdraw.status_code == 200:
         assert withdraw.json()["session"]["cancellation_status"] == "none"
         row = await _settled(pool, session_id, "none")
@@ -243,7 +241,6 @@ async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool
         row = await _settled(pool, session_id, "approved")
         assert row["status"] == "cancelled"
         outcome_events = ["session_cancelled"]
-    del final
     await stack.env.sleep(timedelta(hours=49))
     events = await _events(pool, session_id)
     assert sorted(events) == sorted(["cancellation_requested", *outcome_events])
@@ -392,4 +389,4 @@ async def test_a_coach_cannot_use_the_admin_cancel_even_with_a_request(
     assert response.status_code == 403
     admin = await stack.http.delete(f"/api/sessions?sessionId={session_id}&reason=now+please", headers=ADMIN)
     assert admin.status_code == 409 and admin.json()["error"] == "cancellation_pending"
-    assert Role.ADMIN.value == "admin"
+    assert (await _session(pool, session_id))["status"] == "scheduled"

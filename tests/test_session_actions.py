@@ -412,3 +412,24 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
             "SELECT count(*) FROM learning_events WHERE session_id = ANY($1::uuid[])", ids
         )
         assert counts == (2 if second == "ok" else 1)  # an event exactly for each change
+
+
+async def test_a_retried_transition_returns_its_own_commit(pool: asyncpg.Pool) -> None:
+    """The local activity's retry after a lost answer must not fail with invalid_status."""
+    from coach_sessions.actions import Actor, SessionAction, TransitionRequest
+    from coach_sessions.repositories.sessions import SessionRepository
+
+    family, ids = await _past_family(pool, 1)
+    request = TransitionRequest(
+        session_id=ids[0], action=SessionAction.COMPLETE, request_id="update-1",
+        actor=Actor(id=family.coach.id, role=Role.COACH.value), now=datetime.now(UTC), notes="Good",
+    )
+    repo = SessionRepository(pool)
+    first = await repo.apply(request)
+    again = await repo.apply(request)
+    assert again.session.version == first.session.version and again.session.status == "completed"
+    assert again.message_ids == first.message_ids and len(first.message_ids) == 1
+    assert [e["event_type"] for e in await _events(pool, ids[0])] == ["session_completed"]
+    other = request.model_copy(update={"request_id": "update-2"})
+    with pytest.raises(Exception, match="completed"):
+        await repo.apply(other)  # a different request is refused as usual
