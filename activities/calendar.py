@@ -64,9 +64,7 @@ class CalendarActivities:
             raise ApplicationError(str(error), type=CALENDAR_REJECTED, non_retryable=True) from error
         except CalendarTransientError as error:
             # Stays "pending" with the reason visible; Temporal retries with backoff.
-            activity.logger.warning(
-                "calendar unavailable, will retry", extra=log_context | {"error": str(error)}
-            )
+            activity.logger.warning("calendar unavailable, will retry", extra=log_context | {"error": str(error)})
             await self._sessions.record_calendar_sync(
                 request.session_id, CalendarSyncStatus.PENDING, f"retrying: {error}"
             )
@@ -78,6 +76,4 @@ class CalendarActivities:
 
     @activity.defn
     async def record_calendar_failure(self, request: RecordCalendarFailureInput) -> None:
-        await self._sessions.record_calendar_sync(
-            request.session_id, CalendarSyncStatus.FAILED, request.error
-        )
+        await self._sessions.record_calendar_sync(request.session_id, CalendarSyncStatus.FAILED, request.error)

@@ -56,8 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
-            for e in error.errors()
+            {"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in error.errors()
         ]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         return error_response(ErrorCode.VALIDATION_ERROR, detail, fields=fields)
@@ -67,16 +66,12 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}.get(
             error.status_code, "http_error"
         )
-        return JSONResponse(
-            status_code=error.status_code, content={"error": code, "detail": str(error.detail)}
-        )
+        return JSONResponse(status_code=error.status_code, content={"error": code, "detail": str(error.detail)})
 
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, error: RPCError) -> JSONResponse:
         log.error("temporal unavailable", extra={"error": str(error), "status": str(error.status)})
-        return error_response(
-            ErrorCode.SERVICE_UNAVAILABLE, "The workflow service is unavailable; try again."
-        )
+        return error_response(ErrorCode.SERVICE_UNAVAILABLE, "The workflow service is unavailable; try again.")
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(OSError)

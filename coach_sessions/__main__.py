@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     token = commands.add_parser("mint-token", help="print a bearer token for local use")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--sub", type=UUID, help="subject (coach id, or any uuid for an admin)")
-    who.add_argument(
-        "--demo-coach", type=int, nargs="?", const=1, metavar="N", help="the Nth demo coach (default 1)"
-    )
+    who.add_argument("--demo-coach", type=int, nargs="?", const=1, metavar="N", help="the Nth demo coach (default 1)")
     who.add_argument("--demo-admin", action="store_true", help="the demo admin")
     token.add_argument("--role", choices=[r.value for r in Role], default=Role.COACH.value)
     signer = commands.add_parser(

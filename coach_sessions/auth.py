@@ -35,9 +35,7 @@ def mint_token(secret: str, subject: UUID, role: Role, ttl: timedelta) -> str:
 def verify_token(secret: str, token: str) -> Principal:
     unauthorized = DomainError(ErrorCode.UNAUTHORIZED, "A valid bearer token is required.")
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]}
-        )
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
         return Principal(id=UUID(str(claims["sub"])), role=Role(claims["role"]))
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise unauthorized from error

@@ -47,9 +47,7 @@ async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> di
     existing = await people.find_coach_by_email(DEMO_COACH_EMAILS[0])
     if existing is None:
         coaches = [
-            await people.create_coach(
-                name=name, email=email, phone=phone, calendar_id=email, timezone="Asia/Kolkata"
-            )
+            await people.create_coach(name=name, email=email, phone=phone, calendar_id=email, timezone="Asia/Kolkata")
             for name, email, phone in (
                 ("Asha Menon", DEMO_COACH_EMAILS[0], "+919811111111"),
                 ("Ravi Shankar", DEMO_COACH_EMAILS[1], "+919822222222"),

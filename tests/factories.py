@@ -23,9 +23,7 @@ class Family:
     child: Child
 
 
-async def make_family(
-    pool: asyncpg.Pool, *, coach: Coach | None = None, timezone: str = "Asia/Kolkata"
-) -> Family:
+async def make_family(pool: asyncpg.Pool, *, coach: Coach | None = None, timezone: str = "Asia/Kolkata") -> Family:
     people = PeopleRepository(pool)
     if coach is None:
         coach = await people.create_coach(
@@ -36,9 +34,7 @@ async def make_family(
             timezone=timezone,
         )
     parent = await people.create_parent(name="Parent " + _digits(3), phone="+9197" + _digits(8), email=None)
-    child = await people.create_child(
-        name="Child " + _digits(3), age=8, parent_id=parent.id, coach_id=coach.id
-    )
+    child = await people.create_child(name="Child " + _digits(3), age=8, parent_id=parent.id, coach_id=coach.id)
     return Family(coach=coach, parent=parent, child=child)
 
 

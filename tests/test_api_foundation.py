@@ -40,15 +40,10 @@ async def test_health_and_readiness(http) -> None:  # type: ignore[no-untyped-de
             algorithm="HS256",
         ),
         "Bearer "
-        + jwt.encode(
-            {"sub": "not-a-uuid", "role": "coach", "exp": 4102444800}, TEST_SECRET, algorithm="HS256"
-        ),
+        + jwt.encode({"sub": "not-a-uuid", "role": "coach", "exp": 4102444800}, TEST_SECRET, algorithm="HS256"),
         "Bearer "
-        + jwt.encode(
-            {"sub": str(uuid4()), "role": "parent", "exp": 4102444800}, TEST_SECRET, algorithm="HS256"
-        ),
-        "Bearer "
-        + jwt.encode({"sub": str(uuid4()), "role": "coach"}, TEST_SECRET, algorithm="HS256"),  # no exp
+        + jwt.encode({"sub": str(uuid4()), "role": "parent", "exp": 4102444800}, TEST_SECRET, algorithm="HS256"),
+        "Bearer " + jwt.encode({"sub": str(uuid4()), "role": "coach"}, TEST_SECRET, algorithm="HS256"),  # no exp
         "Bearer " + token_for(uuid4(), Role.COACH, ttl=timedelta(seconds=-5)),  # expired
     ],
 )
@@ -163,9 +158,7 @@ async def test_session_query_validation(http, pool: asyncpg.Pool, query: str, fi
 
 async def test_both_query_parameters_is_422(http, pool: asyncpg.Pool) -> None:  # type: ignore[no-untyped-def]
     family = await make_family(pool)
-    response = await http.get(
-        f"/api/sessions?sessionId={uuid4()}&childId={uuid4()}", headers=auth(family.coach.id)
-    )
+    response = await http.get(f"/api/sessions?sessionId={uuid4()}&childId={uuid4()}", headers=auth(family.coach.id))
     assert response.status_code == 422
 
 

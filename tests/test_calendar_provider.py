@@ -205,9 +205,7 @@ async def test_503_is_transient_and_the_retry_creates_one_event(
     assert len(fake_google_calendar.events) == 1
 
 
-async def test_outage_until_recovery(
-    google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar
-) -> None:
+async def test_outage_until_recovery(google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar) -> None:
     spec = _spec()
     fake_google_calendar.outage(500)
     for _ in range(2):
@@ -270,9 +268,7 @@ async def test_cancel_errors_other_than_gone_propagate(
         await google.cancel_event(COACH, uuid.uuid4().hex, COACH)
 
 
-async def test_timeout_is_transient(
-    google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar
-) -> None:
+async def test_timeout_is_transient(google: GoogleCalendarProvider, fake_google_calendar: FakeGoogleCalendar) -> None:
     fake_google_calendar.slow(3.0)  # the provider's timeout is 0.5 s
     with pytest.raises(CalendarTransientError, match="unreachable"):
         await google.upsert_event(_spec())
@@ -328,9 +324,7 @@ async def test_service_account_impersonates_each_coach(
     assert fake_google_calendar.authorized_subjects == [COACH, COACH, "other@example.org"]
 
 
-async def test_401_after_token_refresh_is_rejected(
-    fake_google_calendar: FakeGoogleCalendar, tmp_path: Path
-) -> None:
+async def test_401_after_token_refresh_is_rejected(fake_google_calendar: FakeGoogleCalendar, tmp_path: Path) -> None:
     fake_google_calendar.require_auth = True
     settings = _settings(
         google_service_account_file=str(_service_account_file(tmp_path, fake_google_calendar.token_uri)),
@@ -390,10 +384,7 @@ async def test_local_provider_round_trip(pool: asyncpg.Pool) -> None:
     assert row is not None
     assert row["start_at"] == spec.start + timedelta(hours=1)
     assert row["status"] == "confirmed"
-    assert (
-        await pool.fetchval("SELECT count(*) FROM local_calendar_events WHERE event_id = $1", spec.event_id)
-        == 1
-    )
+    assert await pool.fetchval("SELECT count(*) FROM local_calendar_events WHERE event_id = $1", spec.event_id) == 1
 
     await local.cancel_event(COACH, spec.event_id, COACH)
     await local.cancel_event(COACH, spec.event_id, COACH)

@@ -138,9 +138,7 @@ async def test_call_me_notifies_the_coach_and_the_timer_runs_on(stack: Stack, po
     await eventually(coach_told)
     assert (await _session(pool, session_id))["cancellation_status"] == "pending"
     callback = [m for m in stack.aisensy.messages if m["campaignName"] == "c03_parent_callback_requested"]
-    assert (
-        callback[0]["destination"] == "+919811100000" and family.parent.phone in callback[0]["templateParams"]
-    )
+    assert callback[0]["destination"] == "+919811100000" and family.parent.phone in callback[0]["templateParams"]
     await stack.env.sleep(WINDOW)
     row = await _settled(pool, session_id, "approved")
     assert row["cancellation_decided_by"] == "auto" and row["status"] == "cancelled"
@@ -173,9 +171,7 @@ async def test_tap_at_47h59m_beats_the_timer(stack: Stack, pool: asyncpg.Pool) -
     assert await _events(pool, session_id) == ["cancellation_requested", "cancellation_rejected"]
 
 
-async def test_tap_after_the_timer_changes_nothing_and_tells_the_parent(
-    stack: Stack, pool: asyncpg.Pool
-) -> None:
+async def test_tap_after_the_timer_changes_nothing_and_tells_the_parent(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, provider_id = await _request(stack, pool)
     await stack.env.sleep(WINDOW + timedelta(minutes=1))
     row = await _settled(pool, session_id, "approved")
@@ -212,10 +208,7 @@ async def test_ten_duplicate_deliveries_make_one_outcome(stack: Stack, pool: asy
     await stack.env.sleep(timedelta(hours=49))
     assert await _events(pool, session_id) == ["cancellation_requested", "session_cancelled"]
     assert await _templates(pool, session_id) == ["p26_cancellation_request", "c01_cancellation_approved"]
-    assert (
-        await pool.fetchval("SELECT count(*) FROM inbound_messages WHERE matched_session_id = $1", session_id)
-        == 1
-    )
+    assert await pool.fetchval("SELECT count(*) FROM inbound_messages WHERE matched_session_id = $1", session_id) == 1
 
 
 async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool: asyncpg.Pool) -> None:
@@ -226,9 +219,7 @@ async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool
             headers=auth(family.coach.id),
             json={"sessionId": str(session_id)},
         ),
-        post_signed(
-            stack.http, cloud_envelope(button_tap(family.parent.phone, "Approve", context_id=provider_id))
-        ),
+        post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, "Approve", context_id=provider_id))),
     )
     assert tap.status_code == 200
     if withdraw.status_code == 200:
@@ -246,9 +237,7 @@ async def test_withdraw_and_approve_together_make_one_outcome(stack: Stack, pool
     assert sorted(events) == sorted(["cancellation_requested", *outcome_events])
 
 
-async def test_coach_withdraws_and_the_parent_hears_the_session_stands(
-    stack: Stack, pool: asyncpg.Pool
-) -> None:
+async def test_coach_withdraws_and_the_parent_hears_the_session_stands(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, _ = await _request(stack, pool)
     response = await stack.http.post(
         "/api/sessions/withdraw-cancel", headers=auth(family.coach.id), json={"sessionId": str(session_id)}
@@ -355,8 +344,7 @@ async def test_worker_restart_while_waiting(stack: Stack, pool: asyncpg.Pool) ->
 
             async def sent() -> str | None:
                 return await pool.fetchval(
-                    "SELECT provider_message_id FROM outbound_messages WHERE session_id = $1"
-                    " AND status = 'sent'",
+                    "SELECT provider_message_id FROM outbound_messages WHERE session_id = $1 AND status = 'sent'",
                     session_id,
                 )
 
@@ -379,9 +367,7 @@ async def test_worker_restart_while_waiting(stack: Stack, pool: asyncpg.Pool) ->
     assert await _events(pool, session_id) == ["cancellation_requested", "session_cancelled"]
 
 
-async def test_a_coach_cannot_use_the_admin_cancel_even_with_a_request(
-    stack: Stack, pool: asyncpg.Pool
-) -> None:
+async def test_a_coach_cannot_use_the_admin_cancel_even_with_a_request(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id, _ = await _request(stack, pool)
     response = await stack.http.delete(
         f"/api/sessions?sessionId={session_id}&reason=now", headers=auth(family.coach.id)

@@ -90,8 +90,6 @@ async def test_retried_create_sessions_activity_creates_no_duplicates(
             task_queue=task_queue,
         )
     assert attempts == [1, 2]
-    count = await pool.fetchval(
-        "SELECT count(*) FROM scheduled_sessions WHERE enrollment_id = $1", enrollment_id
-    )
+    count = await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE enrollment_id = $1", enrollment_id)
     assert count == 5
     assert len(set(result.session_ids)) == 5

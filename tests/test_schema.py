@@ -35,8 +35,7 @@ async def test_migrations_apply_to_an_empty_database_once(database_url: str) -> 
         conn = await asyncpg.connect(dsn)
         try:
             tables = {
-                r["tablename"]
-                for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
             }
             columns = {
                 r["column_name"]: r["data_type"]

@@ -30,9 +30,7 @@ async def _events(pool: asyncpg.Pool, session_id: UUID) -> list[dict[str, Any]]:
 
 
 async def _messages(pool: asyncpg.Pool, session_id: UUID) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT * FROM outbound_messages WHERE session_id = $1 ORDER BY created_at", session_id
-    )
+    rows = await pool.fetch("SELECT * FROM outbound_messages WHERE session_id = $1 ORDER BY created_at", session_id)
     return [dict(r) for r in rows]
 
 
@@ -72,9 +70,7 @@ async def _sent(pool: asyncpg.Pool, session_id: UUID, count: int) -> bool:
 
 
 @pytest.mark.parametrize("notify", [True, False])
-async def test_mark_missed_notifies_the_parent_only_when_asked(
-    stack: Stack, pool: asyncpg.Pool, notify: bool
-) -> None:
+async def test_mark_missed_notifies_the_parent_only_when_asked(stack: Stack, pool: asyncpg.Pool, notify: bool) -> None:
     family, ids = await _past_family(pool, 1)
     response = await stack.http.post(
         "/api/sessions/missed",
@@ -168,9 +164,7 @@ async def test_admin_cancel_frees_the_calendar_slot(stack: Stack, pool: asyncpg.
     assert coach_try.status_code == 403
     assert coach_try.json()["error"] == "parent_consent_required"
 
-    response = await stack.http.delete(
-        f"/api/sessions?sessionId={session_id}&reason=Parent+requested", headers=ADMIN
-    )
+    response = await stack.http.delete(f"/api/sessions?sessionId={session_id}&reason=Parent+requested", headers=ADMIN)
     assert response.status_code == 200, response.text
     session = response.json()["session"]
     assert session["status"] == "cancelled" and session["coach_notes"] == "Parent requested"
@@ -328,16 +322,12 @@ async def test_resolving_in_order_unlocks_the_next_session(stack: Stack, pool: a
     ).status_code == 200
     unlocked = await stack.http.post("/api/sessions/complete", headers=coach, json={"sessionId": str(ids[1])})
     assert unlocked.status_code == 200, unlocked.text
-    listed = (await stack.http.get(f"/api/sessions?childId={family.child.id}", headers=coach)).json()[
-        "sessions"
-    ]
+    listed = (await stack.http.get(f"/api/sessions?childId={family.child.id}", headers=coach)).json()["sessions"]
     assert [s["status"] for s in listed] == ["missed", "completed", "pending"]
     assert [s["is_locked"] for s in listed] == [False, False, False]
 
 
-async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(
-    stack: Stack, pool: asyncpg.Pool
-) -> None:
+async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(stack: Stack, pool: asyncpg.Pool) -> None:
     """Two tabs complete sessions 4 and 5 at once, many times: 5 is never done while 4 is open."""
     outcomes = set()
     for _ in range(12):
@@ -404,13 +394,9 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
         first, second = await asyncio.gather(complete(ids[0]), complete(ids[1]))
         assert first == "ok"
         assert second in ("ok", "session_locked")
-        statuses = [
-            await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", i) for i in ids
-        ]
+        statuses = [await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", i) for i in ids]
         assert not (statuses[1] == "completed" and statuses[0] != "completed")
-        counts = await pool.fetchval(
-            "SELECT count(*) FROM learning_events WHERE session_id = ANY($1::uuid[])", ids
-        )
+        counts = await pool.fetchval("SELECT count(*) FROM learning_events WHERE session_id = ANY($1::uuid[])", ids)
         assert counts == (2 if second == "ok" else 1)  # an event exactly for each change
 
 
@@ -421,8 +407,12 @@ async def test_a_retried_transition_returns_its_own_commit(pool: asyncpg.Pool) -
 
     family, ids = await _past_family(pool, 1)
     request = TransitionRequest(
-        session_id=ids[0], action=SessionAction.COMPLETE, request_id="update-1",
-        actor=Actor(id=family.coach.id, role=Role.COACH.value), now=datetime.now(UTC), notes="Good",
+        session_id=ids[0],
+        action=SessionAction.COMPLETE,
+        request_id="update-1",
+        actor=Actor(id=family.coach.id, role=Role.COACH.value),
+        now=datetime.now(UTC),
+        notes="Good",
     )
     repo = SessionRepository(pool)
     first = await repo.apply(request)

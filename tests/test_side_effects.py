@@ -38,9 +38,7 @@ async def test_calendar_outage_still_reschedules_and_sync_heals(stack: Stack, po
 
     async def retrying() -> bool:
         row = await _row(pool, session_id)
-        return row["calendar_sync_status"] == "pending" and (row["calendar_sync_error"] or "").startswith(
-            "retrying"
-        )
+        return row["calendar_sync_status"] == "pending" and (row["calendar_sync_error"] or "").startswith("retrying")
 
     await eventually(retrying)
     stack.calendar.recover()
@@ -55,9 +53,7 @@ async def test_calendar_outage_still_reschedules_and_sync_heals(stack: Stack, po
     assert len(stack.calendar.live_events()) == 1
 
 
-async def test_calendar_rejection_marks_failed_without_retrying_forever(
-    stack: Stack, pool: asyncpg.Pool
-) -> None:
+async def test_calendar_rejection_marks_failed_without_retrying_forever(stack: Stack, pool: asyncpg.Pool) -> None:
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() - hours(30)], statuses=["pending"])
     stack.calendar.outage(403, "forbidden")
@@ -125,14 +121,10 @@ async def test_crash_after_side_effects_sends_one_message_and_creates_one_event(
             assert moved.status_code == 200, moved.text
 
             async def settled() -> bool:
-                message = await pool.fetchrow(
-                    "SELECT status FROM outbound_messages WHERE session_id = $1", ids[0]
-                )
+                message = await pool.fetchrow("SELECT status FROM outbound_messages WHERE session_id = $1", ids[0])
                 row = await _row(pool, ids[1])
                 return bool(
-                    message
-                    and message["status"] in ("sent", "in_doubt")
-                    and row["calendar_sync_status"] == "synced"
+                    message and message["status"] in ("sent", "in_doubt") and row["calendar_sync_status"] == "synced"
                 )
 
             await temporal_env.sleep(timedelta(minutes=1))

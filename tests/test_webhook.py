@@ -37,21 +37,15 @@ async def _inbound_count(pool: asyncpg.Pool) -> int:
 
 
 @pytest.mark.parametrize("envelope", [cloud_envelope, aisensy_envelope])
-async def test_valid_signature_in_either_envelope_is_accepted(
-    stack: Stack, pool: asyncpg.Pool, envelope: Any
-) -> None:
+async def test_valid_signature_in_either_envelope_is_accepted(stack: Stack, pool: asyncpg.Pool, envelope: Any) -> None:
     family, session_id = await _pending_request(stack, pool)
-    response = await post_signed(
-        stack.http, envelope(button_tap(family.parent.phone, "Reschedule", context_id=None))
-    )
+    response = await post_signed(stack.http, envelope(button_tap(family.parent.phone, "Reschedule", context_id=None)))
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "signalled"
 
     async def rejected() -> bool:
         return (
-            await pool.fetchval(
-                "SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id
-            )
+            await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id)
             == "rejected"
         )
 
@@ -88,8 +82,7 @@ async def test_unsigned_or_badly_signed_posts_get_401_and_change_nothing(
     assert response.json()["error"] == "unauthorized"
     assert await _inbound_count(pool) == before
     assert (
-        await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id)
-        == "pending"
+        await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id) == "pending"
     )
 
 
@@ -132,10 +125,7 @@ async def test_a_tap_from_an_unknown_number_is_ignored(stack: Stack, pool: async
         stack.http, cloud_envelope(button_tap("+15550001111", "Approve", context_id="wamid.nope"))
     )
     assert response.json()["status"] == "ignored"
-    assert (
-        await pool.fetchval("SELECT outcome FROM inbound_messages WHERE from_phone = '+15550001111'")
-        == "ignored"
-    )
+    assert await pool.fetchval("SELECT outcome FROM inbound_messages WHERE from_phone = '+15550001111'") == "ignored"
 
 
 async def test_emoji_and_non_latin_text(stack: Stack, pool: asyncpg.Pool) -> None:

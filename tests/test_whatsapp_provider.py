@@ -169,9 +169,7 @@ async def test_connection_refused_is_not_sent(http: httpx.AsyncClient) -> None:
         (httpx.Response(200, text="OK"), None),
     ],
 )
-def test_message_id_is_taken_from_whatever_field_carries_it(
-    response: httpx.Response, expected: str | None
-) -> None:
+def test_message_id_is_taken_from_whatever_field_carries_it(response: httpx.Response, expected: str | None) -> None:
     assert _message_id(response) == expected
 
 
@@ -180,9 +178,7 @@ def test_message_requires_e164_destination() -> None:
         _message(destination="919812345678")
 
 
-async def test_local_provider_logs_and_sends_nothing(
-    caplog: pytest.LogCaptureFixture, http: httpx.AsyncClient
-) -> None:
+async def test_local_provider_logs_and_sends_nothing(caplog: pytest.LogCaptureFixture, http: httpx.AsyncClient) -> None:
     provider = build_whatsapp_provider(Settings(app_env="test"), http)
     assert isinstance(provider, LocalWhatsAppProvider)
     with caplog.at_level(logging.INFO, logger="coach_sessions.providers.whatsapp"):

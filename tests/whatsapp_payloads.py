@@ -13,9 +13,7 @@ from tests.helpers import WEBHOOK_SECRET
 WEBHOOK = "/api/webhooks/aisensy/cancel-response"
 
 
-def button_tap(
-    phone: str, text: str, *, context_id: str | None, message_id: str | None = None
-) -> dict[str, Any]:
+def button_tap(phone: str, text: str, *, context_id: str | None, message_id: str | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {
         "from": phone.lstrip("+"),
         "id": message_id or "wamid." + secrets.token_hex(12),

@@ -185,8 +185,7 @@ class SessionWorkflow:
         """Refuse before anything is written to history when the answer is already known."""
         if self._session is not None and self._session.status in TERMINAL_STATUSES:
             raise ApplicationError(
-                f"Session {self._session.session_number} is {self._session.status}; "
-                "this action is not possible.",
+                f"Session {self._session.session_number} is {self._session.status}; this action is not possible.",
                 {"current_status": self._session.status},
                 type=ErrorCode.INVALID_STATUS,
                 non_retryable=True,
@@ -198,9 +197,7 @@ class SessionWorkflow:
         self._run_side_effects(result)
         return result.session
 
-    async def _apply(
-        self, action: SessionAction, actor: Actor, request_id: str, **fields: Any
-    ) -> TransitionResult:
+    async def _apply(self, action: SessionAction, actor: Actor, request_id: str, **fields: Any) -> TransitionResult:
         """Run one transition in Postgres (a local activity: the fast answer path), one at a time."""
         # An update can arrive (update-with-start) before run() has loaded the session.
         await workflow.wait_condition(lambda: self._session is not None)
@@ -223,9 +220,7 @@ class SessionWorkflow:
                 cause = error.cause
                 if isinstance(cause, ApplicationError):
                     # Hand the business refusal to the caller as is (its type is the error code).
-                    raise ApplicationError(
-                        cause.message, *cause.details, type=cause.type, non_retryable=True
-                    ) from None
+                    raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
                 raise
             self._set_session(result.session)
             self._changed = True
@@ -278,9 +273,7 @@ class SessionWorkflow:
             "reject": SessionAction.REJECT_CANCELLATION,
             "withdraw": SessionAction.WITHDRAW_CANCELLATION,
         }[decision.outcome]
-        result = await self._apply(
-            action, decision.actor, f"consent:{handle.id}", decided_by=decision.decided_by.value
-        )
+        result = await self._apply(action, decision.actor, f"consent:{handle.id}", decided_by=decision.decided_by.value)
         self._last_consent_decision = decision
         self._consent = None
         self._run_side_effects(result)
@@ -301,9 +294,7 @@ class SessionWorkflow:
     def _validate_decide(self, request: DecideCancellationInput) -> None:
         self._reject_unless_consent_pending()
 
-    async def _decide_consent(
-        self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor
-    ) -> SessionRecord:
+    async def _decide_consent(self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor) -> SessionRecord:
         consent, task = self._consent, self._consent_task
         if consent is None or task is None:
             raise _no_pending_request(self._session)

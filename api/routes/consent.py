@@ -22,9 +22,7 @@ from workflows.session import SessionWorkflow
 router = APIRouter(tags=["cancellation consent"])
 
 
-@router.post(
-    "/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope
-)
+@router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
 async def request_cancellation(
     body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep, request: Request
 ) -> SessionEnvelope:
@@ -40,9 +38,7 @@ async def request_cancellation(
         auto_approve_after=request.app.state.settings.cancellation_auto_approve_after,
     )
     return SessionEnvelope(
-        session=await services.sessions.act(
-            principal, body.session_id, SessionWorkflow.request_cancellation, argument
-        )
+        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.request_cancellation, argument)
     )
 
 

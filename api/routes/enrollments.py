@@ -9,9 +9,7 @@ router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated)
-async def create_enrollment(
-    body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep
-) -> EnrollmentCreated:
+async def create_enrollment(body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep) -> EnrollmentCreated:
     enrollment, sessions = await services.enrollments.enroll(
         child_id=body.child_id,
         coach_id=body.coach_id,

@@ -43,9 +43,7 @@ async def complete_session(
 
 
 @router.post("/missed", response_model=SessionEnvelope)
-async def mark_missed(
-    body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep
-) -> SessionEnvelope:
+async def mark_missed(body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep) -> SessionEnvelope:
     """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice."""
     argument = MarkMissedInput(
         actor=services.sessions.actor(principal),
@@ -62,12 +60,8 @@ async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """Move a session to a new date and time, read in the coach's timezone; the calendar follows."""
-    new_at = await services.sessions.coach_local_time(
-        principal, body.session_id, body.new_date, body.new_time
-    )
-    argument = RescheduleInput(
-        actor=services.sessions.actor(principal), new_scheduled_at=new_at, reason=body.reason
-    )
+    new_at = await services.sessions.coach_local_time(principal, body.session_id, body.new_date, body.new_time)
+    argument = RescheduleInput(actor=services.sessions.actor(principal), new_scheduled_at=new_at, reason=body.reason)
     return SessionEnvelope(
         session=await services.sessions.act(principal, body.session_id, SessionWorkflow.reschedule, argument)
     )
@@ -88,6 +82,4 @@ async def cancel_session(
             "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
         )
     argument = CancelInput(actor=services.sessions.actor(principal), reason=reason)
-    return SessionEnvelope(
-        session=await services.sessions.act(principal, session_id, SessionWorkflow.cancel, argument)
-    )
+    return SessionEnvelope(session=await services.sessions.act(principal, session_id, SessionWorkflow.cancel, argument))

@@ -38,7 +38,5 @@ class Services:
             enrollments=EnrollmentService(
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
             ),
-            consent_replies=ConsentReplyService(
-                InboundRepository(pool), temporal, settings.temporal_task_queue
-            ),
+            consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
         )

@@ -129,7 +129,7 @@ def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
     cause: BaseException | None = error.cause
     while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
         cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type in KNOWN_CODES:
+    if isinstance(cause, ApplicationError) and cause.type is not None and cause.type in KNOWN_CODES:
         extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return DomainError(cause.type, cause.message, **extra)
     return error

@@ -34,9 +34,7 @@ CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 # Google's client-supplied event ids: base32hex (a-v, 0-9), 5-1024 characters.
 EVENT_ID_PATTERN = r"^[a-v0-9]{5,1024}$"
 # 403s that mean "slow down", not "forbidden"; Calendar's usage limits reset within hours.
-_RATE_LIMIT_REASONS = frozenset(
-    {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED"}
-)
+_RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "RATE_LIMIT_EXCEEDED"})
 
 T = TypeVar("T")
 
@@ -107,9 +105,7 @@ def _event_times(spec: CalendarEventSpec) -> dict[str, Any]:
 
 
 def _meet_request(request_id: str) -> dict[str, Any]:
-    return {
-        "createRequest": {"requestId": request_id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}
-    }
+    return {"createRequest": {"requestId": request_id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}}
 
 
 def _meet_link(event: dict[str, Any]) -> str | None:
@@ -187,14 +183,15 @@ class GoogleCalendarProvider:
         self._by_subject: dict[str | None, Credentials] = {}
         self._lock = threading.Lock()
         client_options = (
-            {"api_endpoint": settings.google_calendar_api_endpoint}
-            if settings.google_calendar_api_endpoint
-            else None
+            {"api_endpoint": settings.google_calendar_api_endpoint} if settings.google_calendar_api_endpoint else None
         )
         # The service object only builds requests; every execute() gets its own authorized Http,
         # so the placeholder Http here never carries a request.
         self._service = build(
-            "calendar", "v3", http=httplib2.Http(), static_discovery=True,
+            "calendar",
+            "v3",
+            http=httplib2.Http(),
+            static_discovery=True,
             client_options=client_options,
         )
 
@@ -209,11 +206,12 @@ class GoogleCalendarProvider:
     def _upsert(self, http: google_auth_httplib2.AuthorizedHttp, spec: CalendarEventSpec) -> CalendarEvent:
         events = self._service.events()
         calendar = spec.calendar_id or "primary"
-        body = {**_event_times(spec), "id": spec.event_id,
-                "conferenceData": _meet_request(f"meet-{spec.event_id}")}
+        body = {**_event_times(spec), "id": spec.event_id, "conferenceData": _meet_request(f"meet-{spec.event_id}")}
         try:
             event = events.insert(
-                calendarId=calendar, body=body, conferenceDataVersion=1,
+                calendarId=calendar,
+                body=body,
+                conferenceDataVersion=1,
                 sendUpdates=self._send_updates,
             ).execute(http=http)
         except HttpError as exc:
@@ -222,21 +220,23 @@ class GoogleCalendarProvider:
             # The id exists: an earlier attempt got through (or the session was re-synced). Bring
             # it to the spec; "confirmed" restores it if it had been cancelled.
             event = events.patch(
-                calendarId=calendar, eventId=spec.event_id,
-                body={**_event_times(spec), "status": "confirmed"}, sendUpdates=self._send_updates,
+                calendarId=calendar,
+                eventId=spec.event_id,
+                body={**_event_times(spec), "status": "confirmed"},
+                sendUpdates=self._send_updates,
             ).execute(http=http)
             if _meet_link(event) is None:
                 # Only add a conference when there is none: re-requesting one could replace the
                 # Meet link parents already received.
                 event = events.patch(
-                    calendarId=calendar, eventId=spec.event_id, conferenceDataVersion=1,
+                    calendarId=calendar,
+                    eventId=spec.event_id,
+                    conferenceDataVersion=1,
                     body={"conferenceData": _meet_request(f"meet-{spec.event_id}-patch")},
                 ).execute(http=http)
         return CalendarEvent(event_id=event["id"], meet_link=_meet_link(event))
 
-    def _cancel(
-        self, http: google_auth_httplib2.AuthorizedHttp, calendar_id: str | None, event_id: str
-    ) -> None:
+    def _cancel(self, http: google_auth_httplib2.AuthorizedHttp, calendar_id: str | None, event_id: str) -> None:
         try:
             self._service.events().delete(
                 calendarId=calendar_id or "primary", eventId=event_id, sendUpdates=self._send_updates
@@ -256,9 +256,7 @@ class GoogleCalendarProvider:
                 self._by_subject[subject] = creds
             return creds
 
-    async def _run(
-        self, subject: str | None, call: Callable[[google_auth_httplib2.AuthorizedHttp], T]
-    ) -> T:
+    async def _run(self, subject: str | None, call: Callable[[google_auth_httplib2.AuthorizedHttp], T]) -> T:
         def in_thread() -> T:
             http = google_auth_httplib2.AuthorizedHttp(
                 self._credentials_for(subject), http=httplib2.Http(timeout=self._timeout)
@@ -302,7 +300,12 @@ class _LocalEventStore:
                    status = 'confirmed', updated_at = now()
             RETURNING meet_link
             """,
-            calendar_id, spec.event_id, spec.summary, spec.start, spec.end, meet_link,
+            calendar_id,
+            spec.event_id,
+            spec.summary,
+            spec.start,
+            spec.end,
+            meet_link,
         )
         return str(link)
 
@@ -310,7 +313,8 @@ class _LocalEventStore:
         await self._pool.execute(
             "UPDATE local_calendar_events SET status = 'cancelled', updated_at = now()"
             " WHERE calendar_id = $1 AND event_id = $2 AND status <> 'cancelled'",
-            calendar_id, event_id,
+            calendar_id,
+            event_id,
         )
 
 

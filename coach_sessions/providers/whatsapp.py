@@ -120,9 +120,7 @@ class AiSensyProvider:
             raise WhatsAppNotSentError(f"AiSensy unreachable: {type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:
             # Read/write timeouts, dropped connections: the request may have been processed.
-            raise WhatsAppUncertainError(
-                f"AiSensy outcome unknown: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise WhatsAppUncertainError(f"AiSensy outcome unknown: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return SendResult(provider=self.name, provider_message_id=_message_id(response))
@@ -143,7 +141,9 @@ class LocalWhatsAppProvider:
     async def send(self, message: WhatsAppMessage) -> SendResult:
         log.info(
             "LOCAL WHATSAPP (not sent): to=%s template=%s params=%s",
-            message.destination, message.campaign_name, message.template_params,
+            message.destination,
+            message.campaign_name,
+            message.template_params,
             extra={"idempotency_key": message.idempotency_key, "user_name": message.user_name},
         )
         return SendResult(provider=self.name, provider_message_id=f"local-{uuid.uuid4().hex}")

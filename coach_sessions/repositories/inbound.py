@@ -101,9 +101,7 @@ class InboundRepository:
         if session is None or reply.choice is None:
             return ReplyMatch("ignored", session_id=session["id"] if session else None)
         if session["cancellation_status"] == CancellationStatus.PENDING and session["is_current_request"]:
-            return ReplyMatch(
-                "signalled", session_id=session["id"], consent_workflow_id=session["consent_workflow_id"]
-            )
+            return ReplyMatch("signalled", session_id=session["id"], consent_workflow_id=session["consent_workflow_id"])
         return ReplyMatch("late", session_id=session["id"])
 
     async def _match(self, conn: asyncpg.Connection, reply: InboundReply) -> dict[str, Any] | None:
@@ -137,9 +135,7 @@ class InboundRepository:
         )
         return dict(recent) if recent else None
 
-    async def _queue_late_notice(
-        self, conn: asyncpg.Connection, reply: InboundReply, session: dict[str, Any]
-    ) -> UUID:
+    async def _queue_late_notice(self, conn: asyncpg.Connection, reply: InboundReply, session: dict[str, Any]) -> UUID:
         status = CancellationStatus(session["cancellation_status"])
         context = MessageContext(
             parent_name=session["parent_name"],

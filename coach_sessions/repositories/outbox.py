@@ -64,9 +64,7 @@ async def enqueue_message(
     )
     if inserted is not None:
         return inserted  # type: ignore[no-any-return]
-    existing = await conn.fetchval(
-        "SELECT id FROM outbound_messages WHERE idempotency_key = $1", idempotency_key
-    )
+    existing = await conn.fetchval("SELECT id FROM outbound_messages WHERE idempotency_key = $1", idempotency_key)
     return existing  # type: ignore[no-any-return]
 
 

@@ -21,9 +21,7 @@ from coach_sessions.templates import MessageContext, render_params
 from coach_sessions.transitions import plan
 
 # Actions whose replay (a retried activity) must re-run the calendar sync.
-CALENDAR_ACTIONS = frozenset(
-    {SessionAction.RESCHEDULE, SessionAction.CANCEL, SessionAction.APPROVE_CANCELLATION}
-)
+CALENDAR_ACTIONS = frozenset({SessionAction.RESCHEDULE, SessionAction.CANCEL, SessionAction.APPROVE_CANCELLATION})
 _RESOLVED = sorted(s.value for s in RESOLVED_STATUSES)
 
 # The row plus the earliest unresolved earlier session of its enrollment ($1 = resolved statuses).
@@ -117,9 +115,7 @@ class SessionRepository:
                 target["enrollment_id"],
                 target["session_number"],
             )
-            already = await conn.fetchval(
-                "SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key
-            )
+            already = await conn.fetchval("SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key)
             if already:  # this very request committed before (a retried activity): answer the same
                 return await self._result_after_replay(conn, request)
             row = await conn.fetchrow("SELECT * FROM scheduled_sessions WHERE id = $1", request.session_id)
@@ -129,9 +125,7 @@ class SessionRepository:
             )
             change = plan(request, dict(row), blocking, context["coach_timezone"])
             if change.columns:
-                assignments = ", ".join(
-                    f"{column} = ${i}" for i, column in enumerate(change.columns, start=2)
-                )
+                assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=2))
                 row = await conn.fetchrow(
                     f"UPDATE scheduled_sessions SET {assignments}, version = version + 1, updated_at = now()"
                     " WHERE id = $1 RETURNING *",
@@ -190,17 +184,13 @@ class SessionRepository:
                         message_id,
                     )
             record = await self._get_in(conn, request.session_id)
-        return TransitionResult(
-            session=record, message_ids=message_ids, calendar_sync_needed=change.calendar_sync
-        )
+        return TransitionResult(session=record, message_ids=message_ids, calendar_sync_needed=change.calendar_sync)
 
     async def _get_in(self, conn: asyncpg.Connection, session_id: UUID) -> SessionRecord:
         row = await conn.fetchrow(_SELECT_WITH_LOCK + " WHERE s.id = $2", _RESOLVED, session_id)
         return SessionRecord.model_validate(dict(row))
 
-    async def _result_after_replay(
-        self, conn: asyncpg.Connection, request: TransitionRequest
-    ) -> TransitionResult:
+    async def _result_after_replay(self, conn: asyncpg.Connection, request: TransitionRequest) -> TransitionResult:
         event_key = f"transition:{request.session_id}:{request.request_id}"
         message_ids = [
             r["id"]
@@ -229,9 +219,7 @@ class SessionRepository:
             CalendarSyncStatus.SYNCED.value,
         )
 
-    async def record_calendar_sync(
-        self, session_id: UUID, status: CalendarSyncStatus, error: str | None
-    ) -> None:
+    async def record_calendar_sync(self, session_id: UUID, status: CalendarSyncStatus, error: str | None) -> None:
         await self._pool.execute(
             "UPDATE scheduled_sessions SET calendar_sync_status = $2, calendar_sync_error = $3,"
             " updated_at = now() WHERE id = $1",

@@ -87,7 +87,9 @@ class FakeHTTPServer:
         self._server = server
         # A short poll interval keeps shutdown() fast (the default is 0.5 s per stop).
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            daemon=True,
             name=f"{type(self).__name__}-server",
         )
         self._thread.start()

@@ -218,9 +218,7 @@ class FakeGoogleCalendar(FakeHTTPServer):
         self._touch(event)
         return Reply(204)
 
-    def _conference(
-        self, event: dict[str, Any], body: dict[str, Any], request: RecordedRequest
-    ) -> Reply | None:
+    def _conference(self, event: dict[str, Any], body: dict[str, Any], request: RecordedRequest) -> Reply | None:
         """Honour ``conferenceData.createRequest`` only with ``conferenceDataVersion=1`` (as Google)."""
         if request.query.get("conferenceDataVersion", ["0"])[0] != "1":
             return None
@@ -233,9 +231,7 @@ class FakeGoogleCalendar(FakeHTTPServer):
         existing = event.get("conferenceData") or {}
         if (existing.get("createRequest") or {}).get("requestId") == create["requestId"]:
             return None  # the same requestId again is ignored
-        code = "-".join(
-            "".join(random.choices(string.ascii_lowercase, k=n)) for n in (3, 4, 3)
-        )
+        code = "-".join("".join(random.choices(string.ascii_lowercase, k=n)) for n in (3, 4, 3))
         link = f"https://meet.google.com/{code}"
         event["hangoutLink"] = link
         event["conferenceData"] = {
@@ -276,8 +272,15 @@ class FakeGoogleCalendar(FakeHTTPServer):
                 if ev_cal == cid and start and end and start < hi and end > lo:
                     busy.append({"start": _utc(start), "end": _utc(end)})
             calendars[cid] = {"busy": busy}
-        return Reply(200, {"kind": "calendar#freeBusy", "timeMin": body["timeMin"],
-                           "timeMax": body["timeMax"], "calendars": calendars})
+        return Reply(
+            200,
+            {
+                "kind": "calendar#freeBusy",
+                "timeMin": body["timeMin"],
+                "timeMax": body["timeMax"],
+                "calendars": calendars,
+            },
+        )
 
 
 def _utc(moment: datetime) -> str:
