@@ -53,7 +53,16 @@ async def test_requests_without_a_valid_token_get_401(http, header: str | None) 
         ("GET", f"/api/sessions?sessionId={uuid4()}"),
         ("GET", "/api/coach/children"),
         ("POST", "/api/coaches"),
+        ("POST", "/api/parents"),
+        ("POST", "/api/children"),
+        ("POST", "/api/enrollments"),
         ("POST", "/api/sessions/complete"),
+        ("POST", "/api/sessions/missed"),
+        ("PATCH", "/api/sessions"),
+        ("DELETE", f"/api/sessions?sessionId={uuid4()}&reason=trip"),
+        ("POST", "/api/sessions/request-cancel"),
+        ("POST", "/api/sessions/withdraw-cancel"),
+        ("POST", "/api/sessions/decide-cancel"),
     ):
         response = await http.request(method, url, headers=headers, json={})
         assert response.status_code == 401, (method, url, response.text)
@@ -95,6 +104,8 @@ async def test_coach_sees_only_their_own_sessions_and_children(http, pool: async
             {"sessionId": str(their_ids[0]), "newDate": "2099-01-01", "newTime": "10:00"},
         ),
         ("DELETE", f"/api/sessions?sessionId={their_ids[0]}&reason=family+trip", None),
+        ("POST", "/api/sessions/request-cancel", {"sessionId": str(their_ids[0]), "reason": "Coach away"}),
+        ("POST", "/api/sessions/withdraw-cancel", {"sessionId": str(their_ids[0])}),
     ):
         response = await http.request(method, url, headers=me, json=body)
         assert response.status_code == 404, (method, url, response.text)
