@@ -11,9 +11,11 @@ import json
 import socket
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -208,3 +210,16 @@ class FakeHTTPServer:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client timed out and hung up
+
+
+FakeT = TypeVar("FakeT", bound="FakeHTTPServer")
+
+
+@contextmanager
+def serving(fake: FakeT) -> Iterator[FakeT]:
+    """Run a fake for the duration of the block; its port is freed at the end."""
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

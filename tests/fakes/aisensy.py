@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeHTTPServer, RecordedRequest, Reply
+from tests.fakes import FakeHTTPServer, RecordedRequest, Reply, serving
 
 CAMPAIGN_PATHS = frozenset({"/campaign/t1/api/v2", "/campaign/t1/api"})
 _DESTINATION = re.compile(r"^\+?[1-9][0-9]{7,14}$")
@@ -100,12 +100,8 @@ class FakeAiSensy(FakeHTTPServer):
 @pytest.fixture(scope="session")
 def fake_aisensy_server() -> Iterator[FakeAiSensy]:
     """One fake AiSensy per test run (started once, port freed at the end)."""
-    fake = FakeAiSensy()
-    fake.start()
-    try:
+    with serving(FakeAiSensy()) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture

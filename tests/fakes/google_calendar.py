@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 
 import pytest
 
-from tests.fakes import FakeHTTPServer, RecordedRequest, Reply
+from tests.fakes import FakeHTTPServer, RecordedRequest, Reply, serving
 
 _EVENTS = re.compile(r"^/calendar/v3/calendars/([^/]+)/events(?:/([^/]+))?$")
 _EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
@@ -308,12 +308,8 @@ def _check_times(event: dict[str, Any]) -> Reply | None:
 @pytest.fixture(scope="session")
 def fake_google_calendar_server() -> Iterator[FakeGoogleCalendar]:
     """One fake Google Calendar per test run (started once, port freed at the end)."""
-    fake = FakeGoogleCalendar()
-    fake.start()
-    try:
+    with serving(FakeGoogleCalendar()) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
