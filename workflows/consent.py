@@ -7,34 +7,17 @@ session workflow applies it. "Call Me" notifies the coach and keeps waiting.
 """
 
 from datetime import timedelta
-from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messaging import MessagingActivities
     from activities.sessions import SessionActivities
     from coach_sessions.actions import Actor, SessionAction, TransitionRequest
     from coach_sessions.statuses import ConsentChoice, DecidedBy
-    from workflows.inputs import ConsentDecision, ConsentInput, DeliverMessageInput, ParentReply
-    from workflows.session_policies import DB_ACTIVITY_TIMEOUT, DB_RETRY, deliver_message_options
+    from workflows.inputs import ConsentDecision, ConsentInput, ParentReply
+    from workflows.session_policies import DB_ACTIVITY_TIMEOUT, DB_RETRY, deliver_message
 
 PARENT = Actor(id=None, role="parent")
-
-
-async def _deliver(message_id: UUID) -> None:
-    try:
-        await workflow.execute_activity_method(
-            MessagingActivities.deliver_message,
-            DeliverMessageInput(message_id=message_id),
-            **deliver_message_options(),
-        )
-    except ActivityError as error:
-        # The outbox row records the failure for ops; the consent window still runs its course.
-        workflow.logger.error(
-            "consent message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)}
-        )
 
 
 @workflow.defn
@@ -47,7 +30,7 @@ class CancellationConsentWorkflow:
     @workflow.run
     async def run(self, request: ConsentInput) -> ConsentDecision:
         for message_id in request.request_message_ids:
-            await _deliver(message_id)
+            await deliver_message(message_id)
         while self._decision is None:
             try:
                 await workflow.wait_condition(
@@ -82,7 +65,7 @@ class CancellationConsentWorkflow:
             retry_policy=DB_RETRY,
         )
         for message_id in result.message_ids:
-            await _deliver(message_id)
+            await deliver_message(message_id)
 
     @workflow.signal
     def parent_reply(self, reply: ParentReply) -> None:

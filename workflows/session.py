@@ -9,6 +9,7 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import CalendarActivities
-    from activities.messaging import MessagingActivities
     from activities.sessions import SessionActivities
     from coach_sessions.actions import (
         Actor,
@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         ConsentInput,
         ConsentOutcome,
         DecideCancellationInput,
-        DeliverMessageInput,
         LoadSessionInput,
         MarkMissedInput,
         MarkPendingInput,
@@ -61,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         CALENDAR_RETRY,
         DB_ACTIVITY_TIMEOUT,
         DB_RETRY,
-        deliver_message_options,
+        deliver_message,
     )
 
 ConsentHandle = workflow.ChildWorkflowHandle[CancellationConsentWorkflow, ConsentDecision]
@@ -75,10 +74,10 @@ class SessionWorkflow:
         # Updates run one at a time: each reads the state the previous one left.
         self._transition_lock = asyncio.Lock()
         self._calendar_dirty = False
-        self._calendar_task: asyncio.Task[None] | None = None
-        self._side_effects: set[asyncio.Task[None]] = set()
+        self._calendar_task: asyncio.Task[Any] | None = None
+        self._side_effects: set[asyncio.Task[Any]] = set()
         self._consent: ConsentHandle | None = None
-        self._consent_task: asyncio.Task[None] | None = None
+        self._consent_task: asyncio.Task[Any] | None = None
         self._last_consent_decision: ConsentDecision | None = None
 
     # ----- main loop ---------------------------------------------------------------------------
@@ -228,7 +227,7 @@ class SessionWorkflow:
 
     def _run_side_effects(self, result: TransitionResult) -> None:
         for message_id in result.message_ids:
-            self._spawn(self._deliver(message_id))
+            self._spawn(deliver_message(message_id))
         if result.calendar_sync_needed:
             self._request_calendar_sync()
 
@@ -257,9 +256,7 @@ class SessionWorkflow:
             id=session.consent_workflow_id,
             static_summary=f"consent for session {session.session_number}",
         )
-        self._consent_task = asyncio.create_task(self._await_consent(self._consent))
-        self._side_effects.add(self._consent_task)
-        self._consent_task.add_done_callback(self._side_effects.discard)
+        self._consent_task = self._spawn(self._await_consent(self._consent))
         return session
 
     @request_cancellation.validator
@@ -328,31 +325,18 @@ class SessionWorkflow:
 
     # ----- side effects ------------------------------------------------------------------------
 
-    def _spawn(self, coroutine: "asyncio.Future[None] | object") -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
+        """Run a side effect in the background; the workflow ends only after all of them."""
+        task = asyncio.create_task(coroutine)
         self._side_effects.add(task)
         task.add_done_callback(self._side_effects.discard)
-
-    async def _deliver(self, message_id: object) -> None:
-        try:
-            await workflow.execute_activity_method(
-                MessagingActivities.deliver_message,
-                DeliverMessageInput(message_id=message_id),  # type: ignore[arg-type]
-                **deliver_message_options(),
-            )
-        except ActivityError as error:
-            # The outbox row says what happened; the session's state does not depend on it.
-            workflow.logger.error(
-                "message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)}
-            )
+        return task
 
     def _request_calendar_sync(self) -> None:
         """Coalesce: at most one sync runs; a change during it triggers one more pass."""
         self._calendar_dirty = True
         if self._calendar_task is None or self._calendar_task.done():
-            self._calendar_task = asyncio.create_task(self._calendar_loop())
-            self._side_effects.add(self._calendar_task)
-            self._calendar_task.add_done_callback(self._side_effects.discard)
+            self._calendar_task = self._spawn(self._calendar_loop())
 
     async def _calendar_loop(self) -> None:
         while self._calendar_dirty:
