@@ -4,7 +4,7 @@ The repository runs ``plan`` inside the transaction that holds the session's row
 the columns, the learning event and the queued messages it returns.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from coach_sessions import rules
@@ -40,7 +40,6 @@ class Change:
     sentence: str
     messages: tuple[tuple[str, Recipient], ...] = ()
     calendar_sync: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _with_text(sentence: str, text: str | None) -> str:
@@ -69,7 +68,7 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
                 f"Session {number} has no cancellation request awaiting an answer.",
                 cancellation_status=row["cancellation_status"],
             )
-        return _CONSENT_OUTCOMES[action](request, row, timezone)
+        return _CONSENT_OUTCOMES[action](request, row)
 
     if status not in ACTIONABLE_STATUSES:
         raise _refuse_status(number, status)
@@ -166,7 +165,6 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
             },
             sentence=_with_text(f"Cancellation of session {number} requested by the coach", request.reason),
             messages=((CANCELLATION_REQUEST, "parent"),),
-            extra={"request_message": CANCELLATION_REQUEST},
         )
     raise AssertionError(f"unplanned action {action}")
 
@@ -195,13 +193,13 @@ def _cancelled(request: TransitionRequest, row: dict[str, Any], *, approved_by: 
     )
 
 
-def _approve(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+def _approve(request: TransitionRequest, row: dict[str, Any]) -> Change:
     if SessionStatus(row["status"]) not in ACTIONABLE_STATUSES:
         raise _refuse_status(row["session_number"], SessionStatus(row["status"]))
     return _cancelled(request, row, approved_by=request.decided_by or DecidedBy.AUTO.value, notify_coach=True)
 
 
-def _reject(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+def _reject(request: TransitionRequest, row: dict[str, Any]) -> Change:
     number = row["session_number"]
     decided_by = request.decided_by or DecidedBy.PARENT.value
     return Change(
@@ -217,7 +215,7 @@ def _reject(request: TransitionRequest, row: dict[str, Any], timezone: str) -> C
     )
 
 
-def _withdraw(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+def _withdraw(request: TransitionRequest, row: dict[str, Any]) -> Change:
     number = row["session_number"]
     return Change(
         columns={
@@ -232,7 +230,7 @@ def _withdraw(request: TransitionRequest, row: dict[str, Any], timezone: str) ->
     )
 
 
-def _callback(request: TransitionRequest, row: dict[str, Any], timezone: str) -> Change:
+def _callback(request: TransitionRequest, row: dict[str, Any]) -> Change:
     number = row["session_number"]
     return Change(
         columns={},

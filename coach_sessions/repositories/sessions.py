@@ -17,7 +17,7 @@ from coach_sessions.statuses import (
     CalendarSyncStatus,
     SessionStatus,
 )
-from coach_sessions.templates import MessageContext, render_params
+from coach_sessions.templates import CANCELLATION_REQUEST, MessageContext, render_params
 from coach_sessions.transitions import plan
 
 # Actions whose replay (a retried activity) must re-run the calendar sync.
@@ -102,23 +102,23 @@ class SessionRepository:
         """
         event_key = f"transition:{request.session_id}:{request.request_id}"
         async with self._pool.acquire() as conn, conn.transaction():
-            target = await conn.fetchrow(
-                "SELECT enrollment_id, session_number FROM scheduled_sessions WHERE id = $1",
+            # This session and every earlier one of its enrollment, locked in session order.
+            siblings = await conn.fetch(
+                """
+                SELECT s.* FROM scheduled_sessions s
+                  JOIN scheduled_sessions target ON target.id = $1
+                 WHERE s.enrollment_id = target.enrollment_id AND s.session_number <= target.session_number
+                 ORDER BY s.session_number
+                   FOR UPDATE OF s
+                """,
                 request.session_id,
             )
-            if target is None:
+            if not siblings:
                 raise NotFound()
-            siblings = await conn.fetch(
-                "SELECT id, session_number, status FROM scheduled_sessions"
-                " WHERE enrollment_id = $1 AND session_number <= $2"
-                " ORDER BY session_number FOR UPDATE",
-                target["enrollment_id"],
-                target["session_number"],
-            )
+            row = siblings[-1]
             already = await conn.fetchval("SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key)
             if already:  # this very request committed before (a retried activity): answer the same
                 return await self._result_after_replay(conn, request)
-            row = await conn.fetchrow("SELECT * FROM scheduled_sessions WHERE id = $1", request.session_id)
             context = await conn.fetchrow(_CONTEXT, row["child_id"], row["coach_id"])
             blocking = rules.blocking_session_number(
                 row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
@@ -177,7 +177,7 @@ class SessionRepository:
                     recipient_role=recipient,
                 )
                 message_ids.append(message_id)
-                if template_name == change.extra.get("request_message"):
+                if template_name == CANCELLATION_REQUEST:  # the request's own message: taps reply to it
                     await conn.execute(
                         "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1",
                         row["id"],
