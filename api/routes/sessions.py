@@ -60,11 +60,10 @@ async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """Move a session to a new date and time, read in the coach's timezone; the calendar follows."""
-    new_at = await services.sessions.coach_local_time(principal, body.session_id, body.new_date, body.new_time)
+    record = await services.sessions.visible_session(principal, body.session_id)
+    new_at = await services.sessions.coach_local_time(record, body.new_date, body.new_time)
     argument = RescheduleInput(actor=services.sessions.actor(principal), new_scheduled_at=new_at, reason=body.reason)
-    return SessionEnvelope(
-        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.reschedule, argument)
-    )
+    return SessionEnvelope(session=await services.sessions.send(record, SessionWorkflow.reschedule, argument))
 
 
 @router.delete("", response_model=SessionEnvelope)
@@ -75,11 +74,11 @@ async def cancel_session(
     reason: Annotated[str, Query(), StringConstraints(strip_whitespace=True, min_length=3, max_length=500)],
 ) -> SessionEnvelope:
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
-    await services.sessions.visible_session(principal, session_id)
+    record = await services.sessions.visible_session(principal, session_id)
     if not principal.is_admin:
         raise DomainError(
             ErrorCode.PARENT_CONSENT_REQUIRED,
             "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
         )
     argument = CancelInput(actor=services.sessions.actor(principal), reason=reason)
-    return SessionEnvelope(session=await services.sessions.act(principal, session_id, SessionWorkflow.cancel, argument))
+    return SessionEnvelope(session=await services.sessions.send(record, SessionWorkflow.cancel, argument))

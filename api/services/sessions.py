@@ -59,10 +59,14 @@ class SessionService:
         return self.view(await self.visible_session(principal, session_id))
 
     async def list_for_child(self, principal: Principal, child_id: UUID) -> list[SessionView]:
+        """The child's sessions this caller may see. A coach not (or no longer) the child's coach
+        sees only the sessions they ran, and gets 404 when there are none."""
         child = await self._people.get_child(child_id)
+        if child is None:
+            raise NotFound("child", ErrorCode.NOT_FOUND)
         scope = principal.coach_scope()
-        records = await self._sessions.list_for_child(child_id, scope) if child else []
-        if child is None or (scope is not None and child.coach_id != scope and not records):
+        records = await self._sessions.list_for_child(child_id, scope)
+        if not records and scope is not None and child.coach_id != scope:
             raise NotFound("child", ErrorCode.NOT_FOUND)
         return [self.view(r) for r in records]
 
@@ -79,6 +83,13 @@ class SessionService:
     ) -> SessionView:
         """Send one action (a workflow update) to the session's workflow, starting it if needed."""
         record = await self.visible_session(principal, session_id)
+        return await self.send(record, update, argument, needs_pending_cancellation=needs_pending_cancellation)
+
+    async def send(
+        self, record: SessionRecord, update: Any, argument: Any, *, needs_pending_cancellation: bool = False
+    ) -> SessionView:
+        """``act`` for a session the caller has already read (and may see)."""
+        session_id = record.id
         if needs_pending_cancellation and record.cancellation_status != CancellationStatus.PENDING:
             raise DomainError(
                 ErrorCode.NO_CANCELLATION_PENDING,
@@ -107,9 +118,8 @@ class SessionService:
             raise _as_domain_error(error) from error
         return self.view(updated)
 
-    async def coach_local_time(self, principal: Principal, session_id: UUID, day: date, at: time) -> datetime:
+    async def coach_local_time(self, record: SessionRecord, day: date, at: time) -> datetime:
         """A date and time as the session's coach reads them; must lie in the future."""
-        record = await self.visible_session(principal, session_id)
         coach = await self._people.get_coach(record.coach_id)
         assert coach is not None  # FK
         when = local_datetime(day, at.replace(tzinfo=None), coach.timezone)
