@@ -135,3 +135,25 @@ async def test_crash_after_side_effects_sends_one_message_and_creates_one_event(
     assert status == "in_doubt"  # recorded for ops: sent once, confirmation lost with the crash
     # one event per session (each workflow creates its own on start); the retried insert found its id
     assert sorted(event_id for _, event_id in stack.calendar.events) == sorted(i.hex for i in ids)
+
+
+async def test_a_send_that_times_out_is_not_sent_twice(stack: Stack, pool: asyncpg.Pool) -> None:
+    """AiSensy took the message but never answered: the retry marks it in_doubt, no second copy."""
+    family = await make_family(pool)
+    [session_id] = await make_sessions(pool, family, [now_utc() - hours(30)], statuses=["pending"])
+    stack.aisensy.slow(3.0)  # longer than the provider client's 2 s timeout
+    response = await stack.http.post(
+        "/api/sessions/complete", headers=auth(family.coach.id), json={"sessionId": str(session_id)}
+    )
+    assert response.status_code == 200, response.text
+
+    async def in_doubt() -> bool:
+        status = await pool.fetchval("SELECT status FROM outbound_messages WHERE session_id = $1", session_id)
+        return status == "in_doubt"
+
+    await stack.env.sleep(timedelta(minutes=1))  # past the retry backoff
+    await eventually(in_doubt)
+    stack.aisensy.recover()
+    await stack.env.sleep(timedelta(hours=1))
+    assert len(stack.aisensy.messages) == 1
+    assert await pool.fetchval("SELECT attempts FROM outbound_messages WHERE session_id = $1", session_id) == 1
