@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import CALENDAR_REJECTED
+from coach_sessions.contracts import RecordCalendarFailureInput, SyncCalendarInput
 from coach_sessions.providers.calendar import (
     CalendarEventSpec,
     CalendarProvider,
@@ -19,7 +20,6 @@ from coach_sessions.providers.calendar import (
 )
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.statuses import CalendarSyncStatus, SessionStatus
-from workflows.inputs import RecordCalendarFailureInput, SyncCalendarInput
 
 
 def calendar_event_id(session_id: object) -> str:

@@ -5,8 +5,8 @@ from uuid import UUID
 from temporalio import activity
 
 from activities.errors import business_failures_are_final
+from coach_sessions.contracts import CreateSessionsInput
 from coach_sessions.repositories.enrollments import EnrollmentRepository
-from workflows.inputs import CreateSessionsInput
 
 
 class EnrollmentActivities:

@@ -4,6 +4,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import MESSAGE_REJECTED
+from coach_sessions.contracts import DeliverMessageInput
 from coach_sessions.providers.whatsapp import (
     WhatsAppMessage,
     WhatsAppNotSentError,
@@ -13,7 +14,6 @@ from coach_sessions.providers.whatsapp import (
 )
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.statuses import MessageStatus
-from workflows.inputs import DeliverMessageInput
 
 
 class MessagingActivities:

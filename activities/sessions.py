@@ -3,11 +3,10 @@
 from temporalio import activity
 
 from activities.errors import business_failures_are_final
-from coach_sessions.actions import TransitionRequest, TransitionResult
+from coach_sessions.contracts import LoadSessionInput, MarkPendingInput, TransitionRequest, TransitionResult
 from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.sessions import SessionRepository
-from workflows.inputs import LoadSessionInput, MarkPendingInput
 
 
 class SessionActivities:

@@ -39,8 +39,8 @@ FAMILIES = (
 
 async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> dict[str, object]:
     """Create the demo data once; on later runs only make sure every enrollment workflow exists."""
+    from coach_sessions.contracts import EnrollmentWorkflowInput
     from workflows.enrollment import EnrollmentWorkflow
-    from workflows.inputs import EnrollmentWorkflowInput
 
     people = PeopleRepository(pool)
     enrollments = EnrollmentRepository(pool)

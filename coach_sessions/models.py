@@ -1,7 +1,6 @@
 """Rows as the API returns them (snake_case column names) and the domain values they carry."""
 
-from datetime import date, datetime, time
-from typing import Any
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -11,10 +10,6 @@ from coach_sessions import rules
 
 class Row(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-
-    @classmethod
-    def from_record(cls, record: Any) -> "Row":
-        return cls.model_validate(dict(record))
 
 
 class Coach(Row):
@@ -87,6 +82,10 @@ class SessionRecord(Row):
     updated_at: datetime
     version: int
     blocking_session_number: int | None = None
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.scheduled_at + timedelta(minutes=self.duration_minutes)
 
 
 class SessionView(SessionRecord):

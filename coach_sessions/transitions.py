@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from coach_sessions import rules
-from coach_sessions.actions import SessionAction, TransitionRequest
+from coach_sessions.contracts import SessionAction, TransitionRequest
 from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.statuses import (
     ACTIONABLE_STATUSES,

@@ -4,12 +4,25 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from coach_sessions.repositories.inbound import InboundReply
 from coach_sessions.statuses import ConsentChoice
 
 SIGNATURE_HEADER = "X-AiSensy-Signature"
+
+
+@dataclass(frozen=True)
+class InboundReply:
+    """One quick-reply tap as the webhook delivered it (the repository records and matches it)."""
+
+    provider_message_id: str
+    from_phone: str  # E.164 with "+"
+    context_message_id: str | None
+    button_payload: str | None
+    button_text: str | None
+    choice: ConsentChoice | None
+    payload: dict[str, Any]
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -8,13 +8,13 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from coach_sessions.contracts import CreateSessionsInput, EnrollmentWorkflowInput
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.temporal import CHILD_ID, SESSION_NUMBER, SESSION_STATUS, session_workflow_id
 from tests.factories import make_family
 from tests.helpers import eventually, running_worker
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.inputs import CreateSessionsInput, EnrollmentWorkflowInput
 
 
 async def _enroll(pool: asyncpg.Pool, *, days_ago: int, count: int) -> tuple[object, UUID]:

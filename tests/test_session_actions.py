@@ -364,7 +364,7 @@ async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(stack: Stac
 
 async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
     """The same race straight at the transaction, without Temporal's pacing in between."""
-    from coach_sessions.actions import Actor, SessionAction, TransitionRequest
+    from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
     from coach_sessions.errors import DomainError
     from coach_sessions.repositories.sessions import SessionRepository
 
@@ -402,7 +402,7 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
 
 async def test_a_retried_transition_returns_its_own_commit(pool: asyncpg.Pool) -> None:
     """The local activity's retry after a lost answer must not fail with invalid_status."""
-    from coach_sessions.actions import Actor, SessionAction, TransitionRequest
+    from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
     from coach_sessions.repositories.sessions import SessionRepository
 
     family, ids = await _past_family(pool, 1)

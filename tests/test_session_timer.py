@@ -5,11 +5,11 @@ from datetime import timedelta
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
+from coach_sessions.contracts import SessionWorkflowInput
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.temporal import SESSION_STATUS, session_workflow_id
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.helpers import eventually, running_worker
-from workflows.inputs import SessionWorkflowInput
 from workflows.session import SessionWorkflow
 
 

@@ -11,11 +11,16 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.sessions import SessionActivities
-    from coach_sessions.actions import Actor, SessionAction, TransitionRequest
+    from coach_sessions.contracts import (
+        Actor,
+        ConsentDecision,
+        ConsentInput,
+        ParentReply,
+        SessionAction,
+        TransitionRequest,
+    )
     from coach_sessions.statuses import ConsentChoice, DecidedBy
-    from workflows.inputs import ConsentDecision, ConsentInput, ParentReply
-    from workflows.session_policies import DB_ACTIVITY_TIMEOUT, DB_RETRY, deliver_message
+    from workflows.steps import apply_transition, deliver_message
 
 PARENT = Actor(id=None, role="parent")
 
@@ -52,17 +57,14 @@ class CancellationConsentWorkflow:
         return self._decision
 
     async def _notify_coach_to_call(self, request: ConsentInput, inbound_message_id: str) -> None:
-        result = await workflow.execute_local_activity_method(
-            SessionActivities.apply_transition,
+        result = await apply_transition(
             TransitionRequest(
                 session_id=request.session_id,
                 action=SessionAction.PARENT_CALLBACK,
                 request_id=f"callback:{inbound_message_id}",
                 actor=PARENT,
                 now=workflow.now(),
-            ),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+            )
         )
         for message_id in result.message_ids:
             await deliver_message(message_id)

@@ -1,21 +1,18 @@
 """EnrollmentWorkflow: creates an enrollment's numbered sessions and starts one SessionWorkflow each."""
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.enrollment import EnrollmentActivities
-    from coach_sessions.temporal import session_workflow_id
-    from workflows.inputs import (
-        CreateSessionsInput,
+    from coach_sessions.contracts import (
         EnrollmentWorkflowInput,
         EnrollmentWorkflowResult,
         SessionWorkflowInput,
     )
+    from coach_sessions.temporal import session_workflow_id
+    from workflows import steps
     from workflows.session import SessionWorkflow
 
 
@@ -23,12 +20,7 @@ with workflow.unsafe.imports_passed_through():
 class EnrollmentWorkflow:
     @workflow.run
     async def run(self, request: EnrollmentWorkflowInput) -> EnrollmentWorkflowResult:
-        session_ids = await workflow.execute_activity_method(
-            EnrollmentActivities.create_sessions,
-            CreateSessionsInput(enrollment_id=request.enrollment_id, now=workflow.now()),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=10),
-        )
+        session_ids = await steps.create_sessions(request.enrollment_id)
         for session_id in session_ids:
             try:
                 # ABANDON: each session lives on (for weeks) after the enrollment workflow is done.

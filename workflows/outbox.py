@@ -3,8 +3,8 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.inputs import OutboxDeliveryInput
-    from workflows.session_policies import deliver_message
+    from coach_sessions.contracts import OutboxDeliveryInput
+    from workflows.steps import deliver_message
 
 
 @workflow.defn

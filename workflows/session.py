@@ -9,25 +9,32 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
-from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.calendar import CalendarActivities
-    from activities.sessions import SessionActivities
-    from coach_sessions.actions import (
+    from coach_sessions.contracts import (
         Actor,
+        CancelInput,
+        CompleteInput,
+        ConsentDecision,
+        ConsentOutcome,
+        DecideCancellationInput,
+        MarkMissedInput,
+        RequestCancellationInput,
+        RescheduleInput,
         SessionAction,
+        SessionWorkflowInput,
+        SessionWorkflowResult,
         TransitionRequest,
         TransitionResult,
+        WithdrawCancellationInput,
     )
     from coach_sessions.errors import ErrorCode
     from coach_sessions.models import SessionRecord
-    from coach_sessions.repositories.sessions import session_end
     from coach_sessions.statuses import (
         TERMINAL_STATUSES,
         CalendarSyncStatus,
@@ -36,34 +43,20 @@ with workflow.unsafe.imports_passed_through():
         SessionStatus,
     )
     from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
-    from workflows.consent import CancellationConsentWorkflow
-    from workflows.inputs import (
-        CancelInput,
-        CompleteInput,
-        ConsentDecision,
-        ConsentInput,
-        ConsentOutcome,
-        DecideCancellationInput,
-        LoadSessionInput,
-        MarkMissedInput,
-        MarkPendingInput,
-        RecordCalendarFailureInput,
-        RequestCancellationInput,
-        RescheduleInput,
-        SessionWorkflowInput,
-        SessionWorkflowResult,
-        SyncCalendarInput,
-        WithdrawCancellationInput,
-    )
-    from workflows.session_policies import (
-        CALENDAR_GIVE_UP_AFTER,
-        CALENDAR_RETRY,
-        DB_ACTIVITY_TIMEOUT,
-        DB_RETRY,
-        deliver_message,
+    from workflows import steps
+    from workflows.session_machinery import (
+        BackgroundTasks,
+        CalendarSync,
+        ConsentChild,
+        request_id,
+        validate_with,
     )
 
-ConsentHandle = workflow.ChildWorkflowHandle[CancellationConsentWorkflow, ConsentDecision]
+_CONSENT_ACTIONS = {
+    "approve": SessionAction.APPROVE_CANCELLATION,
+    "reject": SessionAction.REJECT_CANCELLATION,
+    "withdraw": SessionAction.WITHDRAW_CANCELLATION,
+}
 
 
 @workflow.defn
@@ -73,30 +66,20 @@ class SessionWorkflow:
         self._changed = False
         # Updates run one at a time: each reads the state the previous one left.
         self._transition_lock = asyncio.Lock()
-        self._calendar_dirty = False
-        self._calendar_task: asyncio.Task[Any] | None = None
-        self._side_effects: set[asyncio.Task[Any]] = set()
-        self._consent: ConsentHandle | None = None
-        self._consent_task: asyncio.Task[Any] | None = None
-        self._last_consent_decision: ConsentDecision | None = None
+        self._background = BackgroundTasks()
+        self._calendar = CalendarSync(self._background, lambda: self._current().id)
+        self._consent = ConsentChild(self._background, self._apply_consent_decision)
 
     # ----- main loop ---------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, request: SessionWorkflowInput) -> SessionWorkflowResult:
-        self._set_session(
-            await workflow.execute_local_activity_method(
-                SessionActivities.load_session,
-                LoadSessionInput(session_id=request.session_id),
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
-        )
+        self._set_session(await steps.load_session(request.session_id))
         session = self._current()
         if session.calendar_sync_status != CalendarSyncStatus.SYNCED and (
             session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
         ):
-            self._request_calendar_sync()
+            self._calendar.request()
 
         while self._current().status not in TERMINAL_STATUSES:
             self._changed = False
@@ -110,16 +93,9 @@ class SessionWorkflow:
                 pass
             async with self._transition_lock:
                 if self._current().status == SessionStatus.SCHEDULED:
-                    self._set_session(
-                        await workflow.execute_local_activity_method(
-                            SessionActivities.mark_pending,
-                            MarkPendingInput(session_id=request.session_id, now=workflow.now()),
-                            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                            retry_policy=DB_RETRY,
-                        )
-                    )
+                    self._set_session(await steps.mark_pending(request.session_id))
 
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._side_effects)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._background.idle)
         return SessionWorkflowResult(session_id=request.session_id, final_status=self._current().status)
 
     def _until_next_timer(self) -> timedelta | None:
@@ -130,57 +106,43 @@ class SessionWorkflow:
         session = self._current()
         if session.status != SessionStatus.SCHEDULED:
             return None
-        return max(session_end(session) - workflow.now(), timedelta(0))
+        return max(session.ends_at - workflow.now(), timedelta(0))
 
-    # ----- updates ---------------------------------------------------------------------------------
+    # ----- updates: the session's own actions ----------------------------------------------------
 
     @workflow.update
     async def complete(self, request: CompleteInput) -> SessionRecord:
         return await self._transition(SessionAction.COMPLETE, request.actor, notes=request.notes)
 
-    @complete.validator
-    def _validate_complete(self, request: CompleteInput) -> None:
-        self._reject_if_terminal()
-
     @workflow.update
     async def mark_missed(self, request: MarkMissedInput) -> SessionRecord:
         return await self._transition(
-            SessionAction.MARK_MISSED,
-            request.actor,
-            notes=request.notes,
-            notify_parent=request.notify_parent,
+            SessionAction.MARK_MISSED, request.actor, notes=request.notes, notify_parent=request.notify_parent
         )
-
-    @mark_missed.validator
-    def _validate_mark_missed(self, request: MarkMissedInput) -> None:
-        self._reject_if_terminal()
 
     @workflow.update
     async def reschedule(self, request: RescheduleInput) -> SessionRecord:
         return await self._transition(
-            SessionAction.RESCHEDULE,
-            request.actor,
-            new_scheduled_at=request.new_scheduled_at,
-            reason=request.reason,
+            SessionAction.RESCHEDULE, request.actor, new_scheduled_at=request.new_scheduled_at, reason=request.reason
         )
-
-    @reschedule.validator
-    def _validate_reschedule(self, request: RescheduleInput) -> None:
-        self._reject_if_terminal()
 
     @workflow.update
     async def cancel(self, request: CancelInput) -> SessionRecord:
         return await self._transition(SessionAction.CANCEL, request.actor, reason=request.reason)
 
-    @cancel.validator
-    def _validate_cancel(self, request: CancelInput) -> None:
-        self._reject_if_terminal()
+    @workflow.update
+    async def request_cancellation(self, request: RequestCancellationInput) -> SessionRecord:
+        result = await self._apply(
+            SessionAction.REQUEST_CANCELLATION,
+            request.actor,
+            request_id(),
+            reason=request.reason,
+            consent_window=request.auto_approve_after,
+        )
+        await self._consent.start(result.session, result.message_ids)
+        return result.session
 
-    @workflow.query
-    def session(self) -> SessionRecord | None:
-        return self._session
-
-    def _reject_if_terminal(self) -> None:
+    def _refuse_when_terminal(self) -> None:
         """Refuse before anything is written to history when the answer is already known."""
         if self._session is not None and self._session.status in TERMINAL_STATUSES:
             raise ApplicationError(
@@ -190,124 +152,78 @@ class SessionWorkflow:
                 non_retryable=True,
             )
 
+    validate_with(complete, _refuse_when_terminal)
+    validate_with(mark_missed, _refuse_when_terminal)
+    validate_with(reschedule, _refuse_when_terminal)
+    validate_with(cancel, _refuse_when_terminal)
+    validate_with(request_cancellation, _refuse_when_terminal)
+
+    # ----- updates: deciding a pending cancellation ----------------------------------------------
+
+    @workflow.update
+    async def withdraw_cancellation(self, request: WithdrawCancellationInput) -> SessionRecord:
+        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor)
+
+    @workflow.update
+    async def decide_cancellation(self, request: DecideCancellationInput) -> SessionRecord:
+        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor)
+
+    def _refuse_unless_consent_pending(self) -> None:
+        if self._session is not None and (
+            self._session.cancellation_status != CancellationStatus.PENDING or not self._consent.waiting
+        ):
+            raise _no_pending_request(self._session)
+
+    validate_with(withdraw_cancellation, _refuse_unless_consent_pending)
+    validate_with(decide_cancellation, _refuse_unless_consent_pending)
+
+    @workflow.query
+    def session(self) -> SessionRecord | None:
+        return self._session
+
+    # ----- transitions ---------------------------------------------------------------------------
+
     async def _transition(self, action: SessionAction, actor: Actor, **fields: Any) -> SessionRecord:
-        update = workflow.current_update_info()
-        result = await self._apply(action, actor, update.id if update else str(workflow.uuid4()), **fields)
+        result = await self._apply(action, actor, request_id(), **fields)
         self._run_side_effects(result)
         return result.session
 
     async def _apply(self, action: SessionAction, actor: Actor, request_id: str, **fields: Any) -> TransitionResult:
-        """Run one transition in Postgres (a local activity: the fast answer path), one at a time."""
+        """Run one transition in Postgres, one at a time."""
         # An update can arrive (update-with-start) before run() has loaded the session.
         await workflow.wait_condition(lambda: self._session is not None)
         async with self._transition_lock:
-            try:
-                result: TransitionResult = await workflow.execute_local_activity_method(
-                    SessionActivities.apply_transition,
-                    TransitionRequest(
-                        session_id=self._current().id,
-                        action=action,
-                        request_id=request_id,
-                        actor=actor,
-                        now=workflow.now(),
-                        **fields,
-                    ),
-                    start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                    retry_policy=DB_RETRY,
+            result = await steps.apply_transition(
+                TransitionRequest(
+                    session_id=self._current().id,
+                    action=action,
+                    request_id=request_id,
+                    actor=actor,
+                    now=workflow.now(),
+                    **fields,
                 )
-            except ActivityError as error:
-                cause = error.cause
-                if isinstance(cause, ApplicationError):
-                    # Hand the business refusal to the caller as is (its type is the error code).
-                    raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
-                raise
+            )
             self._set_session(result.session)
             self._changed = True
         return result
 
     def _run_side_effects(self, result: TransitionResult) -> None:
         for message_id in result.message_ids:
-            self._spawn(deliver_message(message_id))
+            self._background.spawn(steps.deliver_message(message_id))
         if result.calendar_sync_needed:
-            self._request_calendar_sync()
+            self._calendar.request()
 
-    # ----- cancellation consent --------------------------------------------------------------------
-
-    @workflow.update
-    async def request_cancellation(self, request: RequestCancellationInput) -> SessionRecord:
-        update = workflow.current_update_info()
-        result = await self._apply(
-            SessionAction.REQUEST_CANCELLATION,
-            request.actor,
-            update.id if update else str(workflow.uuid4()),
-            reason=request.reason,
-            consent_window=request.auto_approve_after,
-        )
-        session = result.session
-        assert session.cancellation_expires_at is not None and session.consent_workflow_id is not None
-        consent_input = ConsentInput(
-            session_id=session.id,
-            request_message_ids=result.message_ids,
-            expires_at=session.cancellation_expires_at,
-        )
-        self._consent = await workflow.start_child_workflow(
-            CancellationConsentWorkflow.run,
-            consent_input,
-            id=session.consent_workflow_id,
-            static_summary=f"consent for session {session.session_number}",
-        )
-        self._consent_task = self._spawn(self._await_consent(self._consent))
-        return session
-
-    @request_cancellation.validator
-    def _validate_request_cancellation(self, request: RequestCancellationInput) -> None:
-        self._reject_if_terminal()
-
-    async def _await_consent(self, handle: "ConsentHandle") -> None:
-        decision = await handle
-        action = {
-            "approve": SessionAction.APPROVE_CANCELLATION,
-            "reject": SessionAction.REJECT_CANCELLATION,
-            "withdraw": SessionAction.WITHDRAW_CANCELLATION,
-        }[decision.outcome]
-        result = await self._apply(action, decision.actor, f"consent:{handle.id}", decided_by=decision.decided_by.value)
-        self._last_consent_decision = decision
-        self._consent = None
+    async def _apply_consent_decision(self, decision: ConsentDecision, request_id: str) -> None:
+        action = _CONSENT_ACTIONS[decision.outcome]
+        result = await self._apply(action, decision.actor, request_id, decided_by=decision.decided_by.value)
         self._run_side_effects(result)
 
-    @workflow.update
-    async def withdraw_cancellation(self, request: WithdrawCancellationInput) -> SessionRecord:
-        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor)
-
-    @withdraw_cancellation.validator
-    def _validate_withdraw(self, request: WithdrawCancellationInput) -> None:
-        self._reject_unless_consent_pending()
-
-    @workflow.update
-    async def decide_cancellation(self, request: DecideCancellationInput) -> SessionRecord:
-        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor)
-
-    @decide_cancellation.validator
-    def _validate_decide(self, request: DecideCancellationInput) -> None:
-        self._reject_unless_consent_pending()
-
     async def _decide_consent(self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor) -> SessionRecord:
-        consent, task = self._consent, self._consent_task
-        if consent is None or task is None:
+        if not self._consent.waiting:
             raise _no_pending_request(self._session)
-        update = workflow.current_update_info()
-        token = update.id if update else str(workflow.uuid4())
-        try:
-            await consent.signal(
-                CancellationConsentWorkflow.decide,
-                ConsentDecision(outcome=outcome, decided_by=decided_by, actor=actor, token=token),
-            )
-        except FailureError:
-            pass  # the consent workflow already closed: another decision won; reported below
-        await workflow.wait_condition(task.done)
-        winner = self._last_consent_decision
-        if winner is None or winner.token != token:
+        if not await self._consent.decide(outcome, decided_by, actor, request_id()):
             # Another decision (the parent's tap, the timer, someone else) got there first.
+            winner = self._consent.last_decision
             raise ApplicationError(
                 "The cancellation request was already decided"
                 + (f": {winner.outcome} by {winner.decided_by.value}." if winner else "."),
@@ -316,46 +232,6 @@ class SessionWorkflow:
                 non_retryable=True,
             )
         return self._current()
-
-    def _reject_unless_consent_pending(self) -> None:
-        if self._session is not None and (
-            self._session.cancellation_status != CancellationStatus.PENDING or self._consent is None
-        ):
-            raise _no_pending_request(self._session)
-
-    # ----- side effects ------------------------------------------------------------------------
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
-        """Run a side effect in the background; the workflow ends only after all of them."""
-        task = asyncio.create_task(coroutine)
-        self._side_effects.add(task)
-        task.add_done_callback(self._side_effects.discard)
-        return task
-
-    def _request_calendar_sync(self) -> None:
-        """Coalesce: at most one sync runs; a change during it triggers one more pass."""
-        self._calendar_dirty = True
-        if self._calendar_task is None or self._calendar_task.done():
-            self._calendar_task = self._spawn(self._calendar_loop())
-
-    async def _calendar_loop(self) -> None:
-        while self._calendar_dirty:
-            self._calendar_dirty = False
-            try:
-                await workflow.execute_activity_method(
-                    CalendarActivities.sync_calendar,
-                    SyncCalendarInput(session_id=self._current().id),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    schedule_to_close_timeout=CALENDAR_GIVE_UP_AFTER,
-                    retry_policy=CALENDAR_RETRY,
-                )
-            except ActivityError as error:
-                await workflow.execute_activity_method(
-                    CalendarActivities.record_calendar_failure,
-                    RecordCalendarFailureInput(session_id=self._current().id, error=str(error.cause)),
-                    start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                    retry_policy=DB_RETRY,
-                )
 
     # ----- state -------------------------------------------------------------------------------
 

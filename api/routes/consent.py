@@ -14,31 +14,20 @@ from api.schemas import (
     WebhookAnswer,
     WithdrawCancellation,
 )
-from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.errors import ErrorCode
 from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, parse_replies, signature_is_valid
-from workflows.inputs import DecideCancellationInput, RequestCancellationInput, WithdrawCancellationInput
-from workflows.session import SessionWorkflow
 
 router = APIRouter(tags=["cancellation consent"])
 
 
 @router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
 async def request_cancellation(
-    body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep, request: Request
+    body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """The coach asks the parent (WhatsApp, buttons Approve / Reschedule / Call Me); no answer within
     the consent window (CANCELLATION_AUTO_APPROVE_AFTER, default 48 h) approves it."""
-    if principal.is_admin:
-        raise DomainError(
-            ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow."
-        )
-    argument = RequestCancellationInput(
-        actor=services.sessions.actor(principal),
-        reason=body.reason,
-        auto_approve_after=request.app.state.settings.cancellation_auto_approve_after,
-    )
     return SessionEnvelope(
-        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.request_cancellation, argument)
+        session=await services.sessions.request_cancellation(principal, body.session_id, reason=body.reason)
     )
 
 
@@ -47,16 +36,7 @@ async def withdraw_cancellation(
     body: WithdrawCancellation, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """The coach takes back a pending request; the parent is told the session stands."""
-    argument = WithdrawCancellationInput(actor=services.sessions.actor(principal))
-    return SessionEnvelope(
-        session=await services.sessions.act(
-            principal,
-            body.session_id,
-            SessionWorkflow.withdraw_cancellation,
-            argument,
-            needs_pending_cancellation=True,
-        )
-    )
+    return SessionEnvelope(session=await services.sessions.withdraw_cancellation(principal, body.session_id))
 
 
 @router.post("/api/sessions/decide-cancel", response_model=SessionEnvelope)
@@ -64,15 +44,8 @@ async def decide_cancellation(
     body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """An admin decides a pending request, e.g. for a parent who phoned in."""
-    argument = DecideCancellationInput(actor=services.sessions.actor(principal), decision=body.decision)
     return SessionEnvelope(
-        session=await services.sessions.act(
-            principal,
-            body.session_id,
-            SessionWorkflow.decide_cancellation,
-            argument,
-            needs_pending_cancellation=True,
-        )
+        session=await services.sessions.decide_cancellation(principal, body.session_id, decision=body.decision)
     )
 
 

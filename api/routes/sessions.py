@@ -9,8 +9,6 @@ from pydantic import StringConstraints
 from api.deps import CurrentPrincipal, ServicesDep
 from api.schemas import CompleteSession, MarkMissed, RescheduleSession, SessionEnvelope, SessionList
 from coach_sessions.errors import DomainError, ErrorCode
-from workflows.inputs import CancelInput, CompleteInput, MarkMissedInput, RescheduleInput
-from workflows.session import SessionWorkflow
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
@@ -36,22 +34,18 @@ async def complete_session(
     body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """Mark a started, unlocked session completed (learning event + session summary to the parent)."""
-    argument = CompleteInput(actor=services.sessions.actor(principal), notes=body.notes or None)
     return SessionEnvelope(
-        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.complete, argument)
+        session=await services.sessions.complete(principal, body.session_id, notes=body.notes or None)
     )
 
 
 @router.post("/missed", response_model=SessionEnvelope)
 async def mark_missed(body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep) -> SessionEnvelope:
     """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice."""
-    argument = MarkMissedInput(
-        actor=services.sessions.actor(principal),
-        notify_parent=body.notify_parent,
-        notes=body.notes or None,
-    )
     return SessionEnvelope(
-        session=await services.sessions.act(principal, body.session_id, SessionWorkflow.mark_missed, argument)
+        session=await services.sessions.mark_missed(
+            principal, body.session_id, notify_parent=body.notify_parent, notes=body.notes or None
+        )
     )
 
 
@@ -60,10 +54,11 @@ async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
     """Move a session to a new date and time, read in the coach's timezone; the calendar follows."""
-    record = await services.sessions.visible_session(principal, body.session_id)
-    new_at = await services.sessions.coach_local_time(record, body.new_date, body.new_time)
-    argument = RescheduleInput(actor=services.sessions.actor(principal), new_scheduled_at=new_at, reason=body.reason)
-    return SessionEnvelope(session=await services.sessions.send(record, SessionWorkflow.reschedule, argument))
+    return SessionEnvelope(
+        session=await services.sessions.reschedule(
+            principal, body.session_id, new_date=body.new_date, new_time=body.new_time, reason=body.reason
+        )
+    )
 
 
 @router.delete("", response_model=SessionEnvelope)
@@ -74,11 +69,4 @@ async def cancel_session(
     reason: Annotated[str, Query(), StringConstraints(strip_whitespace=True, min_length=3, max_length=500)],
 ) -> SessionEnvelope:
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
-    record = await services.sessions.visible_session(principal, session_id)
-    if not principal.is_admin:
-        raise DomainError(
-            ErrorCode.PARENT_CONSENT_REQUIRED,
-            "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
-        )
-    argument = CancelInput(actor=services.sessions.actor(principal), reason=reason)
-    return SessionEnvelope(session=await services.sessions.send(record, SessionWorkflow.cancel, argument))
+    return SessionEnvelope(session=await services.sessions.cancel(principal, session_id, reason=reason))

@@ -29,7 +29,13 @@ class Services:
     def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
         people_repo = PeopleRepository(pool)
         session_repo = SessionRepository(pool)
-        sessions = SessionService(session_repo, people_repo, temporal, settings.temporal_task_queue)
+        sessions = SessionService(
+            session_repo,
+            people_repo,
+            temporal,
+            settings.temporal_task_queue,
+            consent_window=settings.cancellation_auto_approve_after,
+        )
         return cls(
             pool=pool,
             temporal=temporal,

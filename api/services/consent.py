@@ -8,9 +8,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from coach_sessions.contracts import OutboxDeliveryInput, ParentReply
 from coach_sessions.repositories.inbound import InboundReply, InboundRepository, MatchKind
 from workflows.consent import CancellationConsentWorkflow
-from workflows.inputs import OutboxDeliveryInput, ParentReply
 from workflows.outbox import OutboxDeliveryWorkflow
 
 log = logging.getLogger("coach_sessions.webhooks")

@@ -6,13 +6,13 @@ from uuid import UUID
 
 from temporalio.client import Client
 
+from coach_sessions.contracts import EnrollmentWorkflowInput
 from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.models import Enrollment, SessionRecord
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.temporal import enrollment_workflow_id
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.inputs import EnrollmentWorkflowInput
 
 ANSWER_WITHIN = timedelta(seconds=30)
 

@@ -8,29 +8,19 @@ from uuid import UUID
 import asyncpg
 
 from coach_sessions.repositories.outbox import enqueue_message
-from coach_sessions.statuses import CancellationStatus, ConsentChoice
+from coach_sessions.statuses import CancellationStatus
 from coach_sessions.templates import (
     CANCELLATION_ALREADY_DECIDED,
     CANCELLATION_REQUEST,
     MessageContext,
     render_params,
 )
+from coach_sessions.whatsapp_inbound import InboundReply
 
 # A tap on a request decided this recently still earns the parent a "this was already decided" note.
 LATE_REPLY_WINDOW = timedelta(days=7)
 
 MatchKind = Literal["signalled", "late", "ignored", "duplicate"]
-
-
-@dataclass(frozen=True)
-class InboundReply:
-    provider_message_id: str
-    from_phone: str  # E.164 with "+"
-    context_message_id: str | None
-    button_payload: str | None
-    button_text: str | None
-    choice: ConsentChoice | None
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)

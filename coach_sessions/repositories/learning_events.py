@@ -37,26 +37,3 @@ async def insert_learning_event(
         content_for_embedding,
         idempotency_key,
     )
-
-
-class LearningEventRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def list_for_session(self, session_id: UUID) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT id, child_id, coach_id, session_id, event_type, event_date, event_data,"
-            " content_for_embedding FROM learning_events WHERE session_id = $1 ORDER BY created_at, id",
-            session_id,
-        )
-        return [dict(r) for r in rows]
-
-    async def list_for_child(self, child_id: UUID, limit: int = 200) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT id, child_id, coach_id, session_id, event_type, event_date, event_data,"
-            " content_for_embedding FROM learning_events WHERE child_id = $1"
-            " ORDER BY event_date DESC, id LIMIT $2",
-            child_id,
-            limit,
-        )
-        return [dict(r) for r in rows]

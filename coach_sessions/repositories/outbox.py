@@ -7,7 +7,6 @@ for ops instead of sending it twice. A provider error that proves nothing was se
 connection, 5xx, 429) releases the claim so the retry sends it.
 """
 
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -72,10 +71,6 @@ class OutboxRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def get(self, message_id: UUID) -> OutboundMessage | None:
-        row = await self._pool.fetchrow("SELECT * FROM outbound_messages WHERE id = $1", message_id)
-        return OutboundMessage.model_validate(dict(row)) if row else None
-
     async def claim(self, message_id: UUID) -> tuple[OutboundMessage | None, str]:
         """Claim a queued message for one delivery attempt.
 
@@ -132,9 +127,3 @@ class OutboxRepository:
             MessageStatus.FAILED.value,
             error[:1000],
         )
-
-    async def list_for_session(self, session_id: UUID) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT * FROM outbound_messages WHERE session_id = $1 ORDER BY created_at, id", session_id
-        )
-        return [dict(r) for r in rows]

@@ -1,13 +1,13 @@
 """Scheduled sessions: reads with their lock state, and every status transition in one transaction."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from coach_sessions import rules
-from coach_sessions.actions import SessionAction, TransitionRequest, TransitionResult
+from coach_sessions.contracts import SessionAction, TransitionRequest, TransitionResult
 from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.learning_events import insert_learning_event
@@ -62,13 +62,6 @@ class SessionRepository:
             coach_id,
         )
         return [SessionRecord.model_validate(dict(r)) for r in rows]
-
-    async def list_ids_for_enrollment(self, enrollment_id: UUID) -> list[UUID]:
-        rows = await self._pool.fetch(
-            "SELECT id FROM scheduled_sessions WHERE enrollment_id = $1 ORDER BY session_number",
-            enrollment_id,
-        )
-        return [r["id"] for r in rows]
 
     # ----- timer-driven ------------------------------------------------------------------------
 
@@ -242,7 +235,3 @@ class SessionRepository:
             session_id,
         )
         return dict(row) if row else None
-
-
-def session_end(record: SessionRecord) -> datetime:
-    return record.scheduled_at + timedelta(minutes=record.duration_minutes)

@@ -1,0 +1,181 @@
+"""The messages the API, the workflows and the activities exchange: one pydantic model each.
+
+This module sits below all three layers (api → workflows → activities → coach_sessions), so every
+layer imports its contracts downward. The models travel in Temporal history as JSON (the pydantic
+data converter): a new field must have a default, or running workflows can no longer replay.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from coach_sessions.models import SessionRecord
+from coach_sessions.statuses import ConsentChoice, DecidedBy
+
+
+class Actor(BaseModel):
+    id: UUID | None  # None for the system (timers)
+    role: str  # coach | admin | parent | system
+
+
+# ----- workflows ----------------------------------------------------------------------------------
+
+
+class SessionWorkflowInput(BaseModel):
+    session_id: UUID
+
+
+class SessionWorkflowResult(BaseModel):
+    session_id: UUID
+    final_status: str
+
+
+class EnrollmentWorkflowInput(BaseModel):
+    enrollment_id: UUID
+
+
+class EnrollmentWorkflowResult(BaseModel):
+    enrollment_id: UUID
+    session_ids: list[UUID]
+
+
+class OutboxDeliveryInput(BaseModel):
+    message_ids: list[UUID]
+
+
+# ----- session updates (one per action a coach or admin takes) -------------------------------------
+
+
+class CompleteInput(BaseModel):
+    actor: Actor
+    notes: str | None = None
+
+
+class MarkMissedInput(BaseModel):
+    actor: Actor
+    notify_parent: bool = False
+    notes: str | None = None
+
+
+class RescheduleInput(BaseModel):
+    actor: Actor
+    new_scheduled_at: datetime
+    reason: str | None = None
+
+
+class CancelInput(BaseModel):
+    actor: Actor
+    reason: str
+
+
+class RequestCancellationInput(BaseModel):
+    actor: Actor
+    reason: str
+    # From the API's CANCELLATION_AUTO_APPROVE_AFTER: the expiry stored and the timer are one value.
+    auto_approve_after: timedelta
+
+
+class WithdrawCancellationInput(BaseModel):
+    actor: Actor
+
+
+class DecideCancellationInput(BaseModel):
+    actor: Actor
+    decision: Literal["approve", "reject"]
+
+
+# ----- cancellation consent (child workflow) --------------------------------------------------------
+
+ConsentOutcome = Literal["approve", "reject", "withdraw"]
+
+
+class ConsentInput(BaseModel):
+    session_id: UUID
+    request_message_ids: list[UUID]
+    expires_at: datetime
+
+
+class ParentReply(BaseModel):
+    """A parent's quick-reply tap, as the webhook matched it."""
+
+    choice: ConsentChoice
+    inbound_message_id: str
+
+
+class ConsentDecision(BaseModel):
+    outcome: ConsentOutcome
+    decided_by: DecidedBy
+    actor: Actor
+    # Who asked for this decision (an update id, an inbound message id, "timer"): the caller
+    # learns whether its own decision won.
+    token: str
+
+
+# ----- activities ---------------------------------------------------------------------------------
+
+
+class LoadSessionInput(BaseModel):
+    session_id: UUID
+
+
+class MarkPendingInput(BaseModel):
+    session_id: UUID
+    now: datetime
+
+
+class CreateSessionsInput(BaseModel):
+    enrollment_id: UUID
+    now: datetime
+
+
+class SyncCalendarInput(BaseModel):
+    session_id: UUID
+
+
+class RecordCalendarFailureInput(BaseModel):
+    session_id: UUID
+    error: str
+
+
+class DeliverMessageInput(BaseModel):
+    message_id: UUID
+
+
+# ----- one session transition: what the workflow asks, what the repository writes ---------------------
+
+
+class SessionAction(StrEnum):
+    COMPLETE = "complete"
+    MARK_MISSED = "mark_missed"
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    REQUEST_CANCELLATION = "request_cancellation"
+    APPROVE_CANCELLATION = "approve_cancellation"
+    REJECT_CANCELLATION = "reject_cancellation"
+    WITHDRAW_CANCELLATION = "withdraw_cancellation"
+    PARENT_CALLBACK = "parent_callback"
+
+
+class TransitionRequest(BaseModel):
+    session_id: UUID
+    action: SessionAction
+    # Stable per user request (the Temporal update id): a retried activity finds its own earlier commit.
+    request_id: str
+    actor: Actor
+    now: datetime
+    notes: str | None = None
+    notify_parent: bool = False
+    new_scheduled_at: datetime | None = None
+    reason: str | None = None
+    # Cancellation consent: how long the parent has before it auto-approves, and who decided it.
+    consent_window: timedelta | None = None
+    decided_by: str | None = None
+
+
+class TransitionResult(BaseModel):
+    session: SessionRecord
+    message_ids: list[UUID] = []
+    calendar_sync_needed: bool = False

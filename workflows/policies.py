@@ -1,0 +1,37 @@
+"""Every timeout and retry policy the workflows use, in one place to tune them."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+from temporalio.workflow import unsafe
+
+with unsafe.imports_passed_through():
+    from activities.errors import CALENDAR_REJECTED, MESSAGE_REJECTED
+
+# Database work runs as local activities: quick attempts, since a caller waits for the answer.
+DB_ACTIVITY_TIMEOUT = timedelta(seconds=10)
+DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+
+# Creating an enrollment's sessions (a regular activity: it may take a few seconds for many sessions).
+ENROLLMENT_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ENROLLMENT_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=10)
+
+# A calendar outage heals on its own: retry with backoff for up to a day, then report "failed".
+CALENDAR_CALL_TIMEOUT = timedelta(seconds=30)
+CALENDAR_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=[CALENDAR_REJECTED],
+)
+CALENDAR_GIVE_UP_AFTER = timedelta(days=1)
+
+# WhatsApp: retry what was surely not sent for up to 12 h; a refusal is final.
+MESSAGE_CALL_TIMEOUT = timedelta(seconds=30)
+MESSAGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=[MESSAGE_REJECTED],
+)
+MESSAGE_GIVE_UP_AFTER = timedelta(hours=12)

@@ -1,0 +1,111 @@
+"""Every activity call the workflows make, with its options from ``policies``: one line per step.
+
+The workflows read as a list of steps; how each step runs (local or regular activity, timeouts,
+retries, how a failure reaches the caller) is decided here.
+"""
+
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.calendar import CalendarActivities
+    from activities.enrollment import EnrollmentActivities
+    from activities.messaging import MessagingActivities
+    from activities.sessions import SessionActivities
+    from coach_sessions.contracts import (
+        CreateSessionsInput,
+        DeliverMessageInput,
+        LoadSessionInput,
+        MarkPendingInput,
+        RecordCalendarFailureInput,
+        SyncCalendarInput,
+        TransitionRequest,
+        TransitionResult,
+    )
+    from coach_sessions.models import SessionRecord
+    from workflows import policies
+
+
+async def load_session(session_id: UUID) -> SessionRecord:
+    return await workflow.execute_local_activity_method(
+        SessionActivities.load_session,
+        LoadSessionInput(session_id=session_id),
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )
+
+
+async def mark_pending(session_id: UUID) -> SessionRecord:
+    return await workflow.execute_local_activity_method(
+        SessionActivities.mark_pending,
+        MarkPendingInput(session_id=session_id, now=workflow.now()),
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )
+
+
+async def apply_transition(request: TransitionRequest) -> TransitionResult:
+    """One transition in Postgres (a local activity: the fast answer path).
+
+    A business refusal reaches the caller as an ``ApplicationError`` whose type is the error code.
+    """
+    try:
+        return await workflow.execute_local_activity_method(
+            SessionActivities.apply_transition,
+            request,
+            start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+            retry_policy=policies.DB_RETRY,
+        )
+    except ActivityError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError):
+            raise ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True) from None
+        raise
+
+
+async def create_sessions(enrollment_id: UUID) -> list[UUID]:
+    return await workflow.execute_activity_method(
+        EnrollmentActivities.create_sessions,
+        CreateSessionsInput(enrollment_id=enrollment_id, now=workflow.now()),
+        start_to_close_timeout=policies.ENROLLMENT_ACTIVITY_TIMEOUT,
+        retry_policy=policies.ENROLLMENT_RETRY,
+    )
+
+
+async def sync_calendar(session_id: UUID) -> None:
+    """Make the calendar match the session; after the give-up time, record the sync as failed."""
+    try:
+        await workflow.execute_activity_method(
+            CalendarActivities.sync_calendar,
+            SyncCalendarInput(session_id=session_id),
+            start_to_close_timeout=policies.CALENDAR_CALL_TIMEOUT,
+            schedule_to_close_timeout=policies.CALENDAR_GIVE_UP_AFTER,
+            retry_policy=policies.CALENDAR_RETRY,
+        )
+    except ActivityError as error:
+        await workflow.execute_activity_method(
+            CalendarActivities.record_calendar_failure,
+            RecordCalendarFailureInput(session_id=session_id, error=str(error.cause)),
+            start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+            retry_policy=policies.DB_RETRY,
+        )
+
+
+async def deliver_message(message_id: UUID) -> str:
+    """Deliver one outbox message; its final failure is logged, never raised.
+
+    The outbox row records what happened for ops; no session state depends on a message.
+    """
+    try:
+        return await workflow.execute_activity_method(
+            MessagingActivities.deliver_message,
+            DeliverMessageInput(message_id=message_id),
+            start_to_close_timeout=policies.MESSAGE_CALL_TIMEOUT,
+            schedule_to_close_timeout=policies.MESSAGE_GIVE_UP_AFTER,
+            retry_policy=policies.MESSAGE_RETRY,
+        )
+    except ActivityError as error:
+        workflow.logger.error("message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)})
+        return "failed"
