@@ -91,29 +91,17 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 # ----- the whole service against fakes ----------------------------------------------------------
 
-from dataclasses import dataclass  # noqa: E402
-
 import httpx  # noqa: E402
 from google.auth.credentials import AnonymousCredentials  # noqa: E402
 
 from coach_sessions.providers.calendar import GoogleCalendarProvider  # noqa: E402
 from coach_sessions.providers.whatsapp import AiSensyProvider  # noqa: E402
 from coach_sessions.settings import Settings  # noqa: E402
+from tests.helpers import Stack  # noqa: E402
 
 if TYPE_CHECKING:  # imported as plugins above; importing them here too would skip assert rewriting
     from tests.fakes.aisensy import FakeAiSensy
     from tests.fakes.google_calendar import FakeGoogleCalendar
-
-
-@dataclass
-class Stack:
-    env: WorkflowEnvironment
-    http: httpx.AsyncClient
-    task_queue: str
-    calendar: "FakeGoogleCalendar"
-    aisensy: "FakeAiSensy"
-    google: GoogleCalendarProvider
-    whatsapp: AiSensyProvider
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -15,11 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.services import Services
 from coach_sessions.auth import mint_token
-from coach_sessions.providers.calendar import CalendarProvider, LocalCalendarProvider
-from coach_sessions.providers.whatsapp import LocalWhatsAppProvider, WhatsAppProvider
+from coach_sessions.providers.calendar import CalendarProvider, GoogleCalendarProvider, LocalCalendarProvider
+from coach_sessions.providers.whatsapp import AiSensyProvider, LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
 from worker import create_worker
+
+if TYPE_CHECKING:  # the fakes are pytest plugins (conftest): importing them here would skip assert rewriting
+    from tests.fakes.aisensy import FakeAiSensy
+    from tests.fakes.google_calendar import FakeGoogleCalendar
 
 TEST_SECRET = "test-secret-" + "x" * 40
 WEBHOOK_SECRET = "webhook-secret-for-tests"
@@ -91,6 +96,19 @@ async def eventually(check: Callable[[], Any], *, within: float = 10.0, interval
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not reached within {within}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+@dataclass
+class Stack:
+    """The ``stack`` fixture: API + worker with the real Google and AiSensy clients against the fakes."""
+
+    env: WorkflowEnvironment
+    http: httpx.AsyncClient
+    task_queue: str
+    calendar: "FakeGoogleCalendar"
+    aisensy: "FakeAiSensy"
+    google: GoogleCalendarProvider
+    whatsapp: AiSensyProvider
 
 
 __all__ = ["WorkflowEnvironment"]

@@ -8,9 +8,8 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from tests.conftest import Stack
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
-from tests.helpers import ADMIN, api_client, auth, eventually, running_worker
+from tests.helpers import ADMIN, Stack, api_client, auth, eventually, running_worker
 from tests.whatsapp_payloads import aisensy_envelope, button_tap, cloud_envelope, post_signed
 
 WINDOW = timedelta(hours=48)

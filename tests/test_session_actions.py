@@ -10,9 +10,8 @@ import asyncpg
 import pytest
 
 from coach_sessions.statuses import Role
-from tests.conftest import Stack
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
-from tests.helpers import ADMIN, auth, eventually
+from tests.helpers import ADMIN, Stack, auth, eventually
 from workflows.session import SessionWorkflow
 
 

@@ -10,9 +10,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from coach_sessions.providers.calendar import CalendarEvent, CalendarEventSpec, GoogleCalendarProvider
 from coach_sessions.providers.whatsapp import AiSensyProvider, SendResult, WhatsAppMessage
-from tests.conftest import Stack
 from tests.factories import hours, make_family, make_sessions, now_utc
-from tests.helpers import api_client, auth, eventually, running_worker
+from tests.helpers import Stack, api_client, auth, eventually, running_worker
 
 
 def _future_day(days: int) -> str:

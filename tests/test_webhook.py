@@ -14,9 +14,8 @@ from coach_sessions.whatsapp_inbound import (
     sign,
     signature_is_valid,
 )
-from tests.conftest import Stack
 from tests.factories import hours, make_family, make_sessions, now_utc
-from tests.helpers import WEBHOOK_SECRET, auth, eventually
+from tests.helpers import WEBHOOK_SECRET, Stack, auth, eventually
 from tests.whatsapp_payloads import WEBHOOK, aisensy_envelope, button_tap, cloud_envelope, post_signed
 
 
