@@ -1,0 +1,169 @@
+"""The pure ``plan()`` rules, every action against every state, with no database and no Temporal.
+
+The table below restates the product rules independently of the code: for each action, status,
+consent state, lock state and whether the session has started, the refusal code or the resulting
+status / learning event / messages. ``plan()`` must agree on every one of the combinations.
+"""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
+from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.statuses import CancellationStatus, LearningEventType, SessionStatus
+from coach_sessions.templates import (
+    CANCELLATION_REQUEST,
+    CANCELLATION_WITHDRAWN,
+    COACH_CALLBACK_REQUESTED,
+    COACH_CANCELLATION_APPROVED,
+    COACH_CANCELLATION_REJECTED,
+    SESSION_NOSHOW,
+    SESSION_SUMMARY,
+)
+from coach_sessions.transitions import plan
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+COACH = Actor(id=uuid4(), role="coach")
+OPEN = {SessionStatus.SCHEDULED, SessionStatus.PENDING, SessionStatus.RESCHEDULED}
+CONSENT_ACTIONS = {
+    SessionAction.APPROVE_CANCELLATION,
+    SessionAction.REJECT_CANCELLATION,
+    SessionAction.WITHDRAW_CANCELLATION,
+    SessionAction.PARENT_CALLBACK,
+}
+
+
+def expected(action: SessionAction, status: SessionStatus, consent: bool, locked: bool, started: bool) -> Any:
+    """The rule book: an ErrorCode for a refusal, else (new status or None, event type, message templates)."""
+    if action in CONSENT_ACTIONS:
+        if not consent:
+            return ErrorCode.NO_CANCELLATION_PENDING
+        if action is SessionAction.APPROVE_CANCELLATION:
+            if status not in OPEN:
+                return ErrorCode.INVALID_STATUS
+            return (SessionStatus.CANCELLED, LearningEventType.SESSION_CANCELLED, [COACH_CANCELLATION_APPROVED])
+        return {
+            SessionAction.REJECT_CANCELLATION: (
+                None,
+                LearningEventType.CANCELLATION_REJECTED,
+                [COACH_CANCELLATION_REJECTED],
+            ),
+            SessionAction.WITHDRAW_CANCELLATION: (
+                None,
+                LearningEventType.CANCELLATION_WITHDRAWN,
+                [CANCELLATION_WITHDRAWN],
+            ),
+            SessionAction.PARENT_CALLBACK: (
+                None,
+                LearningEventType.PARENT_CALLBACK_REQUESTED,
+                [COACH_CALLBACK_REQUESTED],
+            ),
+        }[action]
+    if status not in OPEN:
+        return ErrorCode.INVALID_STATUS
+    if consent:
+        return ErrorCode.CANCELLATION_PENDING
+    if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
+        # The sequence rule: only a started session, and only once every earlier one is resolved.
+        if not started:
+            return ErrorCode.SESSION_NOT_STARTED
+        if locked:
+            return ErrorCode.SESSION_LOCKED
+        if action is SessionAction.COMPLETE:
+            return (SessionStatus.COMPLETED, LearningEventType.SESSION_COMPLETED, [SESSION_SUMMARY])
+        return (SessionStatus.MISSED, LearningEventType.SESSION_MISSED, [SESSION_NOSHOW])
+    if action is SessionAction.RESCHEDULE:  # a locked or not-yet-started session can still move
+        return (SessionStatus.RESCHEDULED, LearningEventType.SESSION_RESCHEDULED, [])
+    if action is SessionAction.CANCEL:
+        return (SessionStatus.CANCELLED, LearningEventType.SESSION_CANCELLED, [])
+    assert action is SessionAction.REQUEST_CANCELLATION
+    return (None, LearningEventType.CANCELLATION_REQUESTED, [CANCELLATION_REQUEST])
+
+
+def _row(status: SessionStatus, consent: bool, started: bool) -> dict[str, Any]:
+    return {
+        "id": uuid4(),
+        "session_number": 3,
+        "status": status.value,
+        "scheduled_at": NOW - timedelta(hours=1) if started else NOW + timedelta(days=1),
+        "coach_notes": None,
+        "cancellation_status": (CancellationStatus.PENDING if consent else CancellationStatus.NONE).value,
+        "cancellation_reason": "family trip" if consent else None,
+        "cancellation_request_count": 1 if consent else 0,
+    }
+
+
+def _request(action: SessionAction) -> TransitionRequest:
+    return TransitionRequest(
+        session_id=uuid4(),
+        action=action,
+        request_id="r1",
+        actor=COACH,
+        now=NOW,
+        notes="read two levelled books",
+        notify_parent=True,
+        new_scheduled_at=NOW + timedelta(days=3),
+        reason="coach unwell",
+        consent_window=timedelta(hours=48),
+        decided_by="parent",
+    )
+
+
+CASES = list(itertools.product(SessionAction, SessionStatus, [False, True], [False, True], [False, True]))
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "consent", "locked", "started"),
+    CASES,
+    ids=[
+        f"{a.value}-{s.value}-{'consent' if c else 'no_consent'}-{'locked' if lk else 'free'}-"
+        f"{'started' if st else 'future'}"
+        for a, s, c, lk, st in CASES
+    ],
+)
+def test_plan_agrees_with_the_rule_book(
+    action: SessionAction, status: SessionStatus, consent: bool, locked: bool, started: bool
+) -> None:
+    want = expected(action, status, consent, locked, started)
+    blocking = 2 if locked else None
+    if isinstance(want, str):
+        with pytest.raises(DomainError) as refused:
+            plan(_request(action), _row(status, consent, started), blocking, "Asia/Kolkata")
+        assert refused.value.code == want
+        return
+    new_status, event_type, templates = want
+    change = plan(_request(action), _row(status, consent, started), blocking, "Asia/Kolkata")
+    assert change.columns.get("status") == (new_status.value if new_status else None)
+    assert change.event_type == event_type
+    assert [template for template, _recipient in change.messages] == templates
+    assert change.calendar_sync == (new_status in (SessionStatus.RESCHEDULED, SessionStatus.CANCELLED))
+
+
+def test_the_table_covers_every_combination() -> None:
+    assert len(CASES) == len(SessionAction) * len(SessionStatus) * 2 * 2 * 2
+
+
+def test_a_reschedule_to_the_past_is_refused_whatever_the_state() -> None:
+    request = _request(SessionAction.RESCHEDULE).model_copy(update={"new_scheduled_at": NOW})
+    with pytest.raises(DomainError) as refused:
+        plan(request, _row(SessionStatus.SCHEDULED, False, False), None, "UTC")
+    assert refused.value.code == ErrorCode.TIME_IN_PAST
+
+
+def test_missed_without_notify_sends_nothing() -> None:
+    request = _request(SessionAction.MARK_MISSED).model_copy(update={"notify_parent": False})
+    change = plan(request, _row(SessionStatus.PENDING, False, True), None, "UTC")
+    assert change.messages == ()
+    assert change.event_data["parent_notified"] is False
+
+
+def test_a_request_opens_a_consent_window_and_names_its_workflow() -> None:
+    row = _row(SessionStatus.SCHEDULED, False, False)
+    change = plan(_request(SessionAction.REQUEST_CANCELLATION), row, None, "UTC")
+    assert change.columns["cancellation_status"] == CancellationStatus.PENDING
+    assert change.columns["cancellation_expires_at"] == NOW + timedelta(hours=48)
+    assert change.columns["consent_workflow_id"] == f"consent-{row['id']}-1"
