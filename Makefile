@@ -15,7 +15,7 @@ API_PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DEVSTACK := $(PY) -m coach_sessions.devstack
 
-.PHONY: help install run test lint migrate worker api token clean-data
+.PHONY: help install run test lint migrate worker api token clean-data histories
 
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all)"
@@ -43,6 +43,11 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# Re-record tests/histories/ (replayed by tests/test_replay.py): only when a workflow change is meant
+# to produce new histories. See the README, "Changing workflow code".
+histories: install
+	$(VENV)/bin/pytest -q tests/record_histories.py --record-histories
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -24,6 +24,14 @@ from coach_sessions.embedded import EmbeddedPostgres
 pytest_plugins = ["tests.fakes.google_calendar", "tests.fakes.aisensy"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-histories",
+        action="store_true",
+        help="write tests/histories/*.json from tests/record_histories.py (see the README)",
+    )
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """``TEST_DATABASE_URL`` if set (an existing server), else a throwaway embedded PostgreSQL."""
