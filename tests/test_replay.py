@@ -27,7 +27,7 @@ def test_there_are_histories_of_every_workflow_type() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name.removesuffix(".json") for p in HISTORIES])
 async def test_saved_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))  # noqa: ASYNC240 - a small test file
     replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
