@@ -23,6 +23,11 @@ class ErrorCode:
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    # The action got no answer within the bound (no worker, a dependency down): it was not applied and
+    # will not be applied later; retry (with the same Idempotency-Key, to be safe).
+    TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
+    ENROLLMENT_EXISTS = "enrollment_exists"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -49,6 +49,7 @@ class Enrollment(Row):
     session_count: int
     duration_minutes: int
     timezone: str
+    status: str = "active"  # ended once every session is completed, missed or cancelled
     created_at: datetime
 
 

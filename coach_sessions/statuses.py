@@ -81,6 +81,7 @@ class DecidedBy(StrEnum):
     AUTO = "auto"  # the consent window ran out
     ADMIN = "admin"
     COACH = "coach"  # withdrew the request
+    SYSTEM = "system"  # the consent process failed: the request lapsed and the session stands
 
 
 class Role(StrEnum):

@@ -1,6 +1,6 @@
 """Admin: enrolling a child starts its numbered sessions."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from api.deps import AdminPrincipal, ServicesDep
 from api.schemas import CreateEnrollment, EnrollmentCreated
@@ -8,9 +8,18 @@ from api.schemas import CreateEnrollment, EnrollmentCreated
 router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated)
-async def create_enrollment(body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep) -> EnrollmentCreated:
-    enrollment, sessions = await services.enrollments.enroll(
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentCreated,
+    responses={200: {"model": EnrollmentCreated, "description": "The same enrollment was posted before"}},
+)
+async def create_enrollment(
+    body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep, response: Response
+) -> EnrollmentCreated:
+    """Enroll a child: sessions 1..N are created at once; posting the same enrollment again answers
+    it (200); another plan while the child has an active enrollment with the coach is 409."""
+    enrollment, sessions, created = await services.enrollments.enroll(
         child_id=body.child_id,
         coach_id=body.coach_id,
         start_date=body.start_date,
@@ -19,4 +28,6 @@ async def create_enrollment(body: CreateEnrollment, _: AdminPrincipal, services:
         session_count=body.session_count,
         duration_minutes=body.duration_minutes,
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return EnrollmentCreated(enrollment=enrollment, sessions=[services.sessions.view(s) for s in sessions])

@@ -47,6 +47,52 @@ class EnrollmentRepository:
             raise NotFound("child or coach", ErrorCode.NOT_FOUND)
         return Enrollment.model_validate(dict(row))
 
+    async def create_with_sessions(
+        self,
+        *,
+        child_id: UUID,
+        coach_id: UUID,
+        start_date: date,
+        session_time: time,
+        weekdays: list[str],
+        session_count: int,
+        duration_minutes: int,
+        now: datetime,
+    ) -> tuple[Enrollment, bool]:
+        """The enrollment and all its numbered sessions in one transaction, or the child's active
+        enrollment with this coach (``created`` False) when there is one already."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """
+                INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays,
+                                         session_count, duration_minutes, timezone)
+                SELECT ch.id, co.id, $3, $4, $5, $6, $7, co.timezone
+                  FROM children ch JOIN coaches co ON co.id = $2
+                 WHERE ch.id = $1
+                ON CONFLICT (child_id, coach_id) WHERE status = 'active' DO NOTHING
+                RETURNING *
+                """,
+                child_id,
+                coach_id,
+                start_date,
+                session_time,
+                weekdays,
+                session_count,
+                duration_minutes,
+            )
+            if row is None:
+                existing = await conn.fetchrow(
+                    "SELECT * FROM enrollments WHERE child_id = $1 AND coach_id = $2 AND status = 'active'",
+                    child_id,
+                    coach_id,
+                )
+                if existing is None:
+                    raise NotFound("child or coach", ErrorCode.NOT_FOUND)
+                return Enrollment.model_validate(dict(existing)), False
+            enrollment = Enrollment.model_validate(dict(row))
+            await self._insert_sessions(conn, enrollment, now)
+        return enrollment, True
+
     async def get(self, enrollment_id: UUID) -> Enrollment | None:
         row = await self._pool.fetchrow("SELECT * FROM enrollments WHERE id = $1", enrollment_id)
         return Enrollment.model_validate(dict(row)) if row else None
@@ -66,6 +112,16 @@ class EnrollmentRepository:
         enrollment = await self.get(enrollment_id)
         if enrollment is None:
             raise NotFound("enrollment", ErrorCode.NOT_FOUND)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._insert_sessions(conn, enrollment, now)
+            rows = await conn.fetch(
+                "SELECT id FROM scheduled_sessions WHERE enrollment_id = $1 ORDER BY session_number",
+                enrollment_id,
+            )
+        return [r["id"] for r in rows]
+
+    @staticmethod
+    async def _insert_sessions(conn: asyncpg.Connection, enrollment: Enrollment, now: datetime) -> None:
         starts = session_start_times(
             start_date=enrollment.start_date,
             session_time=enrollment.session_time,
@@ -73,33 +129,27 @@ class EnrollmentRepository:
             count=enrollment.session_count,
             timezone=enrollment.timezone,
         )
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.executemany(
-                """
-                INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number,
-                                                scheduled_at, duration_minutes, status)
-                VALUES ($1, $2, $3, $4, $5::timestamptz, $6::integer,
-                        CASE WHEN $5::timestamptz + make_interval(mins => $6::integer) <= $7::timestamptz
-                             THEN $8 ELSE $9 END)
-                ON CONFLICT ON CONSTRAINT scheduled_sessions_number_key DO NOTHING
-                """,
-                [
-                    (
-                        enrollment.child_id,
-                        enrollment.coach_id,
-                        enrollment.id,
-                        number,
-                        start,
-                        enrollment.duration_minutes,
-                        now,
-                        SessionStatus.PENDING.value,
-                        SessionStatus.SCHEDULED.value,
-                    )
-                    for number, start in enumerate(starts, start=1)
-                ],
-            )
-            rows = await conn.fetch(
-                "SELECT id FROM scheduled_sessions WHERE enrollment_id = $1 ORDER BY session_number",
-                enrollment_id,
-            )
-        return [r["id"] for r in rows]
+        await conn.executemany(
+            """
+            INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number,
+                                            scheduled_at, duration_minutes, status)
+            VALUES ($1, $2, $3, $4, $5::timestamptz, $6::integer,
+                    CASE WHEN $5::timestamptz + make_interval(mins => $6::integer) <= $7::timestamptz
+                         THEN $8 ELSE $9 END)
+            ON CONFLICT ON CONSTRAINT scheduled_sessions_number_key DO NOTHING
+            """,
+            [
+                (
+                    enrollment.child_id,
+                    enrollment.coach_id,
+                    enrollment.id,
+                    number,
+                    start,
+                    enrollment.duration_minutes,
+                    now,
+                    SessionStatus.PENDING.value,
+                    SessionStatus.SCHEDULED.value,
+                )
+                for number, start in enumerate(starts, start=1)
+            ],
+        )

@@ -14,6 +14,7 @@ from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import (
     RESOLVED_STATUSES,
+    TERMINAL_STATUSES,
     CalendarSyncStatus,
     SessionStatus,
 )
@@ -23,6 +24,14 @@ from coach_sessions.transitions import plan
 # Actions whose replay (a retried activity) must re-run the calendar sync.
 CALENDAR_ACTIONS = frozenset({SessionAction.RESCHEDULE, SessionAction.CANCEL, SessionAction.APPROVE_CANCELLATION})
 _RESOLVED = sorted(s.value for s in RESOLVED_STATUSES)
+_TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
+
+_END_ENROLLMENT_WHEN_DONE = """
+UPDATE enrollments SET status = 'ended'
+ WHERE id = $1 AND status = 'active'
+   AND NOT EXISTS (SELECT 1 FROM scheduled_sessions
+                    WHERE enrollment_id = $1 AND status <> ALL($2::text[]))
+"""
 
 # The row plus the earliest unresolved earlier session of its enrollment ($1 = resolved statuses).
 _SELECT_WITH_LOCK = """
@@ -125,6 +134,9 @@ class SessionRepository:
                     request.session_id,
                     *change.columns.values(),
                 )
+            if row["status"] in _TERMINAL:
+                # The last session resolved ends the enrollment: the child may be enrolled again.
+                await conn.execute(_END_ENROLLMENT_WHEN_DONE, row["enrollment_id"], _TERMINAL)
             await insert_learning_event(
                 conn,
                 child_id=row["child_id"],
