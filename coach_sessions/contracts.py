@@ -48,27 +48,35 @@ class OutboxDeliveryInput(BaseModel):
 
 # ----- session updates (one per action a coach or admin takes) -------------------------------------
 
+# ACTION_DEADLINE_NOTE: every update carries the moment its caller stops waiting (the API's answer
+# bound). An action that reaches the database after it is refused, so a caller that got 503 never
+# finds its action applied later. None (histories from before the deadline) means no deadline.
+
 
 class CompleteInput(BaseModel):
     actor: Actor
     notes: str | None = None
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class MarkMissedInput(BaseModel):
     actor: Actor
     notify_parent: bool = False
     notes: str | None = None
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class RescheduleInput(BaseModel):
     actor: Actor
     new_scheduled_at: datetime
     reason: str | None = None
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class CancelInput(BaseModel):
     actor: Actor
     reason: str
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class RequestCancellationInput(BaseModel):
@@ -76,15 +84,18 @@ class RequestCancellationInput(BaseModel):
     reason: str
     # From the API's CANCELLATION_AUTO_APPROVE_AFTER: the expiry stored and the timer are one value.
     auto_approve_after: timedelta
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class WithdrawCancellationInput(BaseModel):
     actor: Actor
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class DecideCancellationInput(BaseModel):
     actor: Actor
     decision: Literal["approve", "reject"]
+    deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
 # ----- cancellation consent (child workflow) --------------------------------------------------------
@@ -173,6 +184,11 @@ class TransitionRequest(BaseModel):
     # Cancellation consent: how long the parent has before it auto-approves, and who decided it.
     consent_window: timedelta | None = None
     decided_by: str | None = None
+    # The caller's deadline (see ACTION_DEADLINE_NOTE); a replay of a committed request ignores it.
+    deadline: datetime | None = None
+    # A consent decision: the update id (or inbound message id) of whoever decided it, so that a
+    # retried withdraw/decide with the same Idempotency-Key can find its own decision.
+    decision_token: str | None = None
 
 
 class TransitionResult(BaseModel):

@@ -24,8 +24,8 @@ CREATE TABLE api_idempotency_keys (
     key            text NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
     -- The action and its arguments (a hash): the same key with another request is refused.
     fingerprint    text NOT NULL,
-    status_code    integer NOT NULL CHECK (status_code BETWEEN 200 AND 499),
-    body           jsonb NOT NULL,
+    -- {"session": …} for a success, {"error": code, "detail": …, "extra": {…}} for a refusal.
+    outcome        jsonb NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (principal_id, key)
 );

@@ -1,6 +1,6 @@
 """Scheduled sessions: reads with their lock state, and every status transition in one transaction."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -8,7 +8,7 @@ import asyncpg
 
 from coach_sessions import rules
 from coach_sessions.contracts import SessionAction, TransitionRequest, TransitionResult
-from coach_sessions.errors import NotFound
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.repositories.outbox import enqueue_message
@@ -72,6 +72,19 @@ class SessionRepository:
         )
         return [SessionRecord.model_validate(dict(r)) for r in rows]
 
+    async def transition_committed(self, session_id: UUID, request_id: str) -> bool:
+        """Whether the request ``request_id`` (an update id) changed this session: directly, or as
+        the decision that settled its cancellation request."""
+        return bool(
+            await self._pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM learning_events WHERE session_id = $1"
+                " AND (idempotency_key = $2 OR event_data->>'decision_token' = $3))",
+                session_id,
+                f"transition:{session_id}:{request_id}",
+                request_id,
+            )
+        )
+
     # ----- timer-driven ------------------------------------------------------------------------
 
     async def mark_pending(self, session_id: UUID, now: datetime) -> SessionRecord:
@@ -121,6 +134,12 @@ class SessionRepository:
             already = await conn.fetchval("SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key)
             if already:  # this very request committed before (a retried activity): answer the same
                 return await self._result_after_replay(conn, request)
+            if request.deadline is not None and datetime.now(UTC) > request.deadline:
+                # Its caller has had its answer (503) already: applying it now would surprise them.
+                raise DomainError(
+                    ErrorCode.TEMPORARILY_UNAVAILABLE,
+                    "The action reached the service after its caller stopped waiting; it was not applied.",
+                )
             context = await conn.fetchrow(_CONTEXT, row["child_id"], row["coach_id"])
             blocking = rules.blocking_session_number(
                 row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
@@ -148,7 +167,8 @@ class SessionRepository:
                 | {
                     "actor_role": request.actor.role,
                     "actor_id": str(request.actor.id) if request.actor.id else None,
-                },
+                }
+                | ({"decision_token": request.decision_token} if request.decision_token else {}),
                 content_for_embedding=change.sentence,
                 idempotency_key=event_key,
             )
