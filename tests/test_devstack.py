@@ -19,7 +19,6 @@ from temporalio.client import Client
 from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS
 from devtools.devstack import (
     REPO_ROOT,
-    ConfigError,
     child_environment,
     main,
     port_is_free,
@@ -81,14 +80,14 @@ async def test_dev_server_registers_search_attributes_and_restarts_on_the_same_d
     await _start_check_stop(db_file)
 
 
-def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         ports = ["--temporal-port", str(_free_port()), "--temporal-ui-port", str(_free_port())]
-        assert main(["--data-dir", str(tmp_path), "--api-port", str(port), *ports]) == 1
-    assert f"port {port} (API) already in use on 127.0.0.1; nothing was started" in capsys.readouterr().err
+        with pytest.raises(SystemExit, match=rf"port {port} \(API\) already in use on 127.0.0.1; nothing was started"):
+            main(["--data-dir", str(tmp_path), "--api-port", str(port), *ports])
     assert not (tmp_path / "pg").exists()
 
 
@@ -110,7 +109,7 @@ def test_given_secret_and_app_env_are_kept(tmp_path: Path) -> None:
 
 
 def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="AUTH_JWT_SECRET"):
+    with pytest.raises(SystemExit, match="AUTH_JWT_SECRET"):
         child_environment({"APP_ENV": "production"}, tmp_path)
     assert not (tmp_path / "dev-jwt-secret").exists()
 
