@@ -3,11 +3,14 @@ port check, the development environment, and a whole start whose Ctrl-C leaves n
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -127,12 +130,21 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_whole_stack_starts_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Not under pytest's tmp_path: another pytest run on the machine chmods /tmp/pytest-of-<user> to 0700,
+    which would lock PostgreSQL's own user out of its data directory (conftest does the same)."""
+    path = Path(tempfile.mkdtemp(prefix="coach-sessions-devstack-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None:
     api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "AUTH_JWT_SECRET", "XDG_RUNTIME_DIR"}}
     ports = ["--api-port", str(api_port), "--temporal-port", str(temporal_port), "--temporal-ui-port", str(ui_port)]
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "devtools.devstack", "--data-dir", str(tmp_path), *ports],
+        [sys.executable, "-m", "devtools.devstack", "--data-dir", str(data_dir), *ports],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -155,10 +167,10 @@ def test_whole_stack_starts_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None
             children = http.get("/api/coach/children", headers={"Authorization": f"Bearer {token}"})
             assert children.status_code == 200, children.text
             assert len(children.json()["children"]) == 2  # the first demo coach's
-        assert len(_processes_mentioning(str(tmp_path))) >= 5  # the check below can see the stack
+        assert len(_processes_mentioning(str(data_dir))) >= 5  # the check below can see the stack
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
         rest, _ = launcher.communicate(timeout=30)
-    assert _processes_mentioning(str(tmp_path)) == [], "".join(output) + rest
+    assert _processes_mentioning(str(data_dir)) == [], "".join(output) + rest
     assert all(port_is_free(port) for port in (api_port, temporal_port, ui_port))
-    assert (tmp_path / "dev-jwt-secret").exists() and (tmp_path / "temporal.db").exists()
+    assert (data_dir / "dev-jwt-secret").exists() and (data_dir / "temporal.db").exists()
