@@ -215,7 +215,8 @@ def run(args: argparse.Namespace, base: Mapping[str, str]) -> int:
         signal.signal(signal.SIGHUP, lambda *_: manager.terminate())  # terminal closed (honcho: INT/TERM only)
         manager.loop()
         print("stopping PostgreSQL" if pg else "", flush=True)
-    return manager.returncode or 0
+    code = manager.returncode or 0
+    return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
 
 
 def exec_command(argv: Sequence[str], args: argparse.Namespace) -> int:
