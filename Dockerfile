@@ -25,6 +25,9 @@ COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev
 
+# .dockerignore leaves out tests/ and devtools/ (the dev launcher, embedded PostgreSQL, demo data): none of
+# the services import them (only the dev-only `seed-demo` and `mint-token --demo-*` commands do); they
+# reach their servers through DATABASE_URL / TEMPORAL_ADDRESS.
 COPY . .
 
 # The code and the virtualenv stay root-owned (read-only to the service); it runs unprivileged.

@@ -1,6 +1,7 @@
 # Developer entry points. Needs only Python 3.11 and make: uv is installed with pip when missing,
 # the virtualenv comes from the committed uv.lock, and `make run` starts PostgreSQL and Temporal
-# from wheels in that virtualenv (see coach_sessions/devstack.py).
+# from wheels in that virtualenv, with honcho running the processes (see devtools/devstack.py; the
+# devtools/ package is development-only and is not copied into the Docker image).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -13,12 +14,13 @@ PY := $(VENV)/bin/python
 API_PORT ?= 8000
 # uv from PATH, else the copy pip installs: `python -m uv` works wherever pip put the script.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
-DEVSTACK := $(PY) -m coach_sessions.devstack
+DEVSTACK := $(PY) -m devtools.devstack
 
 .PHONY: help install run test lint migrate worker api token clean-data histories
 
 help:
-	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all)"
+	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all;"
+	@echo "                 if any one of them dies, all stop: make run again, data is kept)"
 	@echo "make test        run the test suite (starts its own servers)"
 	@echo "make lint        ruff + mypy"
 	@echo "make install     create/update .venv from uv.lock"
@@ -26,7 +28,7 @@ help:
 	@echo "make worker      run only the Temporal worker (needs Temporal: make run, or TEMPORAL_ADDRESS)"
 	@echo "make api         run only the API on 127.0.0.1:\$$API_PORT (default 8000)"
 	@echo "make token       print a demo coach token (TOKEN=\$$(make -s token))"
-	@echo "make clean-data  delete .data/ (local database, Temporal state, logs, dev secret)"
+	@echo "make clean-data  delete .data/ (local database, Temporal state, dev secrets)"
 	@echo "DATABASE_URL / TEMPORAL_ADDRESS point at existing servers instead of local ones."
 
 # `uv sync` is exact: it also removes packages that are not in the lock (and keeps the dev group).

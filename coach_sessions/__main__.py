@@ -18,8 +18,8 @@ async def _migrate() -> None:
 
 
 async def _seed_demo() -> None:
-    from coach_sessions.demo import seed_demo
     from coach_sessions.temporal import connect
+    from devtools.demo import seed_demo
 
     settings = get_settings()
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
@@ -31,8 +31,8 @@ async def _seed_demo() -> None:
 
 
 async def _demo_coach_id(index: int) -> UUID:
-    from coach_sessions.demo import DEMO_COACH_EMAILS
     from coach_sessions.repositories.people import PeopleRepository
+    from devtools.demo import DEMO_COACH_EMAILS
 
     pool = await create_pool(get_settings().database_url, min_size=1, max_size=1)
     try:
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("AISENSY_WEBHOOK_SECRET is not set")
         print("sha256=" + sign(secret, args.body.encode()))
     else:
-        from coach_sessions.demo import DEMO_ADMIN_ID
-
         settings = get_settings()
         if args.demo_admin:
+            from devtools.demo import DEMO_ADMIN_ID  # dev-only module, absent from the Docker image
+
             subject, role = DEMO_ADMIN_ID, Role.ADMIN
         elif args.demo_coach is not None:
             subject, role = asyncio.run(_demo_coach_id(args.demo_coach - 1)), Role.COACH

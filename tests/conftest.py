@@ -18,7 +18,7 @@ os.environ.setdefault("APP_ENV", "test")
 os.environ.setdefault("AUTH_JWT_SECRET", "test-secret-" + "x" * 40)
 
 from coach_sessions.db import apply_migrations, create_pool
-from coach_sessions.embedded import EmbeddedPostgres
+from devtools.embedded import EmbeddedPostgres
 
 # The fake Google Calendar and AiSensy servers (real HTTP on 127.0.0.1) and their fixtures.
 pytest_plugins = ["tests.fakes.google_calendar", "tests.fakes.aisensy"]
@@ -64,8 +64,8 @@ from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from coach_sessions.embedded import venv_binary  # noqa: E402
 from coach_sessions.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTE_KEYS  # noqa: E402
+from devtools.embedded import venv_binary  # noqa: E402
 
 _INDEXED_TYPES = {
     "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

