@@ -1,9 +1,15 @@
 """The Temporal worker process: one asyncpg pool, one HTTP client, providers built once."""
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
-from collections.abc import Callable, Sequence
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +28,7 @@ from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_p
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.repositories.workers import WorkerHeartbeatRepository
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
 from workflows.consent import CancellationConsentWorkflow
@@ -43,6 +50,7 @@ def create_worker(
     task_queue: str,
     max_cached_workflows: int = 1000,
     replace_activities: Sequence[Callable[..., Any]] = (),
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
     """The worker with every workflow and activity. ``replace_activities`` swaps activities of the
     same name (tests use it to inject crashes)."""
@@ -55,6 +63,7 @@ def create_worker(
         session_activities.load_session,
         session_activities.mark_pending,
         session_activities.apply_transition,
+        session_activities.check_deadline,
         enrollment_activities.create_sessions,
         calendar_activities.sync_calendar,
         calendar_activities.record_calendar_failure,
@@ -68,10 +77,35 @@ def create_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=workflows,
         activities=activities,
         max_cached_workflows=max_cached_workflows,
     )
+
+
+@asynccontextmanager
+async def heartbeat(pool: asyncpg.Pool, task_queue: str, every: timedelta) -> AsyncIterator[None]:
+    """Mark this worker alive every ``every`` while it runs (read by the API's /readyz)."""
+    identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    beats = WorkerHeartbeatRepository(pool)
+
+    async def beat_forever() -> None:
+        while True:
+            try:
+                await beats.beat(identity, task_queue)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("heartbeat not recorded", extra={"error": repr(error)})
+            await asyncio.sleep(every.total_seconds())
+
+    task = asyncio.create_task(beat_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await beats.forget(identity)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -100,7 +134,7 @@ async def run_worker(settings: Settings) -> None:
                 "whatsapp_provider": settings.whatsapp_provider,
             },
         )
-        async with worker:
+        async with worker, heartbeat(pool, settings.temporal_task_queue, settings.worker_heartbeat_every):
             await stop.wait()
         log.info("worker stopped")
     await pool.close()

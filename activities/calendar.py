@@ -44,7 +44,10 @@ class CalendarActivities:
             if session["status"] == SessionStatus.CANCELLED:
                 await self._calendar.cancel_event(calendar_id, event_id, session["coach_email"])
                 await self._sessions.record_calendar_event(
-                    request.session_id, google_event_id=session["google_event_id"], meet_link=None
+                    request.session_id,
+                    google_event_id=session["google_event_id"],
+                    meet_link=None,
+                    synced=session,
                 )
                 return "cancelled"
             event = await self._calendar.upsert_event(
@@ -70,7 +73,10 @@ class CalendarActivities:
             )
             raise
         await self._sessions.record_calendar_event(
-            request.session_id, google_event_id=event.event_id, meet_link=event.meet_link
+            request.session_id,
+            google_event_id=event.event_id,
+            meet_link=event.meet_link,
+            synced=session,
         )
         return "synced"
 

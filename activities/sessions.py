@@ -1,10 +1,18 @@
 """Session state in Postgres: load, timer-driven pending, and the coach/admin transitions."""
 
+from datetime import UTC, datetime
+
 from temporalio import activity
 
 from activities.errors import business_failures_are_final
-from coach_sessions.contracts import LoadSessionInput, MarkPendingInput, TransitionRequest, TransitionResult
-from coach_sessions.errors import NotFound
+from coach_sessions.contracts import (
+    CheckDeadlineInput,
+    LoadSessionInput,
+    MarkPendingInput,
+    TransitionRequest,
+    TransitionResult,
+)
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.sessions import SessionRepository
 
@@ -25,6 +33,16 @@ class SessionActivities:
     @business_failures_are_final
     async def mark_pending(self, request: MarkPendingInput) -> SessionRecord:
         return await self._sessions.mark_pending(request.session_id, request.now)
+
+    @activity.defn
+    @business_failures_are_final
+    async def check_deadline(self, request: CheckDeadlineInput) -> None:
+        """Refuse an action whose caller has stopped waiting (this host's clock, like the transition's)."""
+        if datetime.now(UTC) > request.deadline:
+            raise DomainError(
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+                "The action reached the service after its caller stopped waiting; it was not applied.",
+            )
 
     @activity.defn
     @business_failures_are_final

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
@@ -34,3 +34,10 @@ def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+# A client-chosen key (e.g. a UUID) that makes an action safe to retry: the same key returns the first
+# outcome. Keys are per caller and kept with the outcome; see the README, "After a 503".
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
+]

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from coach_sessions.errors import DomainError, ErrorCode
@@ -37,8 +38,13 @@ HTTP_STATUS: dict[str, int] = {
 }
 
 
+DEFAULT_RETRY_AFTER_SECONDS = 5
+
+
 def error_response(code: str, detail: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if code == ErrorCode.UNAUTHORIZED else None
+    headers = {"WWW-Authenticate": "Bearer"} if code == ErrorCode.UNAUTHORIZED else {}
+    if HTTP_STATUS.get(code) == 503:  # when to try again (seconds)
+        headers["Retry-After"] = str(extra.pop("retry_after", DEFAULT_RETRY_AFTER_SECONDS))
     return JSONResponse(
         status_code=HTTP_STATUS.get(code, 400),
         content={"error": code, "detail": detail, **extra},
@@ -72,11 +78,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=error.status_code, content={"error": code, "detail": str(error.detail)})
 
     @app.exception_handler(RPCError)
-    async def _temporal(_: Request, error: RPCError) -> JSONResponse:
-        log.error("temporal unavailable", extra={"error": str(error), "status": str(error.status)})
+    @app.exception_handler(RPCTimeoutOrCancelledError)
+    async def _temporal(_: Request, error: Exception) -> JSONResponse:
+        log.error("temporal unavailable", extra={"error": repr(error)})
         return error_response(ErrorCode.SERVICE_UNAVAILABLE, "The workflow service is unavailable; try again.")
 
+    # Every way Postgres can be unreachable: refused or dropped connections, a server starting up or
+    # shutting down (57P0x), too many connections, a pool that cannot hand out a connection in time.
     @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.exceptions.OperatorInterventionError)
+    @app.exception_handler(asyncpg.exceptions.InsufficientResourcesError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(TimeoutError)
     @app.exception_handler(OSError)
     async def _database(_: Request, error: Exception) -> JSONResponse:
         log.error("dependency unavailable", extra={"error": repr(error)})

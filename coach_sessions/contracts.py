@@ -155,6 +155,10 @@ class DeliverMessageInput(BaseModel):
     message_id: UUID
 
 
+class CheckDeadlineInput(BaseModel):
+    deadline: datetime
+
+
 # ----- one session transition: what the workflow asks, what the repository writes ---------------------
 
 

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
 
     cancellation_auto_approve_after: Duration = timedelta(hours=48)
 
+    # How long an action waits for its workflow's answer before the API answers 503
+    # temporarily_unavailable (the action is then never applied later; see the README).
+    action_answer_within: Duration = timedelta(seconds=5)
+    # Each worker marks itself alive every WORKER_HEARTBEAT_EVERY; /readyz says "no worker" for a task
+    # queue whose newest mark is older than WORKER_HEARTBEAT_STALE_AFTER.
+    worker_heartbeat_every: Duration = timedelta(seconds=5)
+    worker_heartbeat_stale_after: Duration = timedelta(seconds=15)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

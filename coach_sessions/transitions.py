@@ -217,15 +217,18 @@ def _reject(request: TransitionRequest, row: dict[str, Any]) -> Change:
 
 def _withdraw(request: TransitionRequest, row: dict[str, Any]) -> Change:
     number = row["session_number"]
+    # The coach withdraws; "system" when the consent process failed and the request lapsed.
+    decided_by = request.decided_by if request.decided_by == DecidedBy.SYSTEM else DecidedBy.COACH.value
+    by = "the coach" if decided_by == DecidedBy.COACH else "the system (the consent process failed)"
     return Change(
         columns={
             "cancellation_status": CancellationStatus.NONE.value,
-            "cancellation_decided_by": DecidedBy.COACH.value,
+            "cancellation_decided_by": decided_by,
             "cancellation_decided_at": request.now,
         },
         event_type=LearningEventType.CANCELLATION_WITHDRAWN,
-        event_data={"session_number": number},
-        sentence=f"Cancellation request for session {number} withdrawn by the coach: the session stands",
+        event_data={"session_number": number, "decided_by": decided_by},
+        sentence=f"Cancellation request for session {number} withdrawn by {by}: the session stands",
         messages=((CANCELLATION_WITHDRAWN, "parent"),),
     )
 

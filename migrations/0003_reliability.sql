@@ -35,3 +35,12 @@ ALTER TABLE scheduled_sessions DROP CONSTRAINT scheduled_sessions_cancellation_d
 ALTER TABLE scheduled_sessions ADD CONSTRAINT scheduled_sessions_cancellation_decided_by_check CHECK (
     cancellation_decided_by IN ('parent', 'auto', 'admin', 'coach', 'system')
 );
+
+-- Each worker process marks itself alive here every few seconds; /readyz reports a task queue whose
+-- newest mark is stale as having no worker (actions would wait for nobody).
+CREATE TABLE worker_heartbeats (
+    identity    text PRIMARY KEY,
+    task_queue  text NOT NULL,
+    seen_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX worker_heartbeats_task_queue_idx ON worker_heartbeats (task_queue, seen_at DESC);

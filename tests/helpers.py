@@ -20,7 +20,7 @@ from coach_sessions.providers.calendar import CalendarProvider, GoogleCalendarPr
 from coach_sessions.providers.whatsapp import AiSensyProvider, LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
-from worker import create_worker
+from worker import WORKFLOWS, create_worker, heartbeat
 
 if TYPE_CHECKING:  # the fakes are pytest plugins (conftest): importing them here would skip assert rewriting
     from tests.fakes.aisensy import FakeAiSensy
@@ -62,6 +62,7 @@ async def running_worker(
     task_queue: str | None = None,
     replace_activities: Sequence[Callable[..., Any]] = (),
     max_cached_workflows: int = 100,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> AsyncIterator[str]:
     task_queue = task_queue or f"test-{uuid4()}"
     worker = create_worker(
@@ -72,14 +73,17 @@ async def running_worker(
         task_queue=task_queue,
         max_cached_workflows=max_cached_workflows,
         replace_activities=replace_activities,
+        workflows=workflows,
     )
-    async with worker:
+    async with worker, heartbeat(pool, task_queue, timedelta(seconds=1)):
         yield task_queue
 
 
 @asynccontextmanager
-async def api_client(pool: asyncpg.Pool, client: Client, task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = test_settings(task_queue)
+async def api_client(
+    pool: asyncpg.Pool, client: Client, task_queue: str, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = test_settings(task_queue, **overrides)
     app = create_app(settings, services=Services.build(pool, client, settings))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

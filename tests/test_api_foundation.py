@@ -24,7 +24,7 @@ async def test_health_and_readiness(http) -> None:  # type: ignore[no-untyped-de
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     ready = await http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"postgres": "ok", "temporal": "ok"}
+    assert ready.json()["checks"] == {"postgres": "ok", "temporal": "ok", "worker": "ok"}
 
 
 @pytest.mark.parametrize(

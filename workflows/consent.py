@@ -9,6 +9,7 @@ session workflow applies it. "Call Me" notifies the coach and keeps waiting.
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from coach_sessions.contracts import (
@@ -23,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import apply_transition, deliver_message
 
 PARENT = Actor(id=None, role="parent")
+# A failed "Call Me" notice is logged and the consent process goes on (before: the workflow failed).
+CALLBACK_FAILURE_PATCH = "consent-callback-failure-tolerated"
 
 
 @workflow.defn
@@ -52,7 +55,16 @@ class CancellationConsentWorkflow:
                 )
                 break
             while self._callbacks and self._decision is None:
-                await self._notify_coach_to_call(request, self._callbacks.pop(0))
+                inbound_message_id = self._callbacks.pop(0)
+                try:
+                    await self._notify_coach_to_call(request, inbound_message_id)
+                except (ActivityError, ApplicationError) as error:
+                    if not workflow.patched(CALLBACK_FAILURE_PATCH):
+                        raise
+                    # A failed "Call Me" notice must not end the consent process: the timer runs on.
+                    workflow.logger.error(
+                        "call-me notice failed", extra={"inbound_message_id": inbound_message_id, "error": str(error)}
+                    )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._decision
 

@@ -8,9 +8,16 @@ from temporalio.workflow import unsafe
 with unsafe.imports_passed_through():
     from activities.errors import CALENDAR_REJECTED, MESSAGE_REJECTED
 
-# Database work runs as local activities: quick attempts, since a caller waits for the answer.
+# Database work runs as local activities. A database that is down (or restarting) delays the work, it
+# never loses it: attempts go on until Postgres answers. A committed transition is found again by its
+# request id, so the workflow always ends up holding what the database holds; a caller that stopped
+# waiting is protected by its deadline (see coach_sessions/contracts.py), not by giving up here.
 DB_ACTIVITY_TIMEOUT = timedelta(seconds=10)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+)
 
 # Creating an enrollment's sessions (a regular activity: it may take a few seconds for many sessions).
 ENROLLMENT_ACTIVITY_TIMEOUT = timedelta(seconds=30)

@@ -9,7 +9,7 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -51,6 +51,10 @@ with workflow.unsafe.imports_passed_through():
         request_id,
         validate_with,
     )
+
+# Patches (see the README, "Changing workflow code"): each names a change to what a running session
+# does; histories recorded before it replay the old way.
+DECISION_TOKEN_PATCH = "consent-decision-token"  # the decision's token is written with its learning event
 
 _CONSENT_ACTIONS = {
     "approve": SessionAction.APPROVE_CANCELLATION,
@@ -112,23 +116,35 @@ class SessionWorkflow:
 
     @workflow.update
     async def complete(self, request: CompleteInput) -> SessionRecord:
-        return await self._transition(SessionAction.COMPLETE, request.actor, notes=request.notes)
+        return await self._transition(
+            SessionAction.COMPLETE, request.actor, notes=request.notes, deadline=request.deadline
+        )
 
     @workflow.update
     async def mark_missed(self, request: MarkMissedInput) -> SessionRecord:
         return await self._transition(
-            SessionAction.MARK_MISSED, request.actor, notes=request.notes, notify_parent=request.notify_parent
+            SessionAction.MARK_MISSED,
+            request.actor,
+            notes=request.notes,
+            notify_parent=request.notify_parent,
+            deadline=request.deadline,
         )
 
     @workflow.update
     async def reschedule(self, request: RescheduleInput) -> SessionRecord:
         return await self._transition(
-            SessionAction.RESCHEDULE, request.actor, new_scheduled_at=request.new_scheduled_at, reason=request.reason
+            SessionAction.RESCHEDULE,
+            request.actor,
+            new_scheduled_at=request.new_scheduled_at,
+            reason=request.reason,
+            deadline=request.deadline,
         )
 
     @workflow.update
     async def cancel(self, request: CancelInput) -> SessionRecord:
-        return await self._transition(SessionAction.CANCEL, request.actor, reason=request.reason)
+        return await self._transition(
+            SessionAction.CANCEL, request.actor, reason=request.reason, deadline=request.deadline
+        )
 
     @workflow.update
     async def request_cancellation(self, request: RequestCancellationInput) -> SessionRecord:
@@ -138,6 +154,7 @@ class SessionWorkflow:
             request_id(),
             reason=request.reason,
             consent_window=request.auto_approve_after,
+            deadline=request.deadline,
         )
         await self._consent.start(result.session, result.message_ids)
         return result.session
@@ -162,11 +179,11 @@ class SessionWorkflow:
 
     @workflow.update
     async def withdraw_cancellation(self, request: WithdrawCancellationInput) -> SessionRecord:
-        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor)
+        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor, request.deadline)
 
     @workflow.update
     async def decide_cancellation(self, request: DecideCancellationInput) -> SessionRecord:
-        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor)
+        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor, request.deadline)
 
     def _refuse_unless_consent_pending(self) -> None:
         if self._session is not None and (
@@ -215,12 +232,19 @@ class SessionWorkflow:
 
     async def _apply_consent_decision(self, decision: ConsentDecision, request_id: str) -> None:
         action = _CONSENT_ACTIONS[decision.outcome]
-        result = await self._apply(action, decision.actor, request_id, decided_by=decision.decided_by.value)
+        fields: dict[str, Any] = {"decided_by": decision.decided_by.value}
+        if workflow.patched(DECISION_TOKEN_PATCH):
+            fields["decision_token"] = decision.token
+        result = await self._apply(action, decision.actor, request_id, **fields)
         self._run_side_effects(result)
 
-    async def _decide_consent(self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor) -> SessionRecord:
+    async def _decide_consent(
+        self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor, deadline: datetime | None
+    ) -> SessionRecord:
         if not self._consent.waiting:
             raise _no_pending_request(self._session)
+        if deadline is not None:  # (inputs recorded before deadlines existed carry none)
+            await steps.check_deadline(deadline)
         if not await self._consent.decide(outcome, decided_by, actor, request_id()):
             # Another decision (the parent's tap, the timer, someone else) got there first.
             winner = self._consent.last_decision

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from coach_sessions.contracts import Actor, ConsentDecision, ConsentInput, ConsentOutcome
@@ -78,6 +78,9 @@ class CalendarSync:
             await steps.sync_calendar(self._session_id())
 
 
+# A failed consent child withdraws the request (decided by "system"): see ConsentChild._await_decision.
+CONSENT_FAILURE_PATCH = "consent-child-failure-withdraws"
+
 ConsentHandle = workflow.ChildWorkflowHandle[CancellationConsentWorkflow, ConsentDecision]
 # Applies the consent child's decision to the session (given the decision and its request id).
 ApplyDecision = Callable[[ConsentDecision, str], Awaitable[None]]
@@ -112,7 +115,17 @@ class ConsentChild:
         self._task = self._tasks.spawn(self._await_decision(self._handle))
 
     async def _await_decision(self, handle: ConsentHandle) -> None:
-        decision = await handle
+        try:
+            decision = await handle
+        except ChildWorkflowError as error:
+            if not workflow.patched(CONSENT_FAILURE_PATCH):
+                raise
+            # The consent process broke (a bug, a terminated child): the request lapses and the
+            # session stands, rather than staying "pending" with nobody to answer it.
+            workflow.logger.error("consent workflow failed", extra={"workflow_id": handle.id, "error": str(error)})
+            decision = ConsentDecision(
+                outcome="withdraw", decided_by=DecidedBy.SYSTEM, actor=Actor(id=None, role="system"), token="failed"
+            )
         await self._apply_decision(decision, f"consent:{handle.id}")
         self._last_decision = decision
         self._handle = None

@@ -4,6 +4,9 @@ The workflows read as a list of steps; how each step runs (local or regular acti
 retries, how a failure reaches the caller) is decided here.
 """
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from temporalio import workflow
@@ -15,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.messaging import MessagingActivities
     from activities.sessions import SessionActivities
     from coach_sessions.contracts import (
+        CheckDeadlineInput,
         CreateSessionsInput,
         DeliverMessageInput,
         LoadSessionInput,
@@ -26,6 +30,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from coach_sessions.models import SessionRecord
     from workflows import policies
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
 
 
 async def load_session(session_id: UUID) -> SessionRecord:
@@ -47,14 +54,22 @@ async def mark_pending(session_id: UUID) -> SessionRecord:
 
 
 async def apply_transition(request: TransitionRequest) -> TransitionResult:
-    """One transition in Postgres (a local activity: the fast answer path).
+    """One transition in Postgres (a local activity: the fast answer path)."""
+    return await _refusals_pass_through(SessionActivities.apply_transition, request)
 
-    A business refusal reaches the caller as an ``ApplicationError`` whose type is the error code.
-    """
+
+async def check_deadline(deadline: datetime) -> None:
+    """Refuse (temporarily_unavailable) once the caller has stopped waiting."""
+    await _refusals_pass_through(SessionActivities.check_deadline, CheckDeadlineInput(deadline=deadline))
+
+
+async def _refusals_pass_through(activity: Callable[[Any, Arg], Awaitable[Result]], argument: Arg) -> Result:
+    """Run a database local activity; a business refusal reaches the caller as an
+    ``ApplicationError`` whose type is the error code (the API maps it to its HTTP answer)."""
     try:
         return await workflow.execute_local_activity_method(
-            SessionActivities.apply_transition,
-            request,
+            activity,
+            argument,
             start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
             retry_policy=policies.DB_RETRY,
         )

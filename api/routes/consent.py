@@ -5,7 +5,7 @@ import json
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
+from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.errors import error_response
 from api.schemas import (
     DecideCancellation,
@@ -22,30 +22,44 @@ router = APIRouter(tags=["cancellation consent"])
 
 @router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
 async def request_cancellation(
-    body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep
+    body: RequestCancellation,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> SessionEnvelope:
     """The coach asks the parent (WhatsApp, buttons Approve / Reschedule / Call Me); no answer within
     the consent window (CANCELLATION_AUTO_APPROVE_AFTER, default 48 h) approves it."""
     return SessionEnvelope(
-        session=await services.sessions.request_cancellation(principal, body.session_id, reason=body.reason)
+        session=await services.sessions.request_cancellation(
+            principal, body.session_id, reason=body.reason, idempotency_key=idempotency_key
+        )
     )
 
 
 @router.post("/api/sessions/withdraw-cancel", response_model=SessionEnvelope)
 async def withdraw_cancellation(
-    body: WithdrawCancellation, principal: CurrentPrincipal, services: ServicesDep
+    body: WithdrawCancellation,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> SessionEnvelope:
     """The coach takes back a pending request; the parent is told the session stands."""
-    return SessionEnvelope(session=await services.sessions.withdraw_cancellation(principal, body.session_id))
+    return SessionEnvelope(
+        session=await services.sessions.withdraw_cancellation(
+            principal, body.session_id, idempotency_key=idempotency_key
+        )
+    )
 
 
 @router.post("/api/sessions/decide-cancel", response_model=SessionEnvelope)
 async def decide_cancellation(
-    body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep
+    body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
     """An admin decides a pending request, e.g. for a parent who phoned in."""
     return SessionEnvelope(
-        session=await services.sessions.decide_cancellation(principal, body.session_id, decision=body.decision)
+        session=await services.sessions.decide_cancellation(
+            principal, body.session_id, decision=body.decision, idempotency_key=idempotency_key
+        )
     )
 
 

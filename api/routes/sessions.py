@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import StringConstraints
 
-from api.deps import CurrentPrincipal, ServicesDep
+from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.schemas import CompleteSession, MarkMissed, RescheduleSession, SessionEnvelope, SessionList
 from coach_sessions.errors import DomainError, ErrorCode
 
@@ -31,32 +31,45 @@ async def read_sessions(
 
 @router.post("/complete", response_model=SessionEnvelope)
 async def complete_session(
-    body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep
+    body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
     """Mark a started, unlocked session completed (learning event + session summary to the parent)."""
     return SessionEnvelope(
-        session=await services.sessions.complete(principal, body.session_id, notes=body.notes or None)
+        session=await services.sessions.complete(
+            principal, body.session_id, notes=body.notes or None, idempotency_key=idempotency_key
+        )
     )
 
 
 @router.post("/missed", response_model=SessionEnvelope)
-async def mark_missed(body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep) -> SessionEnvelope:
+async def mark_missed(
+    body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> SessionEnvelope:
     """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice."""
     return SessionEnvelope(
         session=await services.sessions.mark_missed(
-            principal, body.session_id, notify_parent=body.notify_parent, notes=body.notes or None
+            principal,
+            body.session_id,
+            notify_parent=body.notify_parent,
+            notes=body.notes or None,
+            idempotency_key=idempotency_key,
         )
     )
 
 
 @router.patch("", response_model=SessionEnvelope)
 async def reschedule_session(
-    body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep
+    body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
     """Move a session to a new date and time, read in the coach's timezone; the calendar follows."""
     return SessionEnvelope(
         session=await services.sessions.reschedule(
-            principal, body.session_id, new_date=body.new_date, new_time=body.new_time, reason=body.reason
+            principal,
+            body.session_id,
+            new_date=body.new_date,
+            new_time=body.new_time,
+            reason=body.reason,
+            idempotency_key=idempotency_key,
         )
     )
 
@@ -67,6 +80,9 @@ async def cancel_session(
     services: ServicesDep,
     session_id: Annotated[UUID, Query(alias="sessionId")],
     reason: Annotated[str, Query(), StringConstraints(strip_whitespace=True, min_length=3, max_length=500)],
+    idempotency_key: IdempotencyKey = None,
 ) -> SessionEnvelope:
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
-    return SessionEnvelope(session=await services.sessions.cancel(principal, session_id, reason=reason))
+    return SessionEnvelope(
+        session=await services.sessions.cancel(principal, session_id, reason=reason, idempotency_key=idempotency_key)
+    )

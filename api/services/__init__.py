@@ -8,8 +8,10 @@ from temporalio.client import Client
 from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
 from api.services.people import PeopleService
+from api.services.readiness import ReadinessService
 from api.services.sessions import SessionService
 from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -24,6 +26,7 @@ class Services:
     sessions: SessionService
     enrollments: EnrollmentService
     consent_replies: ConsentReplyService
+    readiness: ReadinessService
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
@@ -34,7 +37,9 @@ class Services:
             people_repo,
             temporal,
             settings.temporal_task_queue,
+            IdempotencyRepository(pool),
             consent_window=settings.cancellation_auto_approve_after,
+            answer_within=settings.action_answer_within,
         )
         return cls(
             pool=pool,
@@ -45,4 +50,7 @@ class Services:
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
             ),
             consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
+            readiness=ReadinessService(
+                pool, temporal, settings.temporal_task_queue, worker_stale_after=settings.worker_heartbeat_stale_after
+            ),
         )

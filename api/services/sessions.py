@@ -4,12 +4,21 @@ Each action is one Temporal update sent to the session's workflow with update-wi
 workflow is started if it is not running). The routes call these verbs and never see Temporal.
 """
 
-from collections.abc import Callable
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, TypeVar
-from uuid import UUID
+from typing import Any, Literal, TypeVar
+from uuid import UUID, uuid5
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.workflow import UpdateMethodMultiParam
@@ -28,6 +37,7 @@ from coach_sessions.contracts import (
 )
 from coach_sessions.errors import KNOWN_CODES, DomainError, ErrorCode, NotFound
 from coach_sessions.models import SessionRecord, SessionView
+from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.scheduling import local_datetime
@@ -35,7 +45,14 @@ from coach_sessions.statuses import TERMINAL_STATUSES, CancellationStatus
 from coach_sessions.temporal import session_workflow_id
 from workflows.session import SessionWorkflow
 
+log = logging.getLogger("coach_sessions.api")
+
 Clock = Callable[[], datetime]
+DEADLINE_MARGIN = timedelta(seconds=1)
+RETRY_AFTER_SECONDS = 5
+_KEY_NAMESPACE = UUID("6f1b8f0e-6c57-4c55-9d7e-2f1b3c9a4d10")
+# Outcomes that say nothing about the action itself: a retry must run it again.
+_NOT_KEPT = frozenset({ErrorCode.TEMPORARILY_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE})
 UpdateInput = TypeVar("UpdateInput")
 # A SessionWorkflow update method: mypy checks each verb's argument against the update it sends.
 SessionUpdate = UpdateMethodMultiParam[[SessionWorkflow, UpdateInput], SessionRecord]
@@ -52,10 +69,14 @@ class SessionService:
         people: PeopleRepository,
         temporal: Client,
         task_queue: str,
+        idempotency: IdempotencyRepository,
         *,
         consent_window: timedelta,
+        answer_within: timedelta,
         clock: Clock = utc_now,
     ) -> None:
+        self._idempotency = idempotency
+        self._answer_within = answer_within
         self._sessions = sessions
         self._people = people
         self._temporal = temporal
@@ -84,62 +105,120 @@ class SessionService:
         return [self.view(r) for r in records]
 
     # ----- actions -----------------------------------------------------------------------------
+    # Each verb may carry the caller's Idempotency-Key: a retry with the same key gets the first
+    # outcome (see ``_once``), never a refusal caused by its own earlier success.
 
-    async def complete(self, principal: Principal, session_id: UUID, *, notes: str | None) -> SessionView:
-        record = await self._visible_session(principal, session_id)
-        return await self._update(record, SessionWorkflow.complete, CompleteInput(actor=_actor(principal), notes=notes))
+    async def complete(
+        self, principal: Principal, session_id: UUID, *, notes: str | None, idempotency_key: str | None = None
+    ) -> SessionView:
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            argument = CompleteInput(actor=_actor(principal), notes=notes, deadline=self._deadline())
+            return await self._update(record, SessionWorkflow.complete, argument, update_id)
+
+        return await self._once(principal, session_id, "complete", {"notes": notes}, idempotency_key, send)
 
     async def mark_missed(
-        self, principal: Principal, session_id: UUID, *, notify_parent: bool, notes: str | None
+        self,
+        principal: Principal,
+        session_id: UUID,
+        *,
+        notify_parent: bool,
+        notes: str | None,
+        idempotency_key: str | None = None,
     ) -> SessionView:
-        record = await self._visible_session(principal, session_id)
-        argument = MarkMissedInput(actor=_actor(principal), notify_parent=notify_parent, notes=notes)
-        return await self._update(record, SessionWorkflow.mark_missed, argument)
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            argument = MarkMissedInput(
+                actor=_actor(principal), notify_parent=notify_parent, notes=notes, deadline=self._deadline()
+            )
+            return await self._update(record, SessionWorkflow.mark_missed, argument, update_id)
+
+        arguments = {"notify_parent": notify_parent, "notes": notes}
+        return await self._once(principal, session_id, "mark_missed", arguments, idempotency_key, send)
 
     async def reschedule(
-        self, principal: Principal, session_id: UUID, *, new_date: date, new_time: time, reason: str | None
+        self,
+        principal: Principal,
+        session_id: UUID,
+        *,
+        new_date: date,
+        new_time: time,
+        reason: str | None,
+        idempotency_key: str | None = None,
     ) -> SessionView:
         """Move the session to a date and time read in its coach's timezone (must be in the future)."""
-        record = await self._visible_session(principal, session_id)
-        new_at = await self._coach_local_time(record, new_date, new_time)
-        argument = RescheduleInput(actor=_actor(principal), new_scheduled_at=new_at, reason=reason)
-        return await self._update(record, SessionWorkflow.reschedule, argument)
 
-    async def cancel(self, principal: Principal, session_id: UUID, *, reason: str) -> SessionView:
-        """An admin's cancellation. Coaches cancel through the parent's consent (request_cancellation)."""
-        record = await self._visible_session(principal, session_id)
-        if not principal.is_admin:
-            raise DomainError(
-                ErrorCode.PARENT_CONSENT_REQUIRED,
-                "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            new_at = await self._coach_local_time(record, new_date, new_time)
+            argument = RescheduleInput(
+                actor=_actor(principal), new_scheduled_at=new_at, reason=reason, deadline=self._deadline()
             )
-        return await self._update(record, SessionWorkflow.cancel, CancelInput(actor=_actor(principal), reason=reason))
+            return await self._update(record, SessionWorkflow.reschedule, argument, update_id)
 
-    async def request_cancellation(self, principal: Principal, session_id: UUID, *, reason: str) -> SessionView:
+        arguments = {"new_date": new_date, "new_time": new_time, "reason": reason}
+        return await self._once(principal, session_id, "reschedule", arguments, idempotency_key, send)
+
+    async def cancel(
+        self, principal: Principal, session_id: UUID, *, reason: str, idempotency_key: str | None = None
+    ) -> SessionView:
+        """An admin's cancellation. Coaches cancel through the parent's consent (request_cancellation)."""
+
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            if not principal.is_admin:
+                raise DomainError(
+                    ErrorCode.PARENT_CONSENT_REQUIRED,
+                    "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
+                )
+            argument = CancelInput(actor=_actor(principal), reason=reason, deadline=self._deadline())
+            return await self._update(record, SessionWorkflow.cancel, argument, update_id)
+
+        return await self._once(principal, session_id, "cancel", {"reason": reason}, idempotency_key, send)
+
+    async def request_cancellation(
+        self, principal: Principal, session_id: UUID, *, reason: str, idempotency_key: str | None = None
+    ) -> SessionView:
         """The coach asks the parent; no answer within the consent window approves it."""
         if principal.is_admin:
             raise DomainError(
                 ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow."
             )
-        record = await self._visible_session(principal, session_id)
-        argument = RequestCancellationInput(
-            actor=_actor(principal), reason=reason, auto_approve_after=self._consent_window
-        )
-        return await self._update(record, SessionWorkflow.request_cancellation, argument)
 
-    async def withdraw_cancellation(self, principal: Principal, session_id: UUID) -> SessionView:
-        record = await self._visible_session(principal, session_id)
-        _require_pending_cancellation(record)
-        argument = WithdrawCancellationInput(actor=_actor(principal))
-        return await self._update(record, SessionWorkflow.withdraw_cancellation, argument)
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            argument = RequestCancellationInput(
+                actor=_actor(principal),
+                reason=reason,
+                auto_approve_after=self._consent_window,
+                deadline=self._deadline(),
+            )
+            return await self._update(record, SessionWorkflow.request_cancellation, argument, update_id)
+
+        arguments = {"reason": reason}
+        return await self._once(principal, session_id, "request_cancellation", arguments, idempotency_key, send)
+
+    async def withdraw_cancellation(
+        self, principal: Principal, session_id: UUID, *, idempotency_key: str | None = None
+    ) -> SessionView:
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            _require_pending_cancellation(record)
+            argument = WithdrawCancellationInput(actor=_actor(principal), deadline=self._deadline())
+            return await self._update(record, SessionWorkflow.withdraw_cancellation, argument, update_id)
+
+        return await self._once(principal, session_id, "withdraw_cancellation", {}, idempotency_key, send)
 
     async def decide_cancellation(
-        self, principal: Principal, session_id: UUID, *, decision: Literal["approve", "reject"]
+        self,
+        principal: Principal,
+        session_id: UUID,
+        *,
+        decision: Literal["approve", "reject"],
+        idempotency_key: str | None = None,
     ) -> SessionView:
-        record = await self._visible_session(principal, session_id)
-        _require_pending_cancellation(record)
-        argument = DecideCancellationInput(actor=_actor(principal), decision=decision)
-        return await self._update(record, SessionWorkflow.decide_cancellation, argument)
+        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+            _require_pending_cancellation(record)
+            argument = DecideCancellationInput(actor=_actor(principal), decision=decision, deadline=self._deadline())
+            return await self._update(record, SessionWorkflow.decide_cancellation, argument, update_id)
+
+        arguments = {"decision": decision}
+        return await self._once(principal, session_id, "decide_cancellation", arguments, idempotency_key, send)
 
     # ----- machinery ---------------------------------------------------------------------------
 
@@ -150,8 +229,57 @@ class SessionService:
             raise NotFound()
         return record
 
+    async def _once(
+        self,
+        principal: Principal,
+        session_id: UUID,
+        action: str,
+        arguments: dict[str, Any],
+        key: str | None,
+        send: Callable[[SessionRecord, str | None], Awaitable[SessionView]],
+    ) -> SessionView:
+        """Run an action; with an Idempotency-Key, at most once per caller and key.
+
+        The key becomes the Temporal update id, which is also the transition's idempotency key in
+        Postgres: an earlier attempt that committed (even one whose caller got 503) is found and
+        answered, and its outcome is kept for later retries. Unavailability is never kept.
+        """
+        if key is None:
+            return await send(await self._visible_session(principal, session_id), None)
+        fingerprint = _fingerprint(action, session_id, arguments)
+        stored = await self._idempotency.get(principal.id, key)
+        if stored is not None:
+            if stored[0] != fingerprint:
+                raise DomainError(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used for another request."
+                )
+            return _replay(stored[1])
+        record = await self._visible_session(principal, session_id)
+        update_id = f"idem-{uuid5(_KEY_NAMESPACE, f'{principal.id}:{key}')}"
+        try:
+            if await self._sessions.transition_committed(session_id, update_id):
+                view = self.view(record)  # an earlier attempt committed: it is the answer
+            else:
+                view = await send(record, update_id)
+        except DomainError as error:
+            if error.code not in _NOT_KEPT:
+                outcome = {"error": error.code, "detail": error.detail, "extra": error.extra}
+                await self._idempotency.save(principal.id, key, fingerprint, outcome)
+            raise
+        await self._idempotency.save(principal.id, key, fingerprint, {"session": view.model_dump(mode="json")})
+        return view
+
+    def _deadline(self) -> datetime:
+        """When the action stops being wanted: a little before this API stops waiting for it, so a
+        worker whose clock runs a little ahead cannot apply it after the caller had a 503."""
+        return self._clock() + self._answer_within - min(DEADLINE_MARGIN, self._answer_within / 5)
+
     async def _update(
-        self, record: SessionRecord, update: SessionUpdate[UpdateInput], argument: UpdateInput
+        self,
+        record: SessionRecord,
+        update: SessionUpdate[UpdateInput],
+        argument: UpdateInput,
+        update_id: str | None = None,
     ) -> SessionView:
         """Send one update to the session's workflow, starting the workflow if it is not running."""
         if record.status in TERMINAL_STATUSES:
@@ -169,9 +297,19 @@ class SessionService:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         try:
-            updated = await self._temporal.execute_update_with_start_workflow(
-                update, argument, start_workflow_operation=start
+            updated = await asyncio.wait_for(
+                self._temporal.execute_update_with_start_workflow(
+                    update, argument, start_workflow_operation=start, id=update_id
+                ),
+                self._answer_within.total_seconds(),
             )
+        except (TimeoutError, RPCTimeoutOrCancelledError) as error:
+            # (Cancelled by the bound, the client raises its own RPCTimeoutOrCancelledError.)
+            raise DomainError(
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+                "The session service did not answer in time; the action was not applied. Retry it.",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from error
         except WorkflowUpdateFailedError as error:
             raise _as_domain_error(error) from error
         return self.view(updated)
@@ -201,11 +339,29 @@ def _require_pending_cancellation(record: SessionRecord) -> None:
         )
 
 
-def _as_domain_error(error: WorkflowUpdateFailedError) -> Exception:
+def _fingerprint(action: str, session_id: UUID, arguments: dict[str, Any]) -> str:
+    document = json.dumps({"action": action, "session_id": str(session_id), **arguments}, sort_keys=True, default=str)
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def _replay(outcome: dict[str, Any]) -> SessionView:
+    if "session" in outcome:
+        return SessionView.model_validate(outcome["session"])
+    raise DomainError(outcome["error"], outcome["detail"], **outcome.get("extra", {}))
+
+
+def _as_domain_error(error: WorkflowUpdateFailedError) -> DomainError:
+    """A business refusal keeps its code; anything else (an activity that could not reach a
+    dependency, a workflow that failed) is the service being unavailable, not the caller's fault."""
     cause: BaseException | None = error.cause
     while isinstance(cause, FailureError) and not isinstance(cause, ApplicationError):
         cause = cause.cause
     if isinstance(cause, ApplicationError) and cause.type is not None and cause.type in KNOWN_CODES:
         extra = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
         return DomainError(cause.type, cause.message, **extra)
-    return error
+    log.error("session update failed", extra={"error": repr(error), "cause": repr(error.cause)})
+    return DomainError(
+        ErrorCode.TEMPORARILY_UNAVAILABLE,
+        "The session service could not complete the action; retry it.",
+        retry_after=RETRY_AFTER_SECONDS,
+    )

@@ -233,15 +233,28 @@ class SessionRepository:
     # ----- calendar sync state -----------------------------------------------------------------
 
     async def record_calendar_event(
-        self, session_id: UUID, *, google_event_id: str | None, meet_link: str | None
+        self, session_id: UUID, *, google_event_id: str | None, meet_link: str | None, synced: dict[str, Any]
     ) -> None:
+        """Record what the calendar now holds (``synced`` is the session as the sync read it). The
+        status becomes "synced" only if the time and the cancellation are still what was synced: a
+        change made meanwhile stays "pending" for the pass that follows it."""
         await self._pool.execute(
-            "UPDATE scheduled_sessions SET google_event_id = $2, meet_link = coalesce($3, meet_link),"
-            " calendar_sync_status = $4, calendar_sync_error = NULL, updated_at = now() WHERE id = $1",
+            """
+            UPDATE scheduled_sessions
+               SET google_event_id = $2, meet_link = coalesce($3, meet_link), updated_at = now(),
+                   calendar_sync_status = CASE WHEN still THEN $4 ELSE calendar_sync_status END,
+                   calendar_sync_error = CASE WHEN still THEN NULL ELSE calendar_sync_error END
+              FROM (SELECT scheduled_at = $5 AND (status = $6) = $7 AS still
+                      FROM scheduled_sessions WHERE id = $1 FOR UPDATE) AS unchanged
+             WHERE id = $1
+            """,
             session_id,
             google_event_id,
             meet_link,
             CalendarSyncStatus.SYNCED.value,
+            synced["scheduled_at"],
+            SessionStatus.CANCELLED.value,
+            synced["status"] == SessionStatus.CANCELLED,
         )
 
     async def record_calendar_sync(self, session_id: UUID, status: CalendarSyncStatus, error: str | None) -> None:
