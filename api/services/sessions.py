@@ -5,13 +5,11 @@ workflow is started if it is not running). The routes call these verbs and never
 """
 
 import asyncio
-import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from temporalio.client import (
     Client,
@@ -23,6 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from api.services.idempotency import KeyedOutcomes
 from coach_sessions.auth import Principal
 from coach_sessions.contracts import (
     Actor,
@@ -50,9 +49,6 @@ log = logging.getLogger("coach_sessions.api")
 Clock = Callable[[], datetime]
 DEADLINE_MARGIN = timedelta(seconds=1)
 RETRY_AFTER_SECONDS = 5
-_KEY_NAMESPACE = UUID("6f1b8f0e-6c57-4c55-9d7e-2f1b3c9a4d10")
-# Outcomes that say nothing about the action itself: a retry must run it again.
-_NOT_KEPT = frozenset({ErrorCode.TEMPORARILY_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE})
 UpdateInput = TypeVar("UpdateInput")
 # A SessionWorkflow update method: mypy checks each verb's argument against the update it sends.
 SessionUpdate = UpdateMethodMultiParam[[SessionWorkflow, UpdateInput], SessionRecord]
@@ -75,7 +71,7 @@ class SessionService:
         answer_within: timedelta,
         clock: Clock = utc_now,
     ) -> None:
-        self._idempotency = idempotency
+        self._keys = KeyedOutcomes(idempotency)
         self._answer_within = answer_within
         self._sessions = sessions
         self._people = people
@@ -246,27 +242,20 @@ class SessionService:
         """
         if key is None:
             return await send(await self._visible_session(principal, session_id), None)
-        fingerprint = _fingerprint(action, session_id, arguments)
-        stored = await self._idempotency.get(principal.id, key)
-        if stored is not None:
-            if stored[0] != fingerprint:
-                raise DomainError(
-                    ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used for another request."
-                )
-            return _replay(stored[1])
+        fingerprint = self._keys.fingerprint(action, session_id, arguments)
+        if (first := await self._keys.first_outcome(principal.id, key, fingerprint)) is not None:
+            return first
         record = await self._visible_session(principal, session_id)
-        update_id = f"idem-{uuid5(_KEY_NAMESPACE, f'{principal.id}:{key}')}"
+        update_id = self._keys.update_id(principal.id, key)
         try:
             if await self._sessions.transition_committed(session_id, update_id):
                 view = self.view(record)  # an earlier attempt committed: it is the answer
             else:
                 view = await send(record, update_id)
         except DomainError as error:
-            if error.code not in _NOT_KEPT:
-                outcome = {"error": error.code, "detail": error.detail, "extra": error.extra}
-                await self._idempotency.save(principal.id, key, fingerprint, outcome)
+            await self._keys.keep_refusal(principal.id, key, fingerprint, error)
             raise
-        await self._idempotency.save(principal.id, key, fingerprint, {"session": view.model_dump(mode="json")})
+        await self._keys.keep_view(principal.id, key, fingerprint, view)
         return view
 
     def _deadline(self) -> datetime:
@@ -337,17 +326,6 @@ def _require_pending_cancellation(record: SessionRecord) -> None:
             f"Session {record.session_number} has no cancellation request awaiting an answer.",
             cancellation_status=record.cancellation_status,
         )
-
-
-def _fingerprint(action: str, session_id: UUID, arguments: dict[str, Any]) -> str:
-    document = json.dumps({"action": action, "session_id": str(session_id), **arguments}, sort_keys=True, default=str)
-    return hashlib.sha256(document.encode()).hexdigest()
-
-
-def _replay(outcome: dict[str, Any]) -> SessionView:
-    if "session" in outcome:
-        return SessionView.model_validate(outcome["session"])
-    raise DomainError(outcome["error"], outcome["detail"], **outcome.get("extra", {}))
 
 
 def _as_domain_error(error: WorkflowUpdateFailedError) -> DomainError:
