@@ -8,10 +8,14 @@ from temporalio.client import Client
 from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
 from api.services.people import PeopleService
+from api.services.progress import ProgressService
 from api.services.sessions import SessionService
+from api.services.slots import SlotService
+from coach_sessions.providers.calendar import BusyTimes, build_calendar_provider
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.progress import ProgressRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.settings import Settings
 
@@ -24,9 +28,14 @@ class Services:
     sessions: SessionService
     enrollments: EnrollmentService
     consent_replies: ConsentReplyService
+    progress: ProgressService
+    slots: SlotService
 
     @classmethod
-    def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
+    def build(
+        cls, pool: asyncpg.Pool, temporal: Client, settings: Settings, *, calendar: BusyTimes | None = None
+    ) -> "Services":
+        """``calendar`` answers free/busy for the slot finder; by default the configured provider."""
         people_repo = PeopleRepository(pool)
         session_repo = SessionRepository(pool)
         sessions = SessionService(
@@ -45,4 +54,12 @@ class Services:
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
             ),
             consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
+            progress=ProgressService(ProgressRepository(pool), people_repo),
+            slots=SlotService(
+                pool,
+                session_repo,
+                people_repo,
+                calendar or build_calendar_provider(settings, pool),  # type: ignore[arg-type]
+                settings,
+            ),
         )
