@@ -141,6 +141,10 @@ class SessionList(BaseModel):
     sessions: list[SessionView]
 
 
+class CoachList(BaseModel):
+    coaches: list[Coach]
+
+
 class ChildList(BaseModel):
     children: list[Child]
 
