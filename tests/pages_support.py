@@ -2,6 +2,7 @@
 the test stack, headless Debian chromium driven by Playwright, console-error capture and axe-core."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import asyncpg
 import pytest
 import uvicorn
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from api.app import create_app
 from api.services import Services
@@ -117,6 +119,16 @@ async def serious_axe_violations(page: Page) -> list[dict[str, Any]]:
     ]
 
 
-async def fits_width(page: Page) -> bool:
-    """Nothing wider than the viewport (readable at phone width without sideways scrolling)."""
-    return bool(await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+async def too_wide(page: Page) -> list[str]:
+    """Elements reaching past the viewport's right edge (empty: readable at phone width without
+    sideways scrolling). Waits up to 2 s first: charts re-layout after a viewport change."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        await page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth", timeout=2000)
+    return list(
+        await page.evaluate(
+            """() => document.documentElement.scrollWidth <= window.innerWidth ? [] :
+              [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 10)"""
+        )
+    )

@@ -5,7 +5,7 @@ client against the fake)."""
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -30,7 +30,7 @@ def _at(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), tzinfo=IST)
 
 
-async def _family_with_sessions(pool: asyncpg.Pool, day: date) -> tuple[Family, object]:
+async def _family_with_sessions(pool: asyncpg.Pool, day: date) -> tuple[Family, UUID]:
     """The session to move (17:00), another at 10:00 and a cancelled one at 15:00 on ``day``."""
     family = await make_family(pool)
     other = await make_family(pool, coach=family.coach)

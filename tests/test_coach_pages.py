@@ -2,20 +2,25 @@
 server and worker: sign-in link, the seven buttons' flows, the dashboard's chart, /docs, axe-core."""
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from coach_sessions.statuses import Role
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
-from tests.helpers import Stack
+from tests.helpers import Stack, auth
 from tests.pages_support import (
     Console,
     chromium,
     live_app,
     open_page,
+    serious_axe_violations,
     sign_in_link,
+    too_wide,
 )
 
 
@@ -35,7 +40,7 @@ def row(page: Page, number: int):  # type: ignore[no-untyped-def]
     return page.locator(f"li.session[data-session-number='{number}']")
 
 
-async def _family(pool: asyncpg.Pool) -> tuple[Family, list[object]]:
+async def _family(pool: asyncpg.Pool) -> tuple[Family, list[UUID]]:
     """#1 and #2 started hours ago and are unresolved (so #2 is locked by #1); #3 and #4 are days ahead."""
     family = await make_family(pool)
     now = now_utc()
@@ -144,3 +149,134 @@ async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: s
     rows = await pool.fetch("SELECT kind, score FROM assessments WHERE child_id = $1", family.child.id)
     assert [(r["kind"], float(r["score"])) for r in rows] == [("reading", 64.0)]
     assert await pool.fetchval("SELECT title FROM homework_assignments WHERE child_id = $1", family.child.id)
+
+
+async def _assess(stack: Stack, family: Family, scores: list[float]) -> None:
+    start = now_utc() - timedelta(weeks=len(scores))
+    for week, score in enumerate(scores):
+        r = await stack.http.post(
+            "/api/assessments",
+            json={
+                "childId": str(family.child.id),
+                "score": score,
+                "assessedAt": (start + timedelta(weeks=week)).isoformat(),
+            },
+            headers=auth(family.coach.id),
+        )
+        assert r.status_code == 201, r.text
+
+
+async def test_dashboard_chart_matches_the_api(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family, _ = await _family(pool)
+    await _assess(stack, family, [42, 48.5, 55, 61])
+    r = await stack.http.post(
+        "/api/homework", json={"childId": str(family.child.id), "title": "Read aloud"}, headers=auth(family.coach.id)
+    )
+    assert r.status_code == 201
+    api = (await stack.http.get(f"/api/children/{family.child.id}/progress", headers=auth(family.coach.id))).json()
+    async with open_page(browser) as (page, console):
+        # from the sessions page, through the gray profile button
+        await page.goto(sign_in_link(base_url, family.coach.id))
+        await row(page, 1).get_by_role("link", name=f"Progress of {family.child.name}").click()
+        await expect(page.locator("#child-name")).to_have_text(f"{family.child.name}: progress")
+        points = await page.evaluate(
+            "() => Chart.getChart('score-chart').data.datasets.map(d => ({label: d.label, data: d.data}))"
+        )
+        expected = [
+            {
+                "label": s["kind"],
+                "data": [
+                    {"x": int(datetime.fromisoformat(p["assessed_at"]).timestamp() * 1000), "y": p["score"]}
+                    for p in s["points"]
+                ],
+            }
+            for s in api["assessments"]
+        ]
+        assert points == expected
+        assert [p["y"] for p in points[0]["data"]] == [42, 48.5, 55, 61]
+        await expect(page.locator("#homework-rate")).to_have_text("0%")
+        await expect(page.locator("#homework-counts")).to_contain_text("0 of 1 done")
+        await expect(page.locator("#session-rate")).to_have_text("\u2013")  # nothing resolved yet
+        await expect(page.locator("#events li")).to_have_count(len(api["recent_events"]))
+        assert await serious_axe_violations(page) == []
+        await page.set_viewport_size({"width": 390, "height": 844})
+        assert await too_wide(page) == []
+        _clean(console)
+
+
+async def test_dashboard_empty_state(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    family = await make_family(pool)
+    async with open_page(browser, width=390, height=844) as (page, console):
+        await page.goto(sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress"))
+        await expect(page.locator("#scores-empty")).to_contain_text("No assessments yet")
+        await expect(page.locator("#events-empty")).to_be_visible()
+        assert await too_wide(page) == []
+        _clean(console)
+
+
+async def test_accessibility_and_phone_width(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    family, _ = await _family(pool)
+    for width, height in ((1280, 900), (390, 844)):
+        async with open_page(browser, width=width, height=height) as (page, console):
+            await page.goto(sign_in_link(base_url, family.coach.id))
+            await expect(row(page, 4)).to_be_visible()
+            assert await serious_axe_violations(page) == [], width
+            assert await too_wide(page) == [], width
+            # the modals too: open one and check it
+            await row(page, 3).get_by_role("button", name="Reschedule").click()
+            await expect(page.locator("#reschedule-dialog input[name=slot]").first).to_be_visible()
+            assert await serious_axe_violations(page) == [], width
+            _clean(console)
+
+
+async def test_admin_link_and_coach_filter(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    first, _ = await _family(pool)
+    second = await make_family(pool)
+    await make_sessions(pool, second, [now_utc() + hours(30)])
+    admin = UUID("00000000-0000-4000-8000-0000000000a1")
+    async with open_page(browser) as (page, console):
+        await page.goto(sign_in_link(base_url, admin, Role.ADMIN))
+        await expect(page.locator("#who")).to_have_text("Signed in as admin")
+        await expect(page.get_by_role("heading", name=first.child.name)).to_be_visible()
+        await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
+        await page.get_by_label("Coach").select_option(str(second.coach.id))
+        await expect(page.get_by_role("heading", name=first.child.name)).to_have_count(0)
+        await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
+        _clean(console)
+
+
+async def test_sign_in_page_takes_a_pasted_token_and_bad_tokens_return_there(
+    pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family, _ = await _family(pool)
+    async with open_page(browser) as (page, console):
+        await page.goto(f"{base_url}/coach/sessions")  # no token: off to the sign-in page
+        await expect(page).to_have_url(f"{base_url}/coach/sign-in?next=%2Fcoach%2Fsessions")
+        await page.get_by_label("Bearer token (JWT)").fill(sign_in_link(base_url, family.coach.id).split("#token=")[1])
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(row(page, 4)).to_be_visible()
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.locator("#sign-in-reason")).to_have_text("You signed out.")
+
+        console.expected.add("/api/coaches")  # the forged token's 401
+        await page.get_by_label("Bearer token (JWT)").fill("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImNvYWNoIn0.x")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("#sign-in-reason")).to_contain_text("not valid")
+        _clean(console)
+
+
+async def test_docs_are_served_from_our_own_files(base_url: str, browser: Browser) -> None:
+    async with open_page(browser) as (page, console):
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        await page.goto(f"{base_url}/docs")
+        await expect(page.locator(".opblock").first).to_be_visible()
+        assert await page.locator(".opblock").count() >= 20
+        await expect(page.locator(".opblock-summary-path", has_text="/api/sessions/available-slots")).to_be_visible()
+        await expect(
+            page.locator(".opblock-summary-path", has_text="/api/children/{child_id}/progress")
+        ).to_be_visible()
+        assert all(url.startswith(base_url) for url in requested), [u for u in requested if not u.startswith(base_url)]
+        _clean(console)

@@ -62,9 +62,9 @@
       el("li", { class: "muted", text: s.resolved ? `${s.completed} of ${s.resolved} resolved sessions completed` : "No session resolved yet" }), ...counts);
     const h = data.homework;
     document.getElementById("homework-rate").textContent = percent(h.completion_rate);
-    document.getElementById("homework-counts").replaceChildren(
-      el("li", { class: "muted", text: h.assigned ? `${h.done} of ${h.assigned} done` : "No homework assigned yet" }),
-      h.overdue ? el("li", { class: "badge st-cancelled", text: `overdue: ${h.overdue}` }) : null);
+    const homework = [el("li", { class: "muted", text: h.assigned ? `${h.done} of ${h.assigned} done` : "No homework assigned yet" })];
+    if (h.overdue) homework.push(el("li", { class: "badge st-cancelled", text: `overdue: ${h.overdue}` }));
+    document.getElementById("homework-counts").replaceChildren(...homework);
   }
 
   function drawEvents(data) {

@@ -52,8 +52,10 @@
 
   async function refreshChild(childId) {
     const child = children.get(childId);
+    if (!child) return;
     const answer = await api("GET", `/api/sessions?childId=${childId}`);
     const section = document.getElementById(`child-${childId}`);
+    if (!section || !child) return; // the list was redrawn (coach filter) while this answer was on its way
     const coach = coaches.get(child.coach_id);
     const head = el("div", { class: "child-head" },
       el("h2", { id: `child-name-${childId}`, text: child.name }),
