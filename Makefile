@@ -15,11 +15,12 @@ API_PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DEVSTACK := $(PY) -m coach_sessions.devstack
 
-.PHONY: help install run test lint migrate worker api token clean-data
+.PHONY: help install run test browser lint migrate worker api token clean-data
 
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all)"
-	@echo "make test        run the test suite (starts its own servers)"
+	@echo "make test        run the test suite (starts its own servers; installs chromium when missing)"
+	@echo "make browser     install Debian's chromium for the browser tests (apt-get) when missing"
 	@echo "make lint        ruff + mypy"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"
@@ -41,8 +42,16 @@ install:
 run: install
 	$(DEVSTACK)
 
-test: install
+test: install browser
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium through Playwright (which downloads no browser itself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "chromium not found: installing Debian's chromium for the browser tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium; \
+	}
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from coach_sessions.statuses import Role
+from tests import pages_support
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import Stack, auth
 from tests.pages_support import (
@@ -280,3 +281,13 @@ async def test_docs_are_served_from_our_own_files(base_url: str, browser: Browse
         ).to_be_visible()
         assert all(url.startswith(base_url) for url in requested), [u for u in requested if not u.startswith(base_url)]
         _clean(console)
+
+
+def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages_support.shutil, "which", lambda _: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        pages_support.chromium_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        pages_support.chromium_or_skip()

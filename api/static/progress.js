@@ -31,7 +31,11 @@
     if (empty) return;
     const canvas = document.getElementById("score-chart");
     canvas.setAttribute("aria-label", "Score trend: " + series.map((s) => `${s.kind} ${s.points.map((p) => p.score).join(", ")}`).join("; "));
-    const dateLabel = (ms) => formatWhen(new Date(ms).toISOString(), data.timezone, false).replace(/, \d\d:\d\d$/, "");
+    const dateLabel = (ms) => new Intl.DateTimeFormat("en-GB", { timeZone: data.timezone, day: "numeric", month: "short", year: "numeric" }).format(new Date(ms));
+    const tickLabel = (ms) => new Intl.DateTimeFormat("en-GB", { timeZone: data.timezone, day: "numeric", month: "short" }).format(new Date(ms));
+    const times = series.flatMap((s) => s.points.map((p) => Date.parse(p.assessed_at)));
+    const [first, last] = [Math.min(...times), Math.max(...times)];
+    const pad = Math.max((last - first) * 0.03, 86400000);
     new Chart(canvas, {
       type: "line",
       data: { datasets: series.map((s, i) => ({
@@ -41,7 +45,7 @@
       options: {
         maintainAspectRatio: false, animation: false,
         scales: {
-          x: { type: "linear", ticks: { callback: dateLabel, maxTicksLimit: 6 } },
+          x: { type: "linear", min: first - pad, max: last + pad, ticks: { callback: tickLabel, maxTicksLimit: 6 } },
           y: { min: 0, max: 100, title: { display: true, text: "Score (0-100)" } },
         },
         plugins: { tooltip: { callbacks: { title: (items) => dateLabel(items[0].parsed.x) } } },

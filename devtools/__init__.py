@@ -1,0 +1,1 @@
+"""Development-only tools (``make run``, ``make migrate`` …): never copied into the Docker image."""
