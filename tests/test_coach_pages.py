@@ -291,3 +291,33 @@ def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch: pytest.M
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         pages_support.chromium_or_skip()
+
+
+async def test_prep_renders_a_brief_with_its_cited_sources(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    """The brief's route comes from another change; here the browser answers it with the agreed shape."""
+    family, ids = await _family(pool)
+    event_id = "5b3f0c1e-0000-4000-8000-000000000001"
+    brief = {
+        "session_id": str(ids[2]),
+        "challenges": [{"text": "Blends consonants slowly", "event_ids": [event_id]}],
+        "motivators": [{"text": "Loves dinosaur stories", "event_ids": []}],
+        "recommended_activities": [{"text": "Echo reading with a dinosaur book", "event_ids": [event_id]}],
+        "session_focus": "Consonant blends",
+        "sources": [
+            {"id": event_id, "event_type": "session_completed", "event_date": "2026-11-02T11:30:00Z",
+             "text": "Session 1 completed: struggled with 'st' and 'bl'."}
+        ],
+        "generated_at": "2026-11-20T10:00:00Z",
+        "model": "gemini-3.1-flash-lite",
+        "stale": False,
+    }  # fmt: skip
+    async with open_page(browser) as (page, console):
+        await page.route("**/api/coach/session-prep?*", lambda route: route.fulfill(json=brief))
+        await page.goto(sign_in_link(base_url, family.coach.id))
+        await row(page, 3).get_by_role("button", name="Prep").click()
+        panel = page.locator("#prep-dialog [data-brief]")
+        await expect(panel).to_contain_text("Consonant blends")
+        await expect(panel.locator("li", has_text="Blends consonants slowly").locator("a.cite")).to_have_text("[1]")
+        await expect(panel.locator(f"#source-{event_id}")).to_contain_text("struggled with 'st' and 'bl'")
+        await expect(page.locator("#prep-title")).to_contain_text("session 3")
+        _clean(console)
