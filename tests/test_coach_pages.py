@@ -245,6 +245,14 @@ async def test_admin_link_and_coach_filter(pool: asyncpg.Pool, base_url: str, br
         await page.get_by_label("Coach").select_option(str(second.coach.id))
         await expect(page.get_by_role("heading", name=first.child.name)).to_have_count(0)
         await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
+        # an admin cancels directly (no parent consent), with a required reason
+        await row(page, 1).get_by_role("button", name="Cancel").click()
+        cancel = page.locator("#cancel-dialog")
+        await cancel.get_by_role("button", name="Cancel session").click()  # empty reason: the form refuses
+        await expect(cancel).to_be_visible()
+        await cancel.get_by_label("Reason (required)").fill("Coach unavailable")
+        await cancel.get_by_role("button", name="Cancel session").click()
+        await expect(row(page, 1).locator(".badge")).to_have_text("cancelled")
         _clean(console)
 
 

@@ -214,3 +214,12 @@ async def test_odd_requests_never_500(stack: Stack, pool: asyncpg.Pool) -> None:
     ):
         r = await stack.http.request(method, url, json={}, headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401, (url, r.text)
+
+
+async def test_coaches_list_is_everyone_for_an_admin_and_oneself_for_a_coach(stack: Stack, pool: asyncpg.Pool) -> None:
+    first, second = await make_family(pool), await make_family(pool)
+    mine = (await stack.http.get("/api/coaches", headers=auth(first.coach.id))).json()["coaches"]
+    assert [c["id"] for c in mine] == [str(first.coach.id)]
+    everyone = {c["id"] for c in (await stack.http.get("/api/coaches", headers=ADMIN)).json()["coaches"]}
+    assert {str(first.coach.id), str(second.coach.id)} <= everyone
+    assert (await stack.http.get("/api/coaches")).status_code == 401
