@@ -57,7 +57,8 @@ async def test_screenshots(stack: Stack, pool: asyncpg.Pool) -> None:
         " calendar_sync_error = 'Google Calendar answered 403: Forbidden' WHERE id = $1",
         ids[9],
     )
-    zoya_ids = await make_sessions(pool, zoya, [s.replace(hour=13) for s in (now + day, now + day * 8)])
+    # Zoya's first session falls on the day of Aarav's #9 (18:30 there), so that day's slots show it busy.
+    zoya_ids = await make_sessions(pool, zoya, [s.replace(hour=13) for s in (now + day * 7, now + day * 14)])
     await pool.execute("UPDATE scheduled_sessions SET calendar_sync_status = 'pending' WHERE id = ANY($1)", zoya_ids)
     r = await stack.http.post(
         "/api/sessions/request-cancel",
@@ -74,6 +75,12 @@ async def test_screenshots(stack: Stack, pool: asyncpg.Pool) -> None:
                 await page.goto(sign_in_link(base_url, aarav.coach.id))
                 await page.locator("li.session[data-session-number='10']").wait_for()
                 await page.screenshot(path=str(DOCS / f"coach-sessions-{name}.png"), full_page=name == "desktop")
+                if name == "phone":  # the reschedule modal with the free slots of the chosen day
+                    await page.locator("li.session[data-session-number='9'] .btn-reschedule").click()
+                    await page.locator("#reschedule-dialog input[name=slot]").first.wait_for()
+                    await page.set_viewport_size({"width": 390, "height": 844})
+                    await page.screenshot(path=str(DOCS / "coach-reschedule-phone.png"))
+                    await page.keyboard.press("Escape")
                 await page.goto(f"{base_url}/coach/children/{aarav.child.id}/progress")
                 await page.locator("#events li").first.wait_for()
                 await page.wait_for_timeout(300)
