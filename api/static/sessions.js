@@ -97,7 +97,7 @@
         done ? `Session ${n} is ${s.status}.` : s.cancellation_status === "pending" ? "A cancellation already awaits the parent." : "Too close to the start to cancel.",
         () => openCancel(child, s)),
       completeButton(child, s),
-      s.meet_link ? el("a", { class: "btn btn-join", href: s.meet_link, target: "_blank", rel: "noopener" }, "Join", sr(` session ${n} (Meet)`)) : null,
+      /^https:\/\//.test(s.meet_link || "") ? el("a", { class: "btn btn-join", href: s.meet_link, target: "_blank", rel: "noopener" }, "Join", sr(` session ${n} (Meet)`)) : null,
       el("a", { class: "btn btn-profile", href: `/coach/children/${child.id}/progress` }, "👤", sr(`Progress of ${child.name}`)));
     parts.push(buttons);
     return el("li", { class: "session", id: `session-${s.id}`, "data-session-number": n }, parts);
