@@ -11,7 +11,7 @@ from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.sessions import SessionService
 from api.services.slots import SlotService
-from coach_sessions.providers.calendar import BusyTimes, build_calendar_provider
+from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.people import PeopleRepository
@@ -59,7 +59,7 @@ class Services:
                 pool,
                 session_repo,
                 people_repo,
-                calendar or build_calendar_provider(settings, pool),  # type: ignore[arg-type]
+                calendar or build_busy_times(settings, pool),
                 settings,
             ),
         )

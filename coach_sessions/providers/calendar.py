@@ -30,6 +30,7 @@ from googleapiclient.errors import HttpError
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from coach_sessions.settings import Settings
+from coach_sessions.slots import Busy
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 # Google's client-supplied event ids: base32hex (a-v, 0-9), 5-1024 characters.
@@ -91,10 +92,6 @@ class CalendarProvider(Protocol):
     async def upsert_event(self, spec: CalendarEventSpec) -> CalendarEvent: ...
 
     async def cancel_event(self, calendar_id: str | None, event_id: str, subject: str | None) -> None: ...
-
-
-# A busy stretch of a calendar: [start, end).
-Busy = tuple[datetime, datetime]
 
 
 class BusyTimes(Protocol):
@@ -392,6 +389,13 @@ class LocalCalendarProvider:
 
 
 def build_calendar_provider(settings: Settings, pool: asyncpg.Pool) -> CalendarProvider:
+    if settings.calendar_provider == "google":
+        return GoogleCalendarProvider(settings)
+    return LocalCalendarProvider(pool)
+
+
+def build_busy_times(settings: Settings, pool: asyncpg.Pool) -> BusyTimes:
+    """The configured calendar, as the free-slot finder sees it."""
     if settings.calendar_provider == "google":
         return GoogleCalendarProvider(settings)
     return LocalCalendarProvider(pool)
