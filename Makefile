@@ -16,12 +16,13 @@ API_PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DEVSTACK := $(PY) -m devtools.devstack
 
-.PHONY: help install run test lint migrate worker api token clean-data histories
+.PHONY: help install run test browser lint migrate worker api token clean-data histories
 
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all;"
 	@echo "                 if any one of them dies, all stop: make run again, data is kept)"
-	@echo "make test        run the test suite (starts its own servers)"
+	@echo "make test        run the test suite (starts its own servers; installs chromium when missing)"
+	@echo "make browser     install Debian's chromium for the browser tests (apt-get) when missing"
 	@echo "make lint        ruff + mypy"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"
@@ -43,13 +44,21 @@ install:
 run: install
 	$(DEVSTACK)
 
-test: install
+test: install browser
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 # Re-record tests/histories/ (replayed by tests/test_replay.py): only when a workflow change is meant
 # to produce new histories. See the README, "Changing workflow code".
 histories: install
 	$(VENV)/bin/pytest -q tests/record_histories.py --record-histories
+
+# The browser tests drive Debian's chromium through Playwright (which downloads no browser itself).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "chromium not found: installing Debian's chromium for the browser tests"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium; \
+	}
 
 lint: install
 	$(VENV)/bin/ruff check .

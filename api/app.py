@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from api.errors import install_error_handlers
-from api.routes import consent, enrollments, health, people, sessions
+from api.pages import install_pages
+from api.routes import consent, enrollments, health, people, progress, sessions, slots
 from api.services import Services
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging, request_id_var
@@ -47,6 +48,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         version="0.1.0",
         description="Coaching sessions of a children's reading programme, run as durable Temporal workflows.",
         lifespan=lifespan,
+        # /docs is served by api/pages.py from vendored files (no CDN); ReDoc is not kept.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     if services is not None:
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         )
         return response
 
-    for module in (health, sessions, consent, people, enrollments):
+    for module in (health, slots, sessions, consent, people, enrollments, progress):
         app.include_router(module.router)
+    install_pages(app)
     return app

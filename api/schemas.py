@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
@@ -104,6 +104,30 @@ class DecideCancellation(Body):
     decision: Literal["approve", "reject"]
 
 
+# Printable text only: PostgreSQL text cannot hold NUL, and control characters have no place in a title.
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+Kind = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class CreateAssessment(Body):
+    child_id: UUID = Field(alias="childId")
+    session_id: UUID | None = Field(default=None, alias="sessionId")
+    kind: Kind = "reading"
+    score: float = Field(ge=0, le=100, allow_inf_nan=False)
+    assessed_at: AwareDatetime | None = Field(default=None, alias="assessedAt")
+
+
+class CreateHomework(Body):
+    child_id: UUID = Field(alias="childId")
+    session_id: UUID | None = Field(default=None, alias="sessionId")
+    title: Title
+    due_date: date | None = Field(default=None, alias="dueDate")
+
+
 class WebhookAnswer(BaseModel):
     status: str
     results: list[dict[str, str]]
@@ -117,6 +141,10 @@ class SessionList(BaseModel):
     sessions: list[SessionView]
 
 
+class CoachList(BaseModel):
+    coaches: list[Coach]
+
+
 class ChildList(BaseModel):
     children: list[Child]
 
@@ -127,3 +155,24 @@ class EnrollmentCreated(BaseModel):
 
 
 __all__ = ["Child", "Coach", "Parent"]
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable machine code and a sentence for people (api/errors.py)."""
+
+    error: str
+    detail: str
+
+
+_ERROR_TEXT = {
+    401: "Missing, expired or invalid bearer token",
+    404: "No such record, or it is not this coach's (the same answer either way)",
+    409: "Refused by a session rule (locked, not started, pending consent...)",
+    422: "Invalid input (`detail` names the field)",
+    503: "Postgres or Temporal unavailable; try again",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses=`` for the statuses a route can answer besides its success."""
+    return {s: {"model": ErrorBody, "description": _ERROR_TEXT[s]} for s in statuses}

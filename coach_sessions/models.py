@@ -104,3 +104,24 @@ class SessionView(SessionRecord):
             lock_reason=rules.lock_reason(record.blocking_session_number),
             can_mark_missed=rules.can_mark_missed(record.status, record.scheduled_at, now),
         )
+
+
+class Assessment(Row):
+    id: UUID
+    child_id: UUID
+    session_id: UUID | None
+    assessed_at: datetime
+    kind: str
+    score: float
+    created_at: datetime
+
+
+class Homework(Row):
+    id: UUID
+    child_id: UUID
+    session_id: UUID | None
+    title: str
+    assigned_at: datetime
+    due_date: date | None
+    completed_at: datetime | None
+    created_at: datetime

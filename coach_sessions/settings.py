@@ -1,7 +1,7 @@
 """Configuration from the environment (every variable is listed in the README)."""
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # queue whose newest mark is older than WORKER_HEARTBEAT_STALE_AFTER.
     worker_heartbeat_every: Duration = timedelta(seconds=5)
     worker_heartbeat_stale_after: Duration = timedelta(seconds=15)
+    # Free slots offered for rescheduling: the coach's working hours (their timezone) and slot step.
+    working_hours_start: time = time(9, 0)
+    working_hours_end: time = time(20, 0)
+    slot_step_minutes: int = 30
 
     log_level: str = "INFO"
 
@@ -75,6 +79,10 @@ class Settings(BaseSettings):
                 "AUTH_JWT_SECRET must be set (32+ characters) outside development; "
                 "`make run` generates one for local use"
             )
+        if self.working_hours_end <= self.working_hours_start:
+            raise ValueError("WORKING_HOURS_END must be after WORKING_HOURS_START")
+        if not 5 <= self.slot_step_minutes <= 240:
+            raise ValueError("SLOT_STEP_MINUTES must be between 5 and 240")
         return self
 
 

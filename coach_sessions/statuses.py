@@ -66,6 +66,8 @@ class LearningEventType(StrEnum):
     CANCELLATION_REJECTED = "cancellation_rejected"
     CANCELLATION_WITHDRAWN = "cancellation_withdrawn"
     PARENT_CALLBACK_REQUESTED = "parent_callback_requested"
+    HOMEWORK_ASSIGNED = "homework_assigned"
+    HOMEWORK_COMPLETED = "homework_completed"
 
 
 class ConsentChoice(StrEnum):

@@ -40,6 +40,7 @@ FAMILIES = (
 async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> dict[str, object]:
     """Create the demo data once; on later runs only make sure every enrollment workflow exists."""
     from coach_sessions.contracts import EnrollmentWorkflowInput
+    from devtools.demo_progress import seed_progress
     from workflows.enrollment import EnrollmentWorkflow
 
     people = PeopleRepository(pool)
@@ -87,6 +88,7 @@ async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> di
             )
         except WorkflowAlreadyStartedError:
             pass
+    await seed_progress(pool, datetime.now(UTC))  # idempotent: children with scores are left alone
     return {
         "coach_ids": [str(c) for c in coach_ids],
         "enrollment_ids": [str(e) for e in enrollment_ids],

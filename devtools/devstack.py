@@ -147,15 +147,18 @@ def banner(args: argparse.Namespace, env: Mapping[str, str]) -> str:
         with attempt:  # trust_env=False: an HTTP(S)_PROXY must not capture loopback requests
             ready = httpx.get(f"{api}/readyz", timeout=2, trust_env=False).status_code
     ui = f"Temporal UI  http://{HOST}:{args.temporal_ui_port}" if args.temporal_ui_port else "Temporal    "
+    coach, admin = mint_token("--demo-coach"), mint_token("--demo-admin")
     return "\n".join(
         [
             "\nCoach Sessions is running. Ctrl-C stops everything.\n",
             f"  API docs     {api}/docs" + ("" if ready == 200 else f"  (GET /readyz answered {ready})"),
             f"  {ui}  (server at {env['TEMPORAL_ADDRESS']})",
             f"  Data         {args.data_dir}/",
-            f"  Coach token  {mint_token('--demo-coach')}",
+            f"  Coach page   {api}/coach/sessions#token={coach}",
+            f"  Admin page   {api}/coach/sessions#token={admin}",
+            f"  Coach token  {coach}",
             "               (send it as `Authorization: Bearer <token>`)",
-            f"  Admin token  {mint_token('--demo-admin')}",
+            f"  Admin token  {admin}",
             f"  Webhook key  AISENSY_WEBHOOK_SECRET={env.get('AISENSY_WEBHOOK_SECRET') or '(unset: webhooks refused)'}",
             "\nIf any one process (worker, API, Temporal, PostgreSQL) dies, the whole stack stops;",
             "`make run` starts it again, with the data kept.\n",

@@ -125,3 +125,39 @@ async def test_constraints_reject_bad_values(pool: asyncpg.Pool) -> None:
     await rejects("UPDATE children SET age = 40 WHERE id = $1", family.child.id)
     # and a good value passes (the checks are not simply rejecting everything)
     await pool.execute("UPDATE scheduled_sessions SET status = 'pending' WHERE id = $1", session_id)
+
+
+async def test_0005_keeps_event_types_that_other_migrations_added(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0005 rebuilds the event-type CHECK from the list it finds, so a type added by another migration
+    (here a stand-in 0003) survives whatever order the migrations were written in."""
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.stem <= "0002" or path.stem.startswith("0005"):
+            (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "0003_other.sql").write_text(
+        "ALTER TABLE learning_events DROP CONSTRAINT learning_events_event_type_check;"
+        " ALTER TABLE learning_events ADD CONSTRAINT learning_events_event_type_check"
+        " CHECK (event_type = ANY (ARRAY['session', 'assessment', 'nudge_sent']));"
+    )
+    name = "mig_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dsn = _other_database(database_url, name)
+        await apply_migrations(dsn, tmp_path)
+        conn = await asyncpg.connect(dsn)
+        try:
+            definition = await conn.fetchval(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'learning_events_event_type_check'"
+            )
+        finally:
+            await conn.close()
+        assert set(re.findall(r"'([a-z_]+)'::text", definition)) == {
+            "session",
+            "assessment",
+            "nudge_sent",
+            "homework_assigned",
+            "homework_completed",
+        }
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

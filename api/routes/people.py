@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
-from api.schemas import ChildList, CreateChild, CreateCoach, CreateParent
+from api.schemas import ChildList, CoachList, CreateChild, CreateCoach, CreateParent, error_responses
 from coach_sessions.models import Child, Coach, Parent
 
 router = APIRouter(prefix="/api", tags=["people"])
@@ -42,3 +42,9 @@ async def list_children(
     coach_id: Annotated[UUID | None, Query(alias="coachId")] = None,
 ) -> ChildList:
     return ChildList(children=await services.people.list_children(principal, coach_id))
+
+
+@router.get("/coaches", response_model=CoachList, responses=error_responses(401, 503))
+async def list_coaches(principal: CurrentPrincipal, services: ServicesDep) -> CoachList:
+    """Admin: every coach. Coach: only themselves (the pages read the coach's timezone here)."""
+    return CoachList(coaches=await services.people.list_coaches(principal))

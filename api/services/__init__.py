@@ -8,12 +8,16 @@ from temporalio.client import Client
 from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
 from api.services.people import PeopleService
+from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
 from api.services.sessions import SessionService
+from api.services.slots import SlotService
+from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.progress import ProgressRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.settings import Settings
 
@@ -27,9 +31,14 @@ class Services:
     enrollments: EnrollmentService
     consent_replies: ConsentReplyService
     readiness: ReadinessService
+    progress: ProgressService
+    slots: SlotService
 
     @classmethod
-    def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
+    def build(
+        cls, pool: asyncpg.Pool, temporal: Client, settings: Settings, *, calendar: BusyTimes | None = None
+    ) -> "Services":
+        """``calendar`` answers free/busy for the slot finder; by default the configured provider."""
         people_repo = PeopleRepository(pool)
         session_repo = SessionRepository(pool)
         sessions = SessionService(
@@ -52,5 +61,13 @@ class Services:
             consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
             readiness=ReadinessService(
                 pool, temporal, settings.temporal_task_queue, worker_stale_after=settings.worker_heartbeat_stale_after
+            ),
+            progress=ProgressService(ProgressRepository(pool), people_repo),
+            slots=SlotService(
+                pool,
+                session_repo,
+                people_repo,
+                calendar or build_busy_times(settings, pool),
+                settings,
             ),
         )

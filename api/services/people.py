@@ -28,3 +28,7 @@ class PeopleService:
         # A coach always sees their own children, whatever coachId they pass.
         scope = principal.coach_scope() or coach_id
         return await self._people.list_children(scope)
+
+    async def list_coaches(self, principal: Principal) -> list[Coach]:
+        """An admin sees every coach (the pages' coach filter); a coach sees themselves (their timezone)."""
+        return await self._people.list_coaches(principal.coach_scope())

@@ -15,6 +15,7 @@ import json
 import string
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +30,7 @@ from googleapiclient.errors import HttpError
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from coach_sessions.settings import Settings
+from coach_sessions.slots import Busy
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 # Google's client-supplied event ids: base32hex (a-v, 0-9), 5-1024 characters.
@@ -90,6 +92,14 @@ class CalendarProvider(Protocol):
     async def upsert_event(self, spec: CalendarEventSpec) -> CalendarEvent: ...
 
     async def cancel_event(self, calendar_id: str | None, event_id: str, subject: str | None) -> None: ...
+
+
+class BusyTimes(Protocol):
+    """What the free-slot finder asks a calendar (Google's freeBusy, or the local events table)."""
+
+    async def busy_times(
+        self, calendar_id: str | None, subject: str | None, lo: datetime, hi: datetime
+    ) -> list[Busy]: ...
 
 
 # -- Google ----------------------------------------------------------------------------------
@@ -201,7 +211,28 @@ class GoogleCalendarProvider:
     async def cancel_event(self, calendar_id: str | None, event_id: str, subject: str | None) -> None:
         await self._run(subject, lambda http: self._cancel(http, calendar_id, event_id))
 
+    async def busy_times(self, calendar_id: str | None, subject: str | None, lo: datetime, hi: datetime) -> list[Busy]:
+        """``POST /calendar/v3/freeBusy`` for one calendar between ``lo`` and ``hi``."""
+        return await self._run(subject, lambda http: self._free_busy(http, calendar_id or "primary", lo, hi))
+
     # -- blocking parts (worker thread) ------------------------------------------------------
+
+    def _free_busy(
+        self, http: google_auth_httplib2.AuthorizedHttp, calendar: str, lo: datetime, hi: datetime
+    ) -> list[Busy]:
+        body = {"timeMin": lo.isoformat(), "timeMax": hi.isoformat(), "items": [{"id": calendar}]}
+        answer = self._service.freebusy().query(body=body).execute(http=http)
+        entry = (answer.get("calendars") or {}).get(calendar) or {}
+        if entry.get("errors"):
+            reasons = ", ".join(str(e.get("reason")) for e in entry["errors"])
+            raise CalendarRejectedError(f"Google Calendar freeBusy refused {calendar}: {reasons}")
+        return [
+            (
+                datetime.fromisoformat(b["start"].replace("Z", "+00:00")),
+                datetime.fromisoformat(b["end"].replace("Z", "+00:00")),
+            )
+            for b in entry.get("busy", [])
+        ]
 
     def _upsert(self, http: google_auth_httplib2.AuthorizedHttp, spec: CalendarEventSpec) -> CalendarEvent:
         events = self._service.events()
@@ -309,6 +340,16 @@ class _LocalEventStore:
         )
         return str(link)
 
+    async def busy(self, calendar_id: str, lo: datetime, hi: datetime) -> list[Busy]:
+        rows = await self._pool.fetch(
+            "SELECT start_at, end_at FROM local_calendar_events WHERE calendar_id = $1 AND status = 'confirmed'"
+            " AND start_at < $3 AND end_at > $2 ORDER BY start_at",
+            calendar_id,
+            lo,
+            hi,
+        )
+        return [(r["start_at"], r["end_at"]) for r in rows]
+
     async def cancel(self, calendar_id: str, event_id: str) -> None:
         await self._pool.execute(
             "UPDATE local_calendar_events SET status = 'cancelled', updated_at = now()"
@@ -343,8 +384,18 @@ class LocalCalendarProvider:
     async def cancel_event(self, calendar_id: str | None, event_id: str, subject: str | None) -> None:
         await self._store.cancel(self.calendar_key(calendar_id, subject), event_id)
 
+    async def busy_times(self, calendar_id: str | None, subject: str | None, lo: datetime, hi: datetime) -> list[Busy]:
+        return await self._store.busy(self.calendar_key(calendar_id, subject), lo, hi)
+
 
 def build_calendar_provider(settings: Settings, pool: asyncpg.Pool) -> CalendarProvider:
+    if settings.calendar_provider == "google":
+        return GoogleCalendarProvider(settings)
+    return LocalCalendarProvider(pool)
+
+
+def build_busy_times(settings: Settings, pool: asyncpg.Pool) -> BusyTimes:
+    """The configured calendar, as the free-slot finder sees it."""
     if settings.calendar_provider == "google":
         return GoogleCalendarProvider(settings)
     return LocalCalendarProvider(pool)

@@ -59,6 +59,12 @@ class PeopleRepository:
         row = await self._pool.fetchrow("SELECT * FROM coaches WHERE id = $1", coach_id)
         return Coach.model_validate(dict(row)) if row else None
 
+    async def list_coaches(self, coach_id: UUID | None) -> list[Coach]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM coaches WHERE ($1::uuid IS NULL OR id = $1) ORDER BY name, id", coach_id
+        )
+        return [Coach.model_validate(dict(r)) for r in rows]
+
     async def find_coach_by_email(self, email: str) -> Coach | None:
         row = await self._pool.fetchrow("SELECT * FROM coaches WHERE lower(email) = lower($1)", email)
         return Coach.model_validate(dict(row)) if row else None

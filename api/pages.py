@@ -1,0 +1,70 @@
+"""The coach pages (server-side templates + small static scripts) and the self-hosted API docs.
+
+The pages hold no data of their own: their scripts call the same JSON API as any client, with the
+bearer token kept in the tab's session storage. Nothing is fetched from a CDN.
+"""
+
+from pathlib import Path
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=RedirectResponse)
+async def home() -> RedirectResponse:
+    return RedirectResponse("/coach/sessions")
+
+
+@router.get("/coach", response_class=RedirectResponse)
+async def coach_home() -> RedirectResponse:
+    return RedirectResponse("/coach/sessions")
+
+
+@router.get("/coach/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "sign_in.html", {"title": "Sign in"})
+
+
+@router.get("/coach/sessions", response_class=HTMLResponse)
+async def sessions_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "sessions.html", {"title": "Sessions"})
+
+
+@router.get("/coach/children/{child_id}/progress", response_class=HTMLResponse)
+async def progress_page(request: Request, child_id: UUID) -> HTMLResponse:
+    return templates.TemplateResponse(request, "progress.html", {"title": "Progress", "child_id": str(child_id)})
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def docs(request: Request) -> HTMLResponse:
+    """Swagger UI from our own static files (FastAPI's "self-hosting JavaScript and CSS for docs")."""
+    app = request.app
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} - API docs",
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        # No request may leave the machine: the spec validator badge would call validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+def install_pages(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)

@@ -1,0 +1,56 @@
+"""Assessments, homework and the child's progress data (coach of the child, or admin)."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from api.deps import CurrentPrincipal, ServicesDep
+from api.schemas import CreateAssessment, CreateHomework, error_responses
+from coach_sessions.models import Assessment, Homework
+from coach_sessions.progress import ProgressView
+
+router = APIRouter(prefix="/api", tags=["progress"])
+
+
+@router.post(
+    "/assessments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Assessment,
+    responses=error_responses(401, 404, 422, 503),
+)
+async def create_assessment(body: CreateAssessment, principal: CurrentPrincipal, services: ServicesDep) -> Assessment:
+    """Record a score (0 to 100) of one kind (default ``reading``); also written as an ``assessment`` learning event."""
+    return await services.progress.add_assessment(
+        principal,
+        child_id=body.child_id,
+        session_id=body.session_id,
+        kind=body.kind,
+        score=body.score,
+        assessed_at=body.assessed_at,
+    )
+
+
+@router.post(
+    "/homework",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Homework,
+    responses=error_responses(401, 404, 422, 503),
+)
+async def create_homework(body: CreateHomework, principal: CurrentPrincipal, services: ServicesDep) -> Homework:
+    """Assign homework; also written as a ``homework_assigned`` learning event."""
+    return await services.progress.add_homework(
+        principal, child_id=body.child_id, session_id=body.session_id, title=body.title, due_date=body.due_date
+    )
+
+
+@router.post("/homework/{homework_id}/complete", response_model=Homework, responses=error_responses(401, 404, 422, 503))
+async def complete_homework(homework_id: UUID, principal: CurrentPrincipal, services: ServicesDep) -> Homework:
+    """Mark homework done (``homework_completed`` event). Completing it again changes nothing."""
+    return await services.progress.complete_homework(principal, homework_id)
+
+
+@router.get("/children/{child_id}/progress", response_model=ProgressView, responses=error_responses(401, 404, 422, 503))
+async def child_progress(child_id: UUID, principal: CurrentPrincipal, services: ServicesDep) -> ProgressView:
+    """Score series per kind, session completion (completed ÷ completed+missed+cancelled), homework
+    completion (done ÷ assigned, and overdue), and the latest learning events."""
+    return await services.progress.progress(principal, child_id)

@@ -1,0 +1,101 @@
+"""The note's getAvailableSlots: a coach's free start times on a day, for one session's duration."""
+
+import logging
+from datetime import date, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel
+
+from api.services.sessions import Clock, utc_now
+from coach_sessions.auth import Principal
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.providers.calendar import BusyTimes, CalendarError
+from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.repositories.slots import coach_session_times
+from coach_sessions.settings import Settings
+from coach_sessions.slots import day_bounds, free_slots
+
+log = logging.getLogger("coach_sessions.api")
+# Further out than this nobody plans a reading session; it also keeps date arithmetic in range.
+MAX_DAYS_AHEAD = 366
+
+
+class Slot(BaseModel):
+    start: datetime  # in the coach's timezone
+    time: str  # HH:MM wall clock, what the reschedule form sends as newTime
+
+
+class SlotList(BaseModel):
+    session_id: str
+    date: date
+    timezone: str
+    duration_minutes: int
+    working_hours: dict[str, str]
+    calendar_checked: bool  # False when the calendar could not be read: only sessions were subtracted
+    slots: list[Slot]
+
+
+class SlotService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sessions: SessionRepository,
+        people: PeopleRepository,
+        calendar: BusyTimes,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._pool = pool
+        self._sessions = sessions
+        self._people = people
+        self._calendar = calendar
+        self._settings = settings
+        self._clock = clock
+
+    async def available(self, principal: Principal, session_id: UUID, day: date) -> SlotList:
+        record = await self._sessions.get(session_id)
+        if record is None or (not principal.is_admin and record.coach_id != principal.id):
+            raise NotFound()
+        now = self._clock()
+        if abs((day - now.date()).days) > MAX_DAYS_AHEAD:
+            raise DomainError(ErrorCode.VALIDATION_ERROR, f"date: must be within {MAX_DAYS_AHEAD} days of today.")
+        coach = await self._people.get_coach(record.coach_id)
+        assert coach is not None  # FK
+        lo, hi = day_bounds(day, coach.timezone)
+        own = await coach_session_times(self._pool, coach.id, lo, hi, except_session=record.id)
+        busy = list(own)
+        checked = True
+        try:
+            from_calendar = await self._calendar.busy_times(coach.calendar_id or coach.email, coach.email, lo, hi)
+        except CalendarError as error:
+            log.warning("free/busy unavailable", extra={"coach_id": str(coach.id), "error": str(error)})
+            checked, from_calendar = False, []
+        # The calendar also holds our own sessions' events (this session's among them): a stretch that is
+        # exactly one of the session's times is the session itself, already counted (or moving) above.
+        mine = {(record.scheduled_at, record.ends_at), *own}
+        busy += [b for b in from_calendar if b not in mine]
+        starts = free_slots(
+            day=day,
+            timezone=coach.timezone,
+            work_start=self._settings.working_hours_start,
+            work_end=self._settings.working_hours_end,
+            duration=timedelta(minutes=record.duration_minutes),
+            step=timedelta(minutes=self._settings.slot_step_minutes),
+            busy=busy,
+            now=now,
+        )
+        return SlotList(
+            session_id=str(record.id),
+            date=day,
+            timezone=coach.timezone,
+            duration_minutes=record.duration_minutes,
+            working_hours={
+                "start": self._settings.working_hours_start.strftime("%H:%M"),
+                "end": self._settings.working_hours_end.strftime("%H:%M"),
+            },
+            calendar_checked=checked,
+            slots=[Slot(start=s, time=s.strftime("%H:%M")) for s in starts],
+        )

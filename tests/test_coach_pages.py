@@ -1,0 +1,331 @@
+"""The coach pages in headless Chromium against the app over real HTTP, real Postgres, the Temporal test
+server and worker: sign-in link, the seven buttons' flows, the dashboard's chart, /docs, axe-core."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from coach_sessions.statuses import Role
+from tests import pages_support
+from tests.factories import Family, hours, make_family, make_sessions, now_utc
+from tests.helpers import Stack, auth
+from tests.pages_support import (
+    Console,
+    chromium,
+    live_app,
+    open_page,
+    serious_axe_violations,
+    sign_in_link,
+    too_wide,
+)
+
+
+@pytest.fixture
+async def base_url(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[str]:
+    async with live_app(stack, pool) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+def row(page: Page, number: int):  # type: ignore[no-untyped-def]
+    return page.locator(f"li.session[data-session-number='{number}']")
+
+
+async def _family(pool: asyncpg.Pool) -> tuple[Family, list[UUID]]:
+    """#1 and #2 started hours ago and are unresolved (so #2 is locked by #1); #3 and #4 are days ahead."""
+    family = await make_family(pool)
+    now = now_utc()
+    ids = await make_sessions(
+        pool,
+        family,
+        [now - hours(50), now - hours(26), now + hours(72), now + hours(120)],
+        statuses=["pending", "pending", "scheduled", "scheduled"],
+    )
+    return family, ids
+
+
+def _clean(console: Console) -> None:
+    assert console.unexpected() == [], console.unexpected()
+
+
+async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    family, ids = await _family(pool)
+    async with open_page(browser) as (page, console):
+        await page.goto(sign_in_link(base_url, family.coach.id))
+        await expect(row(page, 4)).to_be_visible()
+        # the token moved into session storage and out of the address bar
+        assert "#" not in page.url and "token" not in page.url
+        stored = await page.evaluate("() => sessionStorage.getItem('coachSessionsToken')")
+        assert stored and stored.startswith("eyJ")
+        await page.evaluate("() => { window.__noReload = true; }")
+
+        # #2 is locked by #1: 🔒 with the blocking session named
+        locked = row(page, 2).get_by_role("button", name="Complete")
+        await expect(locked).to_have_attribute("aria-disabled", "true")
+        await expect(locked).to_contain_text("🔒")
+        await expect(locked).to_have_attribute(
+            "title", "Session 1 must be completed, missed, cancelled or rescheduled first."
+        )
+
+        # complete #1 (keyboard: focus, Enter) with a reading score and homework → #2's lock goes
+        await row(page, 1).get_by_role("button", name="Complete").focus()
+        await page.keyboard.press("Enter")
+        dialog = page.locator("#complete-dialog")
+        await expect(dialog).to_be_visible()
+        await dialog.get_by_label("Notes").fill("Read two pages fluently.")
+        await dialog.get_by_label("Homework", exact=True).fill("Read 'Owl Babies' aloud")
+        await dialog.get_by_label("Reading score").fill("64")
+        await dialog.get_by_role("button", name="Complete").click()
+        await expect(dialog).to_be_hidden()
+        await expect(page.locator("#toast")).to_contain_text("Session 1 completed")
+        await expect(row(page, 1).locator(".badge")).to_have_text("completed")
+        await expect(row(page, 2).get_by_role("button", name="Complete")).not_to_have_attribute("aria-disabled", "true")
+
+        # mark #2 missed (orange button only where can_mark_missed)
+        assert await row(page, 3).get_by_role("button", name="Missed").count() == 0
+        await row(page, 2).get_by_role("button", name="Missed").click()
+        missed = page.locator("#missed-dialog")
+        await missed.get_by_label("Notes").fill("No answer on the link.")
+        await missed.get_by_role("button", name="Mark missed").click()
+        await expect(row(page, 2).locator(".badge")).to_have_text("missed")
+
+        # reschedule #3 through the first free slot → the row shows the new time
+        await row(page, 3).get_by_role("button", name="Reschedule").click()
+        reschedule = page.locator("#reschedule-dialog")
+        first_slot = reschedule.locator("input[name=slot]").first
+        await expect(first_slot).to_be_visible()
+        slot_time = await first_slot.get_attribute("value")
+        day = await reschedule.get_by_label("Day").input_value()
+        await first_slot.check()
+        await reschedule.get_by_role("button", name="Reschedule").click()
+        await expect(reschedule).to_be_hidden()
+        await expect(row(page, 3).locator(".badge")).to_have_text("rescheduled")
+        await expect(row(page, 3).locator(".when")).to_contain_text(str(slot_time))
+        moved = await pool.fetchval(
+            "SELECT scheduled_at FROM scheduled_sessions WHERE child_id = $1 AND session_number = 3", family.child.id
+        )
+        assert moved.astimezone(ZoneInfo(family.coach.timezone)).strftime("%Y-%m-%d %H:%M") == f"{day} {slot_time}"
+
+        # a refusal shows the API's sentence: #4 (unlocked now that #3 moved) has not started
+        console.expected.add("/api/sessions/complete")
+        await row(page, 4).get_by_role("button", name="Complete").click()
+        await page.locator("#complete-dialog").get_by_role("button", name="Complete").click()
+        await expect(page.locator("#complete-dialog .form-error")).to_contain_text("Session 4")
+        await page.keyboard.press("Escape")
+
+        # request cancellation of #4 → "awaiting parent" → withdraw
+        await row(page, 4).get_by_role("button", name="Cancel").click()
+        cancel = page.locator("#cancel-dialog")
+        await cancel.get_by_label("Reason (required)").fill("Family trip")
+        await cancel.get_by_role("button", name="Request cancellation").click()
+        await expect(row(page, 4).locator("[data-awaiting]")).to_contain_text("awaiting parent")
+        await expect(row(page, 4).locator(".btn-cancel")).to_have_attribute("aria-disabled", "true")
+        await row(page, 4).get_by_role("button", name="Withdraw").click()
+        await expect(row(page, 4).locator("[data-awaiting]")).to_have_count(0)
+
+        # Prep: the brief, or (before the brief's route exists) a plain "not available yet"
+        console.expected.add("/api/coach/session-prep")
+        await row(page, 4).get_by_role("button", name="Prep").click()
+        prep = page.locator("#prep-dialog")
+        await expect(prep.locator("[data-prep-unavailable], [data-brief], .form-error")).to_be_visible()
+        await prep.get_by_role("button", name="Close").click()
+
+        # Join only with a Meet link; the profile button leads to the dashboard
+        await expect(row(page, 4).get_by_role("link", name="Join")).to_have_count(
+            1 if await pool.fetchval("SELECT meet_link FROM scheduled_sessions WHERE id = $1", ids[3]) else 0
+        )
+        assert await page.evaluate("() => window.__noReload === true")  # no full reload happened
+        _clean(console)
+
+    rows = await pool.fetch("SELECT kind, score FROM assessments WHERE child_id = $1", family.child.id)
+    assert [(r["kind"], float(r["score"])) for r in rows] == [("reading", 64.0)]
+    assert await pool.fetchval("SELECT title FROM homework_assignments WHERE child_id = $1", family.child.id)
+
+
+async def _assess(stack: Stack, family: Family, scores: list[float]) -> None:
+    start = now_utc() - timedelta(weeks=len(scores))
+    for week, score in enumerate(scores):
+        r = await stack.http.post(
+            "/api/assessments",
+            json={
+                "childId": str(family.child.id),
+                "score": score,
+                "assessedAt": (start + timedelta(weeks=week)).isoformat(),
+            },
+            headers=auth(family.coach.id),
+        )
+        assert r.status_code == 201, r.text
+
+
+async def test_dashboard_chart_matches_the_api(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family, _ = await _family(pool)
+    await _assess(stack, family, [42, 48.5, 55, 61])
+    r = await stack.http.post(
+        "/api/homework", json={"childId": str(family.child.id), "title": "Read aloud"}, headers=auth(family.coach.id)
+    )
+    assert r.status_code == 201
+    api = (await stack.http.get(f"/api/children/{family.child.id}/progress", headers=auth(family.coach.id))).json()
+    async with open_page(browser) as (page, console):
+        # from the sessions page, through the gray profile button
+        await page.goto(sign_in_link(base_url, family.coach.id))
+        await row(page, 1).get_by_role("link", name=f"Progress of {family.child.name}").click()
+        await expect(page.locator("#child-name")).to_have_text(f"{family.child.name}: progress")
+        points = await page.evaluate(
+            "() => Chart.getChart('score-chart').data.datasets.map(d => ({label: d.label, data: d.data}))"
+        )
+        expected = [
+            {
+                "label": s["kind"],
+                "data": [
+                    {"x": int(datetime.fromisoformat(p["assessed_at"]).timestamp() * 1000), "y": p["score"]}
+                    for p in s["points"]
+                ],
+            }
+            for s in api["assessments"]
+        ]
+        assert points == expected
+        assert [p["y"] for p in points[0]["data"]] == [42, 48.5, 55, 61]
+        await expect(page.locator("#homework-rate")).to_have_text("0%")
+        await expect(page.locator("#homework-counts")).to_contain_text("0 of 1 done")
+        await expect(page.locator("#session-rate")).to_have_text("\u2013")  # nothing resolved yet
+        await expect(page.locator("#events li")).to_have_count(len(api["recent_events"]))
+        assert await serious_axe_violations(page) == []
+        await page.set_viewport_size({"width": 390, "height": 844})
+        assert await too_wide(page) == []
+        _clean(console)
+
+
+async def test_dashboard_empty_state(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    family = await make_family(pool)
+    async with open_page(browser, width=390, height=844) as (page, console):
+        await page.goto(sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress"))
+        await expect(page.locator("#scores-empty")).to_contain_text("No assessments yet")
+        await expect(page.locator("#events-empty")).to_be_visible()
+        assert await too_wide(page) == []
+        _clean(console)
+
+
+async def test_accessibility_and_phone_width(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    family, _ = await _family(pool)
+    for width, height in ((1280, 900), (390, 844)):
+        async with open_page(browser, width=width, height=height) as (page, console):
+            await page.goto(sign_in_link(base_url, family.coach.id))
+            await expect(row(page, 4)).to_be_visible()
+            assert await serious_axe_violations(page) == [], width
+            assert await too_wide(page) == [], width
+            # the modals too: open one and check it
+            await row(page, 3).get_by_role("button", name="Reschedule").click()
+            await expect(page.locator("#reschedule-dialog input[name=slot]").first).to_be_visible()
+            assert await serious_axe_violations(page) == [], width
+            _clean(console)
+
+
+async def test_admin_link_and_coach_filter(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    first, _ = await _family(pool)
+    second = await make_family(pool)
+    await make_sessions(pool, second, [now_utc() + hours(30)])
+    admin = UUID("00000000-0000-4000-8000-0000000000a1")
+    async with open_page(browser) as (page, console):
+        await page.goto(sign_in_link(base_url, admin, Role.ADMIN))
+        await expect(page.locator("#who")).to_have_text("Signed in as admin")
+        await expect(page.get_by_role("heading", name=first.child.name)).to_be_visible()
+        await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
+        await page.get_by_label("Coach").select_option(str(second.coach.id))
+        await expect(page.get_by_role("heading", name=first.child.name)).to_have_count(0)
+        await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
+        # an admin cancels directly (no parent consent), with a required reason
+        await row(page, 1).get_by_role("button", name="Cancel").click()
+        cancel = page.locator("#cancel-dialog")
+        await cancel.get_by_role("button", name="Cancel session").click()  # empty reason: the form refuses
+        await expect(cancel).to_be_visible()
+        await cancel.get_by_label("Reason (required)").fill("Coach unavailable")
+        await cancel.get_by_role("button", name="Cancel session").click()
+        await expect(row(page, 1).locator(".badge")).to_have_text("cancelled")
+        _clean(console)
+
+
+async def test_sign_in_page_takes_a_pasted_token_and_bad_tokens_return_there(
+    pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family, _ = await _family(pool)
+    async with open_page(browser) as (page, console):
+        await page.goto(f"{base_url}/coach/sessions")  # no token: off to the sign-in page
+        await expect(page).to_have_url(f"{base_url}/coach/sign-in?next=%2Fcoach%2Fsessions")
+        await page.get_by_label("Bearer token (JWT)").fill(sign_in_link(base_url, family.coach.id).split("#token=")[1])
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(row(page, 4)).to_be_visible()
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.locator("#sign-in-reason")).to_have_text("You signed out.")
+
+        console.expected.add("/api/coaches")  # the forged token's 401
+        await page.get_by_label("Bearer token (JWT)").fill("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImNvYWNoIn0.x")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("#sign-in-reason")).to_contain_text("not valid")
+        _clean(console)
+
+
+async def test_docs_are_served_from_our_own_files(base_url: str, browser: Browser) -> None:
+    async with open_page(browser) as (page, console):
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        await page.goto(f"{base_url}/docs")
+        await expect(page.locator(".opblock").first).to_be_visible()
+        assert await page.locator(".opblock").count() >= 20
+        await expect(page.locator(".opblock-summary-path", has_text="/api/sessions/available-slots")).to_be_visible()
+        await expect(
+            page.locator(".opblock-summary-path", has_text="/api/children/{child_id}/progress")
+        ).to_be_visible()
+        assert all(url.startswith(base_url) for url in requested), [u for u in requested if not u.startswith(base_url)]
+        _clean(console)
+
+
+def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages_support.shutil, "which", lambda _: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        pages_support.chromium_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        pages_support.chromium_or_skip()
+
+
+async def test_prep_renders_a_brief_with_its_cited_sources(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    """The brief's route comes from another change; here the browser answers it with the agreed shape."""
+    family, ids = await _family(pool)
+    event_id = "5b3f0c1e-0000-4000-8000-000000000001"
+    brief = {
+        "session_id": str(ids[2]),
+        "challenges": [{"text": "Blends consonants slowly", "event_ids": [event_id]}],
+        "motivators": [{"text": "Loves dinosaur stories", "event_ids": []}],
+        "recommended_activities": [{"text": "Echo reading with a dinosaur book", "event_ids": [event_id]}],
+        "session_focus": "Consonant blends",
+        "sources": [
+            {"id": event_id, "event_type": "session_completed", "event_date": "2026-11-02T11:30:00Z",
+             "text": "Session 1 completed: struggled with 'st' and 'bl'."}
+        ],
+        "generated_at": "2026-11-20T10:00:00Z",
+        "model": "gemini-3.1-flash-lite",
+        "stale": False,
+    }  # fmt: skip
+    async with open_page(browser) as (page, console):
+        await page.route("**/api/coach/session-prep?*", lambda route: route.fulfill(json=brief))
+        await page.goto(sign_in_link(base_url, family.coach.id))
+        await row(page, 3).get_by_role("button", name="Prep").click()
+        panel = page.locator("#prep-dialog [data-brief]")
+        await expect(panel).to_contain_text("Consonant blends")
+        await expect(panel.locator("li", has_text="Blends consonants slowly").locator("a.cite")).to_have_text("[1]")
+        await expect(panel.locator(f"#source-{event_id}")).to_contain_text("struggled with 'st' and 'bl'")
+        await expect(page.locator("#prep-title")).to_contain_text("session 3")
+        _clean(console)

@@ -1,0 +1,28 @@
+"""The pages and /docs over plain HTTP (no browser): served from our own files, never from a CDN."""
+
+from uuid import uuid4
+
+from tests.helpers import Stack
+
+
+async def test_pages_and_assets_are_served_locally(stack: Stack) -> None:
+    for path in ("/coach/sessions", "/coach/sign-in", f"/coach/children/{uuid4()}/progress", "/docs"):
+        r = await stack.http.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        assert "cdn." not in r.text and "unpkg" not in r.text, path
+    docs = (await stack.http.get("/docs")).text
+    assert "/static/vendor/swagger-ui-bundle.js" in docs and "/static/vendor/swagger-ui.css" in docs
+    for asset in ("/static/vendor/swagger-ui-bundle.js", "/static/vendor/chart.umd.min.js", "/static/coach.js"):
+        assert (await stack.http.get(asset)).status_code == 200, asset
+    favicon = await stack.http.get("/favicon.ico")
+    assert favicon.status_code == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
+    assert (await stack.http.get("/redoc")).status_code == 404
+    assert (await stack.http.get("/", follow_redirects=False)).headers["location"] == "/coach/sessions"
+
+
+async def test_pages_are_not_api_operations(stack: Stack) -> None:
+    paths = (await stack.http.get("/openapi.json")).json()["paths"]
+    assert not [p for p in paths if p.startswith(("/coach/", "/docs", "/static", "/favicon"))]
+    slots = paths["/api/sessions/available-slots"]["get"]["responses"]
+    assert set(slots) == {"200", "401", "404", "422", "503"}
+    assert slots["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
