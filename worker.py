@@ -21,6 +21,8 @@ from activities.calendar import CalendarActivities
 from activities.enrollment import EnrollmentActivities
 from activities.messaging import MessagingActivities
 from activities.sessions import SessionActivities
+from activities.timers import TimerActivities
+from coach_sessions.contracts import SessionTimerSettings
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
 from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
@@ -28,6 +30,7 @@ from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_p
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.repositories.timer_messages import TimerMessageRepository
 from coach_sessions.repositories.workers import WorkerHeartbeatRepository
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
@@ -51,14 +54,17 @@ def create_worker(
     max_cached_workflows: int = 1000,
     replace_activities: Sequence[Callable[..., Any]] = (),
     workflows: Sequence[type] = WORKFLOWS,
+    timers: SessionTimerSettings | None = None,
 ) -> Worker:
     """The worker with every workflow and activity. ``replace_activities`` swaps activities of the
-    same name (tests use it to inject crashes)."""
+    same name (tests use it to inject crashes). ``timers``: the sessions' reminders and nudges
+    (``timer_settings``; None: none)."""
     sessions = SessionRepository(pool)
     session_activities = SessionActivities(sessions)
     enrollment_activities = EnrollmentActivities(EnrollmentRepository(pool))
     calendar_activities = CalendarActivities(sessions, calendar)
     messaging_activities = MessagingActivities(OutboxRepository(pool), whatsapp)
+    timer_activities = TimerActivities(TimerMessageRepository(pool), timers or SessionTimerSettings())
     activities: list[Callable[..., Any]] = [
         session_activities.load_session,
         session_activities.mark_pending,
@@ -68,6 +74,8 @@ def create_worker(
         calendar_activities.sync_calendar,
         calendar_activities.record_calendar_failure,
         messaging_activities.deliver_message,
+        timer_activities.load_timer_settings,
+        timer_activities.enqueue_timer_message,
     ]
     # Activities are registered under their function names, so a replacement must carry that name.
     replacements = {a.__name__: a for a in replace_activities}
@@ -80,6 +88,16 @@ def create_worker(
         workflows=workflows,
         activities=activities,
         max_cached_workflows=max_cached_workflows,
+    )
+
+
+def timer_settings(settings: Settings) -> SessionTimerSettings:
+    """What every new session workflow reads at its start (README, "Timers and nudges")."""
+    return SessionTimerSettings(
+        reminders=settings.session_reminders,
+        nudge_after=settings.pending_nudge_after,
+        nudge_repeat=settings.pending_nudge_repeat,
+        nudge_max=settings.pending_nudge_max,
     )
 
 
@@ -121,6 +139,7 @@ async def run_worker(settings: Settings) -> None:
             whatsapp=build_whatsapp_provider(settings, http),
             task_queue=settings.temporal_task_queue,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            timers=timer_settings(settings),
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

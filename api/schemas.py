@@ -53,6 +53,8 @@ class CreateParent(Body):
     name: Name
     phone: Phone
     email: Email | None = None
+    # Reminders show the session time in it; without one, in the coach's timezone.
+    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
 
 
 class CreateChild(Body):

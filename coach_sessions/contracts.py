@@ -24,8 +24,24 @@ class Actor(BaseModel):
 # ----- workflows ----------------------------------------------------------------------------------
 
 
+class SessionTimerSettings(BaseModel):
+    """The timers a session holds besides its end (README, "Timers and nudges"): fixed for a
+    workflow run, so a replay computes the same timers."""
+
+    reminders: list[timedelta] = []  # before the start: a WhatsApp reminder to the parent
+    nudge_after: timedelta = timedelta(hours=12)  # after the end of a session left pending
+    nudge_repeat: timedelta = timedelta(days=1)
+    nudge_max: int = 0  # 0: no nudges
+    # Continue-as-new once the history has this many events (None: when Temporal suggests it).
+    continue_as_new_after_events: int | None = None
+
+
 class SessionWorkflowInput(BaseModel):
     session_id: UUID
+    # New fields (histories from before the timers have none). None: the worker's settings, read by
+    # an activity at start; a continue-as-new passes them on, with the reminders/nudges already done.
+    timers: SessionTimerSettings | None = None
+    done_timers: list[str] = []
 
 
 class SessionWorkflowResult(BaseModel):
@@ -70,6 +86,7 @@ class RescheduleInput(BaseModel):
     actor: Actor
     new_scheduled_at: datetime
     reason: str | None = None
+    minimum_notice: timedelta | None = None  # COACH_MIN_NOTICE (binds coaches only; None: no notice)
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
 
 
@@ -85,6 +102,7 @@ class RequestCancellationInput(BaseModel):
     # From the API's CANCELLATION_AUTO_APPROVE_AFTER: the expiry stored and the timer are one value.
     auto_approve_after: timedelta
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    minimum_notice: timedelta | None = None  # COACH_MIN_NOTICE (binds coaches only; None: no notice)
 
 
 class WithdrawCancellationInput(BaseModel):
@@ -159,6 +177,20 @@ class CheckDeadlineInput(BaseModel):
     deadline: datetime
 
 
+class TimerMessageInput(BaseModel):
+    """Queue one reminder (to the parent) or nudge (to the coach) for the session's time ``scheduled_at``."""
+
+    session_id: UUID
+    kind: Literal["reminder", "nudge"]
+    key: str  # the outbox idempotency key: once per session, timer and scheduled time
+    scheduled_at: datetime
+    nudge_number: int = 0
+
+
+class LoadTimerSettingsInput(BaseModel):
+    pass
+
+
 # ----- one session transition: what the workflow asks, what the repository writes ---------------------
 
 
@@ -193,6 +225,8 @@ class TransitionRequest(BaseModel):
     # A consent decision: the update id (or inbound message id) of whoever decided it, so that a
     # retried withdraw/decide with the same Idempotency-Key can find its own decision.
     decision_token: str | None = None
+    # COACH_MIN_NOTICE: a coach's reschedule or cancellation request for a session starting sooner is refused.
+    minimum_notice: timedelta | None = None
 
 
 class TransitionResult(BaseModel):

@@ -17,6 +17,8 @@ class ErrorCode:
     NO_CANCELLATION_PENDING = "no_cancellation_pending"
     PARENT_CONSENT_REQUIRED = "parent_consent_required"
     TIME_IN_PAST = "time_in_past"
+    # A coach's reschedule or cancellation request inside COACH_MIN_NOTICE of the session's start.
+    INSIDE_MINIMUM_NOTICE = "inside_minimum_notice"
     CONFLICT = "conflict"
     VALIDATION_ERROR = "validation_error"
     MALFORMED_PAYLOAD = "malformed_payload"

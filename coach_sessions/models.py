@@ -27,6 +27,7 @@ class Parent(Row):
     name: str
     phone: str
     email: str | None
+    timezone: str | None = None  # reminders use the coach's when None
     created_at: datetime
 
 
@@ -95,14 +96,23 @@ class SessionView(SessionRecord):
     is_locked: bool
     lock_reason: str | None
     can_mark_missed: bool
+    # The coach's reschedule and request-cancel buttons: actionable, no request pending, and outside
+    # the minimum notice (COACH_MIN_NOTICE; an admin is not bound by it).
+    can_reschedule: bool = True
+    can_request_cancel: bool = True
 
     @classmethod
-    def of(cls, record: SessionRecord, now: datetime) -> "SessionView":
+    def of(cls, record: SessionRecord, now: datetime, minimum_notice: timedelta | None = None) -> "SessionView":
+        may_move = rules.coach_may_move(
+            record.status, record.cancellation_status, record.scheduled_at, now, minimum_notice
+        )
         return cls(
             **record.model_dump(),
             is_locked=record.blocking_session_number is not None,
             lock_reason=rules.lock_reason(record.blocking_session_number),
             can_mark_missed=rules.can_mark_missed(record.status, record.scheduled_at, now),
+            can_reschedule=may_move,
+            can_request_cancel=may_move,
         )
 
 

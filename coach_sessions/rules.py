@@ -1,9 +1,9 @@
 """The session rules the API shows and the transitions enforce: one implementation for both."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from coach_sessions.statuses import ACTIONABLE_STATUSES, RESOLVED_STATUSES, SessionStatus
+from coach_sessions.statuses import ACTIONABLE_STATUSES, RESOLVED_STATUSES, CancellationStatus, SessionStatus
 
 
 def blocking_session_number(session_number: int, siblings: Iterable[tuple[int, str]]) -> int | None:
@@ -29,3 +29,22 @@ def has_started(scheduled_at: datetime, now: datetime) -> bool:
 def can_mark_missed(status: str, scheduled_at: datetime, now: datetime) -> bool:
     """The note's orange button: only for a session whose start has passed and is not resolved."""
     return has_started(scheduled_at, now) and SessionStatus(status) in ACTIONABLE_STATUSES
+
+
+def inside_minimum_notice(scheduled_at: datetime, now: datetime, notice: timedelta | None) -> bool:
+    """A session starting within the coach's minimum notice (COACH_MIN_NOTICE; 0 or None: no notice).
+
+    Only a session still to come: one whose start has passed (pending, say) is being resolved, not
+    moved at short notice."""
+    return bool(notice) and now < scheduled_at < now + (notice or timedelta(0))
+
+
+def coach_may_move(
+    status: str, cancellation_status: str, scheduled_at: datetime, now: datetime, notice: timedelta | None
+) -> bool:
+    """Whether the session's coach may reschedule it or ask to cancel it now (the page's buttons)."""
+    return (
+        SessionStatus(status) in ACTIONABLE_STATUSES
+        and cancellation_status != CancellationStatus.PENDING
+        and not inside_minimum_notice(scheduled_at, now, notice)
+    )

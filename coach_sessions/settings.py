@@ -6,22 +6,33 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}  # a bare number is seconds ("0" disables)
 
 
 def parse_duration(value: Any) -> Any:
-    """Accept operator-friendly durations (``48h``, ``15m``, ``90s``, ``2d``) besides ISO 8601/seconds."""
+    """Accept operator-friendly durations (``48h``, ``15m``, ``90s``, ``2d``, ``0``) besides ISO 8601/seconds."""
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
     return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def parse_durations(value: Any) -> Any:
+    """``24h,1h`` (or a list) → durations; an empty string means none."""
+    if isinstance(value, str):
+        return [parse_duration(part) for part in value.split(",") if part.strip()]
+    return value
+
+
+# NoDecode: pydantic-settings would otherwise read a list variable as JSON.
+Durations = Annotated[list[timedelta], NoDecode, BeforeValidator(parse_durations)]
 
 
 class Settings(BaseSettings):
@@ -70,6 +81,18 @@ class Settings(BaseSettings):
     working_hours_end: time = time(20, 0)
     slot_step_minutes: int = 30
 
+    # Timers each session holds (README, "Timers and nudges"). WhatsApp reminders to the parent this
+    # long before the session's start (empty: none).
+    session_reminders: Durations = [timedelta(hours=24), timedelta(hours=1)]
+    # A session left pending (its end passed, not completed or marked missed) nudges its coach this long
+    # after its end, then every PENDING_NUDGE_REPEAT, at most PENDING_NUDGE_MAX times (0: no nudges).
+    pending_nudge_after: Duration = timedelta(hours=12)
+    pending_nudge_repeat: Duration = timedelta(days=1)
+    pending_nudge_max: int = 3
+    # A coach cannot reschedule or ask to cancel a session starting sooner than this (0 disables;
+    # admins are not bound by it).
+    coach_min_notice: Duration = timedelta(hours=24)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -81,6 +104,12 @@ class Settings(BaseSettings):
             )
         if self.working_hours_end <= self.working_hours_start:
             raise ValueError("WORKING_HOURS_END must be after WORKING_HOURS_START")
+        if any(offset <= timedelta(0) for offset in self.session_reminders):
+            raise ValueError("SESSION_REMINDERS must be positive durations, e.g. 24h,1h")
+        if self.pending_nudge_max < 0 or self.pending_nudge_repeat <= timedelta(0):
+            raise ValueError("PENDING_NUDGE_MAX must be >= 0 and PENDING_NUDGE_REPEAT positive")
+        if self.coach_min_notice < timedelta(0) or self.pending_nudge_after < timedelta(0):
+            raise ValueError("COACH_MIN_NOTICE and PENDING_NUDGE_AFTER must not be negative")
         if not 5 <= self.slot_step_minutes <= 240:
             raise ValueError("SLOT_STEP_MINUTES must be between 5 and 240")
         return self

@@ -22,6 +22,8 @@ class MessageContext:
     notes: str = ""
     parent_phone: str = ""
     decided_by: str = ""
+    meet_link: str = ""
+    locked_sessions: int = 0  # later sessions waiting behind this one (the sequence lock)
 
 
 def format_when(at: datetime, timezone: str) -> str:
@@ -44,6 +46,23 @@ CANCELLATION_ALREADY_DECIDED = "p28_cancellation_already_decided"
 COACH_CANCELLATION_APPROVED = "c01_cancellation_approved"
 COACH_CANCELLATION_REJECTED = "c02_cancellation_rejected"
 COACH_CALLBACK_REQUESTED = "c03_parent_callback_requested"
+# Timers (README, "Timers and nudges"): the parent's reminder before a session (the date and time in
+# the parent's timezone when recorded, else the coach's; the Meet link), and the coach's nudge for a
+# session left pending.
+SESSION_REMINDER = "p22_session_reminder"
+COACH_PENDING_NUDGE = "c04_pending_session_nudge"
+
+
+def _meet_link(c: "MessageContext") -> str:
+    return c.meet_link or "the link is in the calendar invitation"
+
+
+def _locked(c: "MessageContext") -> str:
+    if not c.locked_sessions:
+        return "-"
+    later = "1 later session is" if c.locked_sessions == 1 else f"{c.locked_sessions} later sessions are"
+    return f"{later} locked until it is resolved"
+
 
 TEMPLATES: dict[str, Template] = {
     SESSION_SUMMARY: Template(
@@ -104,6 +123,26 @@ TEMPLATES: dict[str, Template] = {
     COACH_CALLBACK_REQUESTED: Template(
         COACH_CALLBACK_REQUESTED,
         lambda c: [c.coach_name, c.parent_name, c.parent_phone, c.child_name, str(c.session_number)],
+    ),
+    SESSION_REMINDER: Template(
+        SESSION_REMINDER,
+        lambda c: [
+            c.parent_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
+            _meet_link(c),
+        ],
+    ),
+    COACH_PENDING_NUDGE: Template(
+        COACH_PENDING_NUDGE,
+        lambda c: [
+            c.coach_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
+            _locked(c),
+        ],
     ),
 }
 

@@ -78,6 +78,21 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
             f"A cancellation request for session {number} is awaiting the parent's answer.",
         )
 
+    if (
+        action in (SessionAction.RESCHEDULE, SessionAction.REQUEST_CANCELLATION)
+        and request.actor.role == "coach"  # an admin is not bound by the notice
+        and rules.inside_minimum_notice(row["scheduled_at"], request.now, request.minimum_notice)
+    ):
+        assert request.minimum_notice is not None
+        notice_ends_at = request.now + request.minimum_notice
+        raise DomainError(
+            ErrorCode.INSIDE_MINIMUM_NOTICE,
+            f"Session {number} starts at {row['scheduled_at'].isoformat()}, inside the minimum notice of"
+            f" {request.minimum_notice} for a coach's reschedule or cancellation (only sessions starting"
+            f" after {notice_ends_at.isoformat()}); an admin can still do it.",
+            notice_ends_at=notice_ends_at.isoformat(),
+        )
+
     if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
         if not rules.has_started(row["scheduled_at"], request.now):
             raise DomainError(

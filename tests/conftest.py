@@ -8,8 +8,9 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
@@ -102,6 +103,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 import httpx  # noqa: E402
 from google.auth.credentials import AnonymousCredentials  # noqa: E402
 
+from coach_sessions.contracts import SessionTimerSettings  # noqa: E402
 from coach_sessions.providers.calendar import GoogleCalendarProvider  # noqa: E402
 from coach_sessions.providers.whatsapp import AiSensyProvider  # noqa: E402
 from coach_sessions.settings import Settings  # noqa: E402
@@ -120,6 +122,21 @@ async def stack(
     fake_aisensy: "FakeAiSensy",
 ) -> AsyncIterator[Stack]:
     """API + worker with the real Google and AiSensy clients, talking to the local fakes."""
+    async with build_stack(pool, temporal_env, fake_google_calendar, fake_aisensy) as built:
+        yield built
+
+
+@asynccontextmanager
+async def build_stack(
+    pool: asyncpg.Pool,
+    temporal_env: WorkflowEnvironment,
+    fake_google_calendar: "FakeGoogleCalendar",
+    fake_aisensy: "FakeAiSensy",
+    *,
+    timers: "SessionTimerSettings | None" = None,
+    **api_overrides: Any,
+) -> AsyncIterator[Stack]:
+    """The ``stack``, with the sessions' timers and API settings a test chooses."""
     from tests.helpers import api_client, running_worker
 
     provider_settings = Settings(
@@ -134,6 +151,6 @@ async def stack(
     google = GoogleCalendarProvider(provider_settings, credentials=AnonymousCredentials(), timeout=2.0)
     async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as provider_http:
         whatsapp = AiSensyProvider(provider_settings, provider_http)
-        async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=whatsapp) as tq:
-            async with api_client(pool, temporal_env.client, tq) as http:
+        async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=whatsapp, timers=timers) as tq:
+            async with api_client(pool, temporal_env.client, tq, **api_overrides) as http:
                 yield Stack(temporal_env, http, tq, fake_google_calendar, fake_aisensy, google, whatsapp)

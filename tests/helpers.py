@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.services import Services
 from coach_sessions.auth import mint_token
+from coach_sessions.contracts import SessionTimerSettings
 from coach_sessions.providers.calendar import CalendarProvider, GoogleCalendarProvider, LocalCalendarProvider
 from coach_sessions.providers.whatsapp import AiSensyProvider, LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
@@ -31,12 +32,15 @@ WEBHOOK_SECRET = "webhook-secret-for-tests"
 
 
 def test_settings(task_queue: str, **overrides: Any) -> Settings:
+    """No minimum notice by default (many tests act on sessions starting within hours); the notice,
+    reminders and nudges are tested on their own (test_minimum_notice.py, test_session_reminders.py)."""
+    defaults: dict[str, Any] = {"coach_min_notice": timedelta(0), "session_reminders": [], "pending_nudge_max": 0}
     return Settings(
         app_env="test",
         auth_jwt_secret=TEST_SECRET,
         temporal_task_queue=task_queue,
         aisensy_webhook_secret=WEBHOOK_SECRET,
-        **overrides,
+        **(defaults | overrides),
     )
 
 
@@ -63,6 +67,7 @@ async def running_worker(
     replace_activities: Sequence[Callable[..., Any]] = (),
     max_cached_workflows: int = 100,
     workflows: Sequence[type] = WORKFLOWS,
+    timers: SessionTimerSettings | None = None,
 ) -> AsyncIterator[str]:
     task_queue = task_queue or f"test-{uuid4()}"
     worker = create_worker(
@@ -74,6 +79,7 @@ async def running_worker(
         max_cached_workflows=max_cached_workflows,
         replace_activities=replace_activities,
         workflows=workflows,
+        timers=timers,
     )
     async with worker, heartbeat(pool, task_queue, timedelta(seconds=1)):
         yield task_queue

@@ -23,14 +23,17 @@ from coach_sessions.contracts import (
     CompleteInput,
     DeliverMessageInput,
     LoadSessionInput,
+    LoadTimerSettingsInput,
     MarkPendingInput,
     RecordCalendarFailureInput,
     RequestCancellationInput,
     RescheduleInput,
     SessionAction,
+    SessionTimerSettings,
     SessionWorkflowInput,
     SessionWorkflowResult,
     SyncCalendarInput,
+    TimerMessageInput,
     TransitionRequest,
     TransitionResult,
     WithdrawCancellationInput,
@@ -50,6 +53,7 @@ class StubActivities:
     session: SessionRecord
     calls: list[tuple[str, object]] = field(default_factory=list)
     refuse_with: str | None = None
+    timers: SessionTimerSettings = field(default_factory=SessionTimerSettings)
     messages_released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,16 @@ class StubActivities:
     async def record_calendar_failure(self, request: RecordCalendarFailureInput) -> None:
         self.calls.append(("record_calendar_failure", request.error))
 
+    @activity.defn(name="load_timer_settings")
+    async def load_timer_settings(self, _: LoadTimerSettingsInput) -> SessionTimerSettings:
+        self.calls.append(("load_timer_settings", None))
+        return self.timers
+
+    @activity.defn(name="enqueue_timer_message")
+    async def enqueue_timer_message(self, request: TimerMessageInput) -> UUID | None:
+        self.calls.append(("enqueue_timer_message", request.key))
+        return uuid4()
+
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
@@ -138,6 +152,15 @@ def _session(starts_in: timedelta) -> SessionRecord:
     )
 
 
+async def _settled(running: "Running") -> SessionRecord:
+    for _ in range(200):
+        record = await running.handle.query(SessionWorkflow.session)
+        if record is not None and record.status == "pending":
+            return record
+        await asyncio.sleep(0.02)
+    raise AssertionError("the session was not marked pending")
+
+
 @dataclass
 class Running:
     env: WorkflowEnvironment
@@ -161,6 +184,8 @@ async def running(temporal_env: WorkflowEnvironment, request: pytest.FixtureRequ
             stubs.deliver_message,
             stubs.sync_calendar,
             stubs.record_calendar_failure,
+            stubs.load_timer_settings,
+            stubs.enqueue_timer_message,
         ],
     ):
         handle = await temporal_env.client.start_workflow(
@@ -221,7 +246,7 @@ async def test_a_terminal_session_refuses_further_actions_before_any_activity(ru
 
 async def test_a_business_refusal_reaches_the_caller_with_its_code_and_changes_nothing(running: Running) -> None:
     running.stubs.refuse_with = ErrorCode.SESSION_LOCKED
-    before = await running.handle.query(SessionWorkflow.session)
+    before = await _settled(running)  # loaded, and pending (its end has passed)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await running.handle.execute_update(SessionWorkflow.complete, CompleteInput(actor=COACH))
     cause = refused.value.cause

@@ -1,13 +1,14 @@
 """The pure ``plan()`` rules, every action against every state, with no database and no Temporal.
 
 The table below restates the product rules independently of the code: for each action, status,
-consent state, lock state and whether the session has started, the refusal code or the resulting
-status / learning event / messages. ``plan()`` must agree on every one of the combinations.
+consent state, lock state, when the session starts (started, inside the coach's minimum notice, later)
+and who acts (coach or admin), the refusal code or the resulting status / learning event / messages.
+``plan()`` must agree on every one of the combinations.
 """
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 import pytest
@@ -28,6 +29,8 @@ from coach_sessions.transitions import plan
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 COACH = Actor(id=uuid4(), role="coach")
+NOTICE = timedelta(hours=24)  # the coach's minimum notice in every request below
+When = Literal["started", "soon", "later"]  # "soon": starts inside the notice
 OPEN = {SessionStatus.SCHEDULED, SessionStatus.PENDING, SessionStatus.RESCHEDULED}
 CONSENT_ACTIONS = {
     SessionAction.APPROVE_CANCELLATION,
@@ -37,8 +40,9 @@ CONSENT_ACTIONS = {
 }
 
 
-def expected(action: SessionAction, status: SessionStatus, consent: bool, locked: bool, started: bool) -> Any:
+def expected(action: SessionAction, status: SessionStatus, consent: bool, locked: bool, when: When, role: str) -> Any:
     """The rule book: an ErrorCode for a refusal, else (new status or None, event type, message templates)."""
+    started = when == "started"
     if action in CONSENT_ACTIONS:
         if not consent:
             return ErrorCode.NO_CANCELLATION_PENDING
@@ -67,6 +71,8 @@ def expected(action: SessionAction, status: SessionStatus, consent: bool, locked
         return ErrorCode.INVALID_STATUS
     if consent:
         return ErrorCode.CANCELLATION_PENDING
+    if action in (SessionAction.RESCHEDULE, SessionAction.REQUEST_CANCELLATION) and role == "coach" and when == "soon":
+        return ErrorCode.INSIDE_MINIMUM_NOTICE  # an admin is not bound by the notice
     if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
         # The sequence rule: only a started session, and only once every earlier one is resolved.
         if not started:
@@ -84,12 +90,16 @@ def expected(action: SessionAction, status: SessionStatus, consent: bool, locked
     return (None, LearningEventType.CANCELLATION_REQUESTED, [CANCELLATION_REQUEST])
 
 
-def _row(status: SessionStatus, consent: bool, started: bool) -> dict[str, Any]:
+_STARTS = {"started": NOW - timedelta(hours=1), "soon": NOW + timedelta(hours=2), "later": NOW + timedelta(days=2)}
+
+
+def _row(status: SessionStatus, consent: bool, started: bool | When) -> dict[str, Any]:
+    when = started if isinstance(started, str) else ("started" if started else "later")
     return {
         "id": uuid4(),
         "session_number": 3,
         "status": status.value,
-        "scheduled_at": NOW - timedelta(hours=1) if started else NOW + timedelta(days=1),
+        "scheduled_at": _STARTS[when],
         "coach_notes": None,
         "cancellation_status": (CancellationStatus.PENDING if consent else CancellationStatus.NONE).value,
         "cancellation_reason": "family trip" if consent else None,
@@ -97,12 +107,13 @@ def _row(status: SessionStatus, consent: bool, started: bool) -> dict[str, Any]:
     }
 
 
-def _request(action: SessionAction) -> TransitionRequest:
+def _request(action: SessionAction, role: str = "coach") -> TransitionRequest:
     return TransitionRequest(
         session_id=uuid4(),
         action=action,
         request_id="r1",
-        actor=COACH,
+        actor=COACH if role == "coach" else Actor(id=uuid4(), role=role),
+        minimum_notice=NOTICE,
         now=NOW,
         notes="read two levelled books",
         notify_parent=True,
@@ -113,30 +124,30 @@ def _request(action: SessionAction) -> TransitionRequest:
     )
 
 
-CASES = list(itertools.product(SessionAction, SessionStatus, [False, True], [False, True], [False, True]))
+WHENS: list[When] = ["started", "soon", "later"]
+CASES = list(itertools.product(SessionAction, SessionStatus, [False, True], [False, True], WHENS, ["coach", "admin"]))
 
 
 @pytest.mark.parametrize(
-    ("action", "status", "consent", "locked", "started"),
+    ("action", "status", "consent", "locked", "when", "role"),
     CASES,
     ids=[
-        f"{a.value}-{s.value}-{'consent' if c else 'no_consent'}-{'locked' if lk else 'free'}-"
-        f"{'started' if st else 'future'}"
-        for a, s, c, lk, st in CASES
+        f"{a.value}-{s.value}-{'consent' if c else 'no_consent'}-{'locked' if lk else 'free'}-{w}-{r}"
+        for a, s, c, lk, w, r in CASES
     ],
 )
 def test_plan_agrees_with_the_rule_book(
-    action: SessionAction, status: SessionStatus, consent: bool, locked: bool, started: bool
+    action: SessionAction, status: SessionStatus, consent: bool, locked: bool, when: When, role: str
 ) -> None:
-    want = expected(action, status, consent, locked, started)
+    want = expected(action, status, consent, locked, when, role)
     blocking = 2 if locked else None
     if isinstance(want, str):
         with pytest.raises(DomainError) as refused:
-            plan(_request(action), _row(status, consent, started), blocking, "Asia/Kolkata")
+            plan(_request(action, role), _row(status, consent, when), blocking, "Asia/Kolkata")
         assert refused.value.code == want
         return
     new_status, event_type, templates = want
-    change = plan(_request(action), _row(status, consent, started), blocking, "Asia/Kolkata")
+    change = plan(_request(action, role), _row(status, consent, when), blocking, "Asia/Kolkata")
     assert change.columns.get("status") == (new_status.value if new_status else None)
     assert change.event_type == event_type
     assert [template for template, _recipient in change.messages] == templates
@@ -144,7 +155,18 @@ def test_plan_agrees_with_the_rule_book(
 
 
 def test_the_table_covers_every_combination() -> None:
-    assert len(CASES) == len(SessionAction) * len(SessionStatus) * 2 * 2 * 2
+    assert len(CASES) == len(SessionAction) * len(SessionStatus) * 2 * 2 * 3 * 2
+
+
+def test_the_notice_refusal_says_when_the_notice_ends_and_zero_disables_it() -> None:
+    row = _row(SessionStatus.SCHEDULED, False, "soon")
+    with pytest.raises(DomainError) as refused:
+        plan(_request(SessionAction.RESCHEDULE), row, None, "UTC")
+    assert refused.value.code == ErrorCode.INSIDE_MINIMUM_NOTICE
+    assert refused.value.extra == {"notice_ends_at": (NOW + NOTICE).isoformat()}
+    for notice in (timedelta(0), None):
+        request = _request(SessionAction.REQUEST_CANCELLATION).model_copy(update={"minimum_notice": notice})
+        assert plan(request, row, None, "UTC").event_type == LearningEventType.CANCELLATION_REQUESTED
 
 
 def test_a_reschedule_to_the_past_is_refused_whatever_the_state() -> None:

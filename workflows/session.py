@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         request_id,
         validate_with,
     )
+    from workflows.session_timers import SESSION_TIMERS_PATCH, SessionTimers
 
 # Patches (see the README, "Changing workflow code"): each names a change to what a running session
 # does; histories recorded before it replay the old way.
@@ -73,6 +74,7 @@ class SessionWorkflow:
         self._background = BackgroundTasks()
         self._calendar = CalendarSync(self._background, lambda: self._current().id)
         self._consent = ConsentChild(self._background, self._apply_consent_decision)
+        self._timers: SessionTimers | None = None  # None: a history from before SESSION_TIMERS_PATCH
 
     # ----- main loop ---------------------------------------------------------------------------
 
@@ -84,29 +86,52 @@ class SessionWorkflow:
             session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
         ):
             self._calendar.request()
+        if workflow.patched(SESSION_TIMERS_PATCH):
+            self._timers = await SessionTimers.start(request, self._background)
 
         while self._current().status not in TERMINAL_STATUSES:
             self._changed = False
-            timeout = self._until_next_timer()
-            try:
+            if self._timers is not None:
+                await self._next_timer(request, self._timers)
+                continue
+            try:  # (histories from before SESSION_TIMERS_PATCH: the end timer only)
                 await workflow.wait_condition(
-                    lambda: self._changed, timeout=timeout, timeout_summary="session end → pending"
+                    lambda: self._changed, timeout=self._until_end(), timeout_summary="session end → pending"
                 )
                 continue  # something changed (an update): recompute the timers from the new state
             except TimeoutError:
                 pass
             async with self._transition_lock:
-                if self._current().status == SessionStatus.SCHEDULED:
-                    self._set_session(await steps.mark_pending(request.session_id))
+                await self._mark_pending()
 
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._background.idle)
         return SessionWorkflowResult(session_id=request.session_id, final_status=self._current().status)
 
-    def _until_next_timer(self) -> timedelta | None:
-        """Time until the next timer of the current state (None: wait for an update only).
+    async def _next_timer(self, request: SessionWorkflowInput, timers: SessionTimers) -> None:
+        """Wait for the next timer of the current state (or a change), then fire what came due."""
+        if self._may_continue_as_new(timers):
+            workflow.continue_as_new(timers.next_run(request.session_id, self._current()))
+        if await timers.wait(self._current(), lambda: self._changed or self._may_continue_as_new(timers)):
+            async with self._transition_lock:
+                await timers.fire_due(self._current(), self._mark_pending)
 
-        Driven from the session's current time, so a reschedule moves every timer.
-        """
+    async def _mark_pending(self) -> None:
+        if self._current().status == SessionStatus.SCHEDULED:
+            self._set_session(await steps.mark_pending(self._current().id))
+
+    def _may_continue_as_new(self, timers: SessionTimers) -> bool:
+        """Only at a safe point: no update, side effect or consent child in flight (a new run has none)."""
+        return (
+            timers.continue_as_new_due()
+            and workflow.all_handlers_finished()
+            and self._background.idle
+            and not self._consent.waiting
+            and not self._transition_lock.locked()
+            and self._current().cancellation_status != CancellationStatus.PENDING
+        )
+
+    def _until_end(self) -> timedelta | None:
+        """Time until the session's end (None: wait for an update only), from its current time."""
         session = self._current()
         if session.status != SessionStatus.SCHEDULED:
             return None
@@ -138,6 +163,7 @@ class SessionWorkflow:
             new_scheduled_at=request.new_scheduled_at,
             reason=request.reason,
             deadline=request.deadline,
+            minimum_notice=request.minimum_notice,
         )
 
     @workflow.update
@@ -155,6 +181,7 @@ class SessionWorkflow:
             reason=request.reason,
             consent_window=request.auto_approve_after,
             deadline=request.deadline,
+            minimum_notice=request.minimum_notice,
         )
         await self._consent.start(result.session, result.message_ids)
         return result.session

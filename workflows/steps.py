@@ -17,14 +17,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.enrollment import EnrollmentActivities
     from activities.messaging import MessagingActivities
     from activities.sessions import SessionActivities
+    from activities.timers import TimerActivities
     from coach_sessions.contracts import (
         CheckDeadlineInput,
         CreateSessionsInput,
         DeliverMessageInput,
         LoadSessionInput,
+        LoadTimerSettingsInput,
         MarkPendingInput,
         RecordCalendarFailureInput,
+        SessionTimerSettings,
         SyncCalendarInput,
+        TimerMessageInput,
         TransitionRequest,
         TransitionResult,
     )
@@ -124,3 +128,23 @@ async def deliver_message(message_id: UUID) -> str:
     except ActivityError as error:
         workflow.logger.error("message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)})
         return "failed"
+
+
+async def load_timer_settings() -> SessionTimerSettings:
+    """The worker's reminder and nudge settings, once per workflow run (then kept in its history)."""
+    return await workflow.execute_local_activity_method(
+        TimerActivities.load_timer_settings,
+        LoadTimerSettingsInput(),
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )
+
+
+async def enqueue_timer_message(request: TimerMessageInput) -> UUID | None:
+    """Queue a reminder or nudge in the outbox (None: the session no longer calls for it)."""
+    return await workflow.execute_local_activity_method(
+        TimerActivities.enqueue_timer_message,
+        request,
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )

@@ -25,7 +25,9 @@ async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesD
 
 @router.post("/parents", status_code=status.HTTP_201_CREATED, response_model=Parent)
 async def create_parent(body: CreateParent, _: AdminPrincipal, services: ServicesDep) -> Parent:
-    return await services.people.create_parent(name=body.name, phone=body.phone, email=body.email)
+    return await services.people.create_parent(
+        name=body.name, phone=body.phone, email=body.email, timezone=body.timezone
+    )
 
 
 @router.post("/children", status_code=status.HTTP_201_CREATED, response_model=Child)

@@ -49,6 +49,7 @@ class Services:
             IdempotencyRepository(pool),
             consent_window=settings.cancellation_auto_approve_after,
             answer_within=settings.action_answer_within,
+            minimum_notice=settings.coach_min_notice,
         )
         return cls(
             pool=pool,

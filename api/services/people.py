@@ -18,8 +18,8 @@ class PeopleService:
             name=name, email=email, phone=phone, calendar_id=calendar_id, timezone=timezone
         )
 
-    async def create_parent(self, *, name: str, phone: str, email: str | None) -> Parent:
-        return await self._people.create_parent(name=name, phone=phone, email=email)
+    async def create_parent(self, *, name: str, phone: str, email: str | None, timezone: str | None = None) -> Parent:
+        return await self._people.create_parent(name=name, phone=phone, email=email, timezone=timezone)
 
     async def create_child(self, *, name: str, age: int, parent_id: UUID, coach_id: UUID) -> Child:
         return await self._people.create_child(name=name, age=age, parent_id=parent_id, coach_id=coach_id)

@@ -69,8 +69,10 @@ class SessionService:
         *,
         consent_window: timedelta,
         answer_within: timedelta,
+        minimum_notice: timedelta = timedelta(0),
         clock: Clock = utc_now,
     ) -> None:
+        self._minimum_notice = minimum_notice  # COACH_MIN_NOTICE: applied by the transition rules
         self._keys = KeyedOutcomes(idempotency)
         self._answer_within = answer_within
         self._sessions = sessions
@@ -83,7 +85,7 @@ class SessionService:
     # ----- reads -------------------------------------------------------------------------------
 
     def view(self, record: SessionRecord) -> SessionView:
-        return SessionView.of(record, self._clock())
+        return SessionView.of(record, self._clock(), self._minimum_notice)
 
     async def get(self, principal: Principal, session_id: UUID) -> SessionView:
         return self.view(await self._visible_session(principal, session_id))
@@ -146,7 +148,11 @@ class SessionService:
         async def send(record: SessionRecord, update_id: str | None) -> SessionView:
             new_at = await self._coach_local_time(record, new_date, new_time)
             argument = RescheduleInput(
-                actor=_actor(principal), new_scheduled_at=new_at, reason=reason, deadline=self._deadline()
+                actor=_actor(principal),
+                new_scheduled_at=new_at,
+                reason=reason,
+                deadline=self._deadline(),
+                minimum_notice=self._minimum_notice,
             )
             return await self._update(record, SessionWorkflow.reschedule, argument, update_id)
 
@@ -184,6 +190,7 @@ class SessionService:
                 reason=reason,
                 auto_approve_after=self._consent_window,
                 deadline=self._deadline(),
+                minimum_notice=self._minimum_notice,
             )
             return await self._update(record, SessionWorkflow.request_cancellation, argument, update_id)
 

@@ -29,13 +29,14 @@ class PeopleRepository:
             raise DomainError(ErrorCode.CONFLICT, "A coach with this email already exists.") from exc
         return Coach.model_validate(dict(row))
 
-    async def create_parent(self, *, name: str, phone: str, email: str | None) -> Parent:
+    async def create_parent(self, *, name: str, phone: str, email: str | None, timezone: str | None = None) -> Parent:
         try:
             row = await self._pool.fetchrow(
-                "INSERT INTO parents (name, phone, email) VALUES ($1, $2, $3) RETURNING *",
+                "INSERT INTO parents (name, phone, email, timezone) VALUES ($1, $2, $3, $4) RETURNING *",
                 name,
                 phone,
                 email,
+                timezone,
             )
         except asyncpg.UniqueViolationError as exc:
             raise DomainError(ErrorCode.CONFLICT, "A parent with this phone already exists.") from exc
