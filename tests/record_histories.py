@@ -8,17 +8,24 @@ Refresh only when a workflow change is *meant* to produce new histories (see the
 workflow code"); keep the old files too while running workflows may still have them.
 """
 
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from coach_sessions.temporal import enrollment_workflow_id, session_workflow_id
+from tests.conftest import build_stack
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
+from tests.fakes.aisensy import FakeAiSensy
+from tests.fakes.google_calendar import FakeGoogleCalendar
 from tests.helpers import ADMIN, Stack, auth, eventually
+from tests.timer_support import NUDGE, REMINDER, TIMERS, sent_count, start_session_workflow
 from tests.whatsapp_payloads import button_tap, cloud_envelope, post_signed
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -28,8 +35,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def _save(stack: Stack, scenario: str, workflow_id: str, kind: str) -> None:
-    history = await stack.env.client.get_workflow_handle(workflow_id).fetch_history()
+async def _save(stack: Stack, scenario: str, workflow_id: str, kind: str, run_id: str | None = None) -> None:
+    history = await stack.env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     (HISTORIES / f"{scenario}.{kind}.json").write_text(history.to_json())
 
 
@@ -200,3 +207,80 @@ async def test_consent_admin_decides(stack: Stack, pool: asyncpg.Pool) -> None:
     _, session_id, _, consent_id = await _requested(stack, pool)
     await _post(stack, "/api/sessions/decide-cancel", ADMIN, {"sessionId": str(session_id), "decision": "approve"})
     await _save_consent(stack, pool, "consent_admin_approved", session_id, consent_id)
+
+
+# ----- timers (SESSION_TIMERS_PATCH): reminders, a nudge, continue-as-new ------------------------------
+
+
+@pytest.fixture
+async def timed(
+    pool: asyncpg.Pool,
+    temporal_env: WorkflowEnvironment,
+    fake_google_calendar: FakeGoogleCalendar,
+    fake_aisensy: FakeAiSensy,
+) -> AsyncIterator[Stack]:
+    async with build_stack(pool, temporal_env, fake_google_calendar, fake_aisensy, timers=TIMERS) as stack:
+        yield stack
+
+
+async def _move(stack: Stack, session_id: UUID, at: datetime) -> datetime:
+    local = at.astimezone(ZoneInfo("Asia/Kolkata"))
+    body = {"sessionId": str(session_id), "newDate": local.date().isoformat(), "newTime": local.strftime("%H:%M")}
+    answer = await _post_patch(stack, body)
+    return datetime.fromisoformat(answer["session"]["scheduled_at"])
+
+
+async def _post_patch(stack: Stack, body: dict[str, Any]) -> Any:
+    response = await stack.http.patch("/api/sessions", headers=ADMIN, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _until(stack: Stack, at: datetime) -> None:
+    await stack.env.sleep(max(at - await stack.env.get_current_time(), timedelta(seconds=1)))
+
+
+async def test_session_reminders(timed: Stack, pool: asyncpg.Pool) -> None:
+    """24 h reminder sent, rescheduled (new reminders), both sent, pending, completed."""
+    family = await _family(pool)
+    [session_id] = await make_sessions(pool, family, [now_utc() + hours(26)])
+    handle = await start_session_workflow(timed, session_id)
+    await timed.env.sleep(hours(2) + timedelta(minutes=1))
+    await sent_count(pool, session_id, REMINDER, 1)
+    new_at = await _move(timed, session_id, (await timed.env.get_current_time() + hours(50)).replace(minute=0))
+    await _until(timed, new_at + timedelta(minutes=50))
+    await sent_count(pool, session_id, REMINDER, 3)
+    await _post(timed, "/api/sessions/complete", auth(family.coach.id), {"sessionId": str(session_id)})
+    await handle.result()
+    await _save(timed, "session_reminders_sent", handle.id, "session")
+
+
+async def test_session_nudge(timed: Stack, pool: asyncpg.Pool) -> None:
+    """Pending since its end: two nudges to the coach, then marked missed."""
+    family = await _family(pool)
+    [session_id, _] = await make_sessions(pool, family, [now_utc() - hours(2), now_utc() + hours(24 * 7)])
+    handle = await start_session_workflow(timed, session_id)
+    await timed.env.sleep(hours(36))
+    await sent_count(pool, session_id, NUDGE, 2)
+    body = {"sessionId": str(session_id), "notifyParent": False}
+    await _post(timed, "/api/sessions/missed", auth(family.coach.id), body)
+    await handle.result()
+    await _save(timed, "session_nudge_sent", handle.id, "session")
+
+
+async def test_session_continue_as_new(timed: Stack, pool: asyncpg.Pool) -> None:
+    """Reschedules and reminders past a lowered history threshold: the first run and the last."""
+    family = await _family(pool)
+    [session_id] = await make_sessions(pool, family, [now_utc() + hours(24 * 20)])
+    timers = TIMERS.model_copy(update={"continue_as_new_after_events": 40})
+    handle = await start_session_workflow(timed, session_id, timers)
+    for n in range(1, 5):
+        new_at = await _move(timed, session_id, (await timed.env.get_current_time() + hours(31)).replace(minute=0))
+        await _until(timed, new_at - hours(24) + timedelta(minutes=1))
+        await sent_count(pool, session_id, REMINDER, n)
+    await _until(timed, new_at + timedelta(minutes=50))
+    await _post(timed, "/api/sessions/complete", auth(family.coach.id), {"sessionId": str(session_id)})
+    await handle.result()
+    assert handle.result_run_id is not None
+    await _save(timed, "session_continued_as_new_first_run", handle.id, "session", run_id=handle.result_run_id)
+    await _save(timed, "session_continued_as_new_last_run", handle.id, "session")
