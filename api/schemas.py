@@ -2,9 +2,10 @@
 
 import re
 from datetime import date, time
+from functools import cache
 from typing import Annotated, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -21,11 +22,36 @@ def _e164(value: str) -> str:
     return cleaned
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    # available_timezones() also lists files that are not zones a coach lives in: the host's
+    # "localtime", tzdata's "Factory" placeholder and "posixrules"; "right/…" and "posix/…" load
+    # with ZoneInfo() but are not listed at all.
+    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
+
+
 def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError("must be an IANA timezone such as Asia/Kolkata") from error
+    if value not in _iana_zones():
+        raise ValueError("must be an IANA timezone such as Asia/Kolkata")
+    return value
+
+
+# Every date the API accepts lies in this window (the README's "Hostile input" section states it):
+# wide enough to import a running programme or plan years ahead, narrow enough that no conversion
+# to UTC in any zone overflows and PostgreSQL never stores ±infinity.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def _in_window(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must lie between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    return value
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("must be a wall-clock time without an offset, such as 17:00 (read in the coach's timezone)")
     return value
 
 
@@ -34,6 +60,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Day = Annotated[date, AfterValidator(_in_window)]
+WallClock = Annotated[time, AfterValidator(_wall_clock)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -65,8 +93,8 @@ class CreateChild(Body):
 class CreateEnrollment(Body):
     child_id: UUID = Field(alias="childId")
     coach_id: UUID = Field(alias="coachId")
-    start_date: date = Field(alias="startDate")
-    session_time: time = Field(alias="sessionTime")
+    start_date: Day = Field(alias="startDate")
+    session_time: WallClock = Field(alias="sessionTime")
     weekdays: list[Weekday] = Field(min_length=1, max_length=7)
     session_count: int = Field(alias="sessionCount", ge=1, le=52)
     duration_minutes: int = Field(default=45, alias="durationMinutes", ge=15, le=180)
@@ -85,8 +113,8 @@ class MarkMissed(Body):
 
 class RescheduleSession(Body):
     session_id: UUID = Field(alias="sessionId")
-    new_date: date = Field(alias="newDate")
-    new_time: time = Field(alias="newTime")
+    new_date: Day = Field(alias="newDate")
+    new_time: WallClock = Field(alias="newTime")
     reason: Reason | None = None
 
 

@@ -60,13 +60,13 @@ async def parent_reply(request: Request, services: ServicesDep) -> JSONResponse:
     Signed with ``X-AiSensy-Signature: sha256=<hex HMAC-SHA256 of the raw body>``. Anything that
     cannot be matched is answered 200 ``ignored`` so the provider stops retrying.
     """
-    body = await request.body()
+    body = await request.body()  # capped by api.middleware.BodyLimitMiddleware (413) before it is read
     secret = request.app.state.settings.aisensy_webhook_secret
     if not signature_is_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
         return error_response(ErrorCode.UNAUTHORIZED, "Missing or invalid webhook signature.")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser goes
         return error_response(ErrorCode.MALFORMED_PAYLOAD, "The body is not JSON.")
     results = [await services.consent_replies.handle(reply) for reply in parse_replies(document)]
     answer = WebhookAnswer(
