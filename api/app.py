@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_openapi
 from api.routes import consent, enrollments, health, people, sessions
 from api.services import Services
 from coach_sessions.db import create_pool
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
+    install_openapi(app)
 
     # Added innermost first: the request context wraps the body cap, so a 413 carries a request id.
     app.add_middleware(BodyLimitMiddleware)

@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
@@ -55,13 +64,53 @@ def _wall_clock(value: time) -> time:
     return value
 
 
-Phone = Annotated[str, AfterValidator(_e164)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The JSON schema of each text type states what the validator accepts (spaces, dashes and brackets are
+# dropped from phone numbers; names and reasons are stripped), so a client can check before sending.
+_SEP = r"[\s()-]*"
+Phone = Annotated[
+    str,
+    AfterValidator(_e164),
+    WithJsonSchema({"type": "string", "pattern": rf"^{_SEP}\+{_SEP}[1-9]({_SEP}[0-9]){{7,14}}{_SEP}$"}),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-Day = Annotated[date, AfterValidator(_in_window)]
-WallClock = Annotated[time, AfterValidator(_wall_clock)]
+# At least three characters once stripped: a non-space, anything, a non-space.
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500, pattern=r"\S[\s\S]*\S")]
+
+
+def _iso_text(value: object) -> object:
+    """Dates and times arrive as ISO text only (pydantic would also read a Unix time from a number)."""
+    if not isinstance(value, str):
+        raise ValueError("must be ISO 8601 text")
+    return value
+
+
+def _json_number(value: object) -> object:
+    # JSON Schema's integer includes 5.0 (kept: lax int takes it), but not "5" nor true.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+# What the schema says is what goes: no number from "5", no boolean from 1, no date from a number.
+Count = Annotated[int, BeforeValidator(_json_number)]
+Flag = Annotated[bool, Strict()]
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_text),
+    AfterValidator(_in_window),
+    # 20YY is exactly the window 2000-01-01 … 2099-12-31.
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"}),
+]
+WallClock = Annotated[
+    time,
+    BeforeValidator(_iso_text),
+    AfterValidator(_wall_clock),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"},
+    ),
+]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -74,7 +123,9 @@ class CreateCoach(Body):
     email: Email
     phone: Phone | None = None
     calendar_id: str | None = Field(default=None, alias="calendarId", max_length=320)
-    timezone: Annotated[str, AfterValidator(_timezone)] = DEFAULT_TIMEZONE
+    timezone: Annotated[
+        str, AfterValidator(_timezone), WithJsonSchema({"type": "string", "enum": sorted(_iana_zones())})
+    ] = DEFAULT_TIMEZONE
 
 
 class CreateParent(Body):
@@ -85,7 +136,7 @@ class CreateParent(Body):
 
 class CreateChild(Body):
     name: Name
-    age: int = Field(ge=2, le=18)
+    age: Count = Field(ge=2, le=18)
     parent_id: UUID = Field(alias="parentId")
     coach_id: UUID = Field(alias="coachId")
 
@@ -96,8 +147,8 @@ class CreateEnrollment(Body):
     start_date: Day = Field(alias="startDate")
     session_time: WallClock = Field(alias="sessionTime")
     weekdays: list[Weekday] = Field(min_length=1, max_length=7)
-    session_count: int = Field(alias="sessionCount", ge=1, le=52)
-    duration_minutes: int = Field(default=45, alias="durationMinutes", ge=15, le=180)
+    session_count: Count = Field(alias="sessionCount", ge=1, le=52)
+    duration_minutes: Count = Field(default=45, alias="durationMinutes", ge=15, le=180)
 
 
 class CompleteSession(Body):
@@ -107,7 +158,7 @@ class CompleteSession(Body):
 
 class MarkMissed(Body):
     session_id: UUID = Field(alias="sessionId")
-    notify_parent: bool = Field(default=False, alias="notifyParent")
+    notify_parent: Flag = Field(default=False, alias="notifyParent")
     notes: Notes | None = None
 
 

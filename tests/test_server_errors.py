@@ -8,41 +8,20 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.server import uvicorn_config
 from api.services import Services
 from tests import helpers
-from tests.helpers import ADMIN, TEST_SECRET, running_worker
+from tests.helpers import ADMIN, TEST_SECRET, real_server, running_worker
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@asynccontextmanager
-async def real_server(app: Any) -> AsyncIterator[str]:
-    """uvicorn on 127.0.0.1 with a random port, in this event loop, configured as ``api.server`` runs it."""
-    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=0))
-    server.config.log_config = None  # keep pytest's log capture in place (the config is tested below)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture

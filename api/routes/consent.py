@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
 from api.errors import error_response
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import (
     DecideCancellation,
     RequestCancellation,
@@ -14,13 +15,19 @@ from api.schemas import (
     WebhookAnswer,
     WithdrawCancellation,
 )
+from api.webhook_schema import WEBHOOK_REQUEST
 from coach_sessions.errors import ErrorCode
 from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, parse_replies, signature_is_valid
 
 router = APIRouter(tags=["cancellation consent"])
 
 
-@router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/request-cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 403, 404, 409),
+)
 async def request_cancellation(
     body: RequestCancellation, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
@@ -31,7 +38,11 @@ async def request_cancellation(
     )
 
 
-@router.post("/api/sessions/withdraw-cancel", response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/withdraw-cancel",
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 404, 409),
+)
 async def withdraw_cancellation(
     body: WithdrawCancellation, principal: CurrentPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
@@ -39,7 +50,11 @@ async def withdraw_cancellation(
     return SessionEnvelope(session=await services.sessions.withdraw_cancellation(principal, body.session_id))
 
 
-@router.post("/api/sessions/decide-cancel", response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/decide-cancel",
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, 404, 409),
+)
 async def decide_cancellation(
     body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep
 ) -> SessionEnvelope:
@@ -52,7 +67,8 @@ async def decide_cancellation(
 @router.post(
     "/api/webhooks/aisensy/cancel-response",
     response_model=WebhookAnswer,
-    responses={401: {"description": "Missing or bad X-AiSensy-Signature"}},
+    responses=errors(*JSON_BODY, 401, 500, 503),
+    openapi_extra=WEBHOOK_REQUEST,
 )
 async def parent_reply(request: Request, services: ServicesDep) -> JSONResponse:
     """A parent's quick-reply tap (WhatsApp Cloud API message, in the Cloud API or AiSensy envelope).

@@ -3,12 +3,18 @@
 from fastapi import APIRouter, status
 
 from api.deps import AdminPrincipal, ServicesDep
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import CreateEnrollment, EnrollmentCreated
 
 router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentCreated,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, 404, 409),
+)
 async def create_enrollment(body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep) -> EnrollmentCreated:
     enrollment, sessions = await services.enrollments.enroll(
         child_id=body.child_id,

@@ -1,9 +1,11 @@
 """Liveness (process up) and readiness (Postgres and Temporal reachable)."""
 
 import asyncio
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 router = APIRouter(tags=["health"])
 READY_CHECK_TIMEOUT = 2.0
@@ -14,7 +16,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "PostgreSQL or Temporal is not reachable."}},
+)
 async def readyz(request: Request) -> JSONResponse:
     services = request.app.state.services
     checks: dict[str, str] = {}
