@@ -37,20 +37,42 @@ def _bad_paths(document: Any) -> list[tuple[str | int, ...]]:
     return sorted(found, key=str)
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _declared_query(route: Any) -> set[str] | None:
+    dependant = getattr(route, "dependant", None)
+    return None if dependant is None else _query_names(dependant)
+
+
 async def refuse_unstorable_text(request: Request) -> None:
-    """Raise the API's 422 naming the query parameter or body field that holds unstorable text."""
-    locations: list[tuple[str | int, ...]] = []
+    """Raise the API's 422 naming the query parameter or body field that holds unstorable text.
+
+    An unknown query parameter is refused too, as unknown body fields are (``extra="forbid"``): what
+    the OpenAPI document declares is all the API takes.
+    """
+    errors: list[dict[str, Any]] = []
+    route = request.scope.get("route")
+    declared = _declared_query(route)
     for name, value in request.query_params.multi_items():
         if _UNSTORABLE.search(name) or _UNSTORABLE.search(value):
-            locations.append(("query", name))
-    route = request.scope.get("route")
+            errors.append({"type": "string_unstorable", "loc": ("query", name), "msg": MESSAGE, "input": None})
+        elif declared is not None and name not in declared:
+            errors.append(
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown parameter", "input": None}
+            )
     if getattr(route, "body_field", None) is not None:  # FastAPI has read (and cached) this JSON body
         try:
             document = json.loads(await request.body())
         except (ValueError, RecursionError):
             document = None  # FastAPI answers malformed JSON itself
-        locations.extend(("body", *path) for path in _bad_paths(document))
-    if locations:
-        raise RequestValidationError(
-            [{"type": "string_unstorable", "loc": loc, "msg": MESSAGE, "input": None} for loc in locations]
+        errors.extend(
+            {"type": "string_unstorable", "loc": ("body", *path), "msg": MESSAGE, "input": None}
+            for path in _bad_paths(document)
         )
+    if errors:
+        raise RequestValidationError(errors)
