@@ -15,11 +15,12 @@ API_PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DEVSTACK := $(PY) -m coach_sessions.devstack
 
-.PHONY: help install run test lint migrate worker api token clean-data
+.PHONY: help install run test fuzz lint migrate worker api token clean-data
 
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all)"
 	@echo "make test        run the test suite (starts its own servers)"
+	@echo "make fuzz        schemathesis, longer (FUZZ_EXAMPLES=300 per operation and mode; make test runs 20)"
 	@echo "make lint        ruff + mypy"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"
@@ -43,6 +44,11 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# The schemathesis run of `make test` with more examples (tests/fuzz.py; FUZZ_SEED changes the seed).
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q -s tests/test_fuzz.py
 
 lint: install
 	$(VENV)/bin/ruff check .
