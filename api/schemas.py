@@ -73,7 +73,9 @@ Phone = Annotated[
     WithJsonSchema({"type": "string", "pattern": rf"^{_SEP}\+{_SEP}[1-9]({_SEP}[0-9]){{7,14}}{_SEP}$"}),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+# Printable ASCII without spaces around one "@" and a dot: stated exactly in the schema (a Unicode
+# `\s` differs between the validator's regex engine and JSON Schema's, so none is used), no stripping.
+Email = Annotated[str, StringConstraints(pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$", max_length=320)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 # At least three characters once stripped: a non-space, anything, a non-space.
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500, pattern=r"\S[\s\S]*\S")]
