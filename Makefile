@@ -20,7 +20,7 @@ DEVSTACK := $(PY) -m coach_sessions.devstack
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all)"
 	@echo "make test        run the test suite (starts its own servers)"
-	@echo "make fuzz        schemathesis, longer (FUZZ_EXAMPLES=300 per operation and mode; make test runs 20)"
+	@echo "make fuzz        schemathesis, longer (FUZZ_EXAMPLES=300 per operation and mode; make test runs 25)"
 	@echo "make lint        ruff + mypy"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"

@@ -96,10 +96,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.strip().isdigit() or int(declared) > self.max_bytes):
-            too_large = BodyTooLarge()
-            code = ErrorCode.PAYLOAD_TOO_LARGE if declared.strip().isdigit() else ErrorCode.MALFORMED_PAYLOAD
-            await error_response(code, str(too_large.detail))(scope, receive, send)
+        if declared is not None and not declared.strip().isdigit():
+            await error_response(ErrorCode.MALFORMED_PAYLOAD, "Content-Length is not a number.")(scope, receive, send)
+            return
+        if declared is not None and int(declared) > self.max_bytes:
+            await error_response(ErrorCode.PAYLOAD_TOO_LARGE, str(BodyTooLarge().detail))(scope, receive, send)
             return
         seen = 0
 

@@ -64,7 +64,7 @@ def refused_valid_data(case: schemathesis.Case, response: Any) -> str | None:
 
 def examples_per_operation() -> int:
     """Bounded for ``make test`` (about a minute here); ``make fuzz`` raises it with FUZZ_EXAMPLES."""
-    return int(os.environ.get("FUZZ_EXAMPLES", "20"))
+    return int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "20261126"))
