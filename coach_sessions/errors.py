@@ -20,6 +20,8 @@ class ErrorCode:
     CONFLICT = "conflict"
     VALIDATION_ERROR = "validation_error"
     MALFORMED_PAYLOAD = "malformed_payload"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     SERVICE_UNAVAILABLE = "service_unavailable"

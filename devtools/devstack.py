@@ -215,7 +215,7 @@ def run(args: argparse.Namespace, base: Mapping[str, str]) -> int:
             )
             manager.add_process("temporal", f"echo 'state in {data}/temporal.db'; exec {command}", env=env)
         manager.add_process("worker", f"{me} prestart && exec {py} worker.py", env=env, cwd=cwd)
-        api = f"{py} -m uvicorn api.app:create_app --factory --host {HOST} --port {args.api_port} --no-access-log"
+        api = f"{py} -m api.server --host {HOST} --port {args.api_port}"
         manager.add_process("api", f"{me} wait && exec {api}", env=env, cwd=cwd)
         manager.add_process("banner", f"{me} banner && exec sleep infinity", env=env, cwd=cwd)
         signal.signal(signal.SIGHUP, lambda *_: manager.terminate())  # terminal closed (honcho: INT/TERM only)
