@@ -30,6 +30,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.NO_CANCELLATION_PENDING: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.BRIEF_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

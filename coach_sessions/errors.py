@@ -23,6 +23,7 @@ class ErrorCode:
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    BRIEF_UNAVAILABLE = "brief_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 
