@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from api.errors import install_error_handlers
-from api.routes import consent, enrollments, health, people, sessions
+from api.routes import briefs, consent, enrollments, health, people, sessions
 from api.services import Services
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging, request_id_var
@@ -75,6 +75,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         )
         return response
 
-    for module in (health, sessions, consent, people, enrollments):
+    for module in (health, sessions, consent, people, enrollments, briefs):
         app.include_router(module.router)
     return app

@@ -1,8 +1,9 @@
 """Request bodies (the product note's camelCase names) and response envelopes."""
 
+import json
 import re
 from datetime import date, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
+from coach_sessions.statuses import LearningEventType
 
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
@@ -127,3 +129,50 @@ class EnrollmentCreated(BaseModel):
 
 
 __all__ = ["Child", "Coach", "Parent"]
+
+
+# ----- pre-session brief and learning events ----------------------------------------------------------
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL: refuse it as a 422 rather than fail on insert."""
+    if "\x00" in json.dumps(value, ensure_ascii=False) or "\\u0000" in json.dumps(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > 8_000:
+        raise ValueError("must be at most 8,000 characters as JSON")
+    return value
+
+
+class CreateLearningEvent(Body):
+    child_id: UUID = Field(alias="childId")
+    session_id: UUID | None = Field(default=None, alias="sessionId")
+    event_type: LearningEventType = Field(alias="eventType")
+    event_data: Annotated[dict[str, Any], AfterValidator(_small_json), AfterValidator(_no_nul)] = Field(
+        default_factory=dict, alias="eventData"
+    )
+    # The text the brief's search reads (full text at once, by vector within seconds).
+    content: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(_no_nul)
+    ]
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable machine code, a readable detail, and context fields for some codes."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(examples=["not_found"])
+    detail: str
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        401: "Missing, expired or invalid bearer token (`unauthorized`).",
+        404: "No such resource, or not yours (`not_found` / `session_not_found`): the same answer for both.",
+        422: "A parameter or body field is invalid (`validation_error`, with `fields`).",
+        503: "A backing service is unavailable (`service_unavailable`, `brief_unavailable`).",
+    }
+    return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

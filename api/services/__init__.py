@@ -5,12 +5,16 @@ from dataclasses import dataclass
 import asyncpg
 from temporalio.client import Client
 
+from api.services.briefs import BriefService
 from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
+from api.services.learning_events import LearningEventService
 from api.services.people import PeopleService
 from api.services.sessions import SessionService
+from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.inbound import InboundRepository
+from coach_sessions.repositories.learning_events import LearningEventRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.settings import Settings
@@ -24,6 +28,8 @@ class Services:
     sessions: SessionService
     enrollments: EnrollmentService
     consent_replies: ConsentReplyService
+    briefs: BriefService
+    learning_events: LearningEventService
 
     @classmethod
     def build(cls, pool: asyncpg.Pool, temporal: Client, settings: Settings) -> "Services":
@@ -45,4 +51,8 @@ class Services:
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
             ),
             consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
+            briefs=BriefService(session_repo, BriefRepository(pool), temporal, settings.temporal_task_queue),
+            learning_events=LearningEventService(
+                LearningEventRepository(pool), people_repo, session_repo, temporal, settings.temporal_task_queue
+            ),
         )
