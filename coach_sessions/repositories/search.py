@@ -27,19 +27,20 @@ Mode = Literal["hybrid", "vector", "text"]
 
 _SQL = """
 WITH semantic AS (
-    SELECT id, row_number() OVER (ORDER BY distance, id) AS rank
+    SELECT nearest.id, row_number() OVER (ORDER BY distance, l.event_date DESC, l.id) AS rank
       FROM (SELECT e.event_id AS id, e.embedding::vector({dims}) <=> $2::text::vector({dims}) AS distance
               FROM learning_event_embeddings e
              WHERE e.model = $3 AND e.child_id = $1 AND $7
              ORDER BY e.embedding::vector({dims}) <=> $2::text::vector({dims})
              LIMIT {per_method}) nearest
+      JOIN learning_events l ON l.id = nearest.id
 ),
 keyword AS (
-    SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank
-      FROM (SELECT l.id, ts_rank_cd(l.search_vector, q) AS score
+    SELECT id, row_number() OVER (ORDER BY score DESC, event_date DESC, id) AS rank
+      FROM (SELECT l.id, l.event_date, ts_rank_cd(l.search_vector, q) AS score
               FROM learning_events l, websearch_to_tsquery('english', $4) q
              WHERE l.child_id = $1 AND l.search_vector @@ q AND $8
-             ORDER BY score DESC
+             ORDER BY score DESC, l.event_date DESC
              LIMIT {per_method}) matches
 )
 SELECT l.id, l.event_type, l.event_date, l.content_for_embedding AS text,
@@ -79,6 +80,7 @@ async def hybrid_search(
     model: str,
     limit: int = 10,
     mode: Mode = "hybrid",
+    iterative_scan: Literal["relaxed_order", "strict_order", "off"] = "relaxed_order",
 ) -> list[Hit]:
     if isinstance(conn, asyncpg.Pool):
         async with conn.acquire() as acquired:
@@ -90,10 +92,11 @@ async def hybrid_search(
                 model=model,
                 limit=limit,
                 mode=mode,
+                iterative_scan=iterative_scan,
             )
     sql = _SQL.format(dims=dimensions_of(model), per_method=PER_METHOD)
-    async with conn.transaction(readonly=True):
-        await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL hnsw.iterative_scan = {iterative_scan}")
         rows = await conn.fetch(
             sql,
             child_id,
