@@ -62,7 +62,9 @@ async def running_worker(
     task_queue: str | None = None,
     replace_activities: Sequence[Callable[..., Any]] = (),
     max_cached_workflows: int = 100,
+    **worker_options: Any,
 ) -> AsyncIterator[str]:
+    """``worker_options`` go to ``create_worker`` (embedder, brief_writer, brief_lead_time...)."""
     task_queue = task_queue or f"test-{uuid4()}"
     worker = create_worker(
         client,
@@ -72,6 +74,7 @@ async def running_worker(
         task_queue=task_queue,
         max_cached_workflows=max_cached_workflows,
         replace_activities=replace_activities,
+        **worker_options,
     )
     async with worker:
         yield task_queue
