@@ -91,6 +91,7 @@ class BriefActivities:
                 self._briefs.pool,
                 child_id=context.child_id,
                 query_text=context.query_text,
+                any_word=True,  # the query is a bag of hints (notes, open challenges), not a typed search
                 query_vector=await self._embedder.embed_query(context.query_text),
                 model=self._embedder.model,
                 limit=self._source_count,

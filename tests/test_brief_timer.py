@@ -46,7 +46,11 @@ async def test_the_brief_is_ready_before_the_session_and_a_reschedule_moves_the_
             answer = await http.patch(
                 "/api/sessions",
                 headers=auth(family.coach.id),
-                json={"sessionId": str(session_id), "newDate": moved_to.date().isoformat(), "newTime": moved_to.strftime("%H:%M")},
+                json={
+                    "sessionId": str(session_id),
+                    "newDate": moved_to.date().isoformat(),
+                    "newTime": moved_to.strftime("%H:%M"),
+                },
             )
             assert answer.status_code == 200, answer.text
 

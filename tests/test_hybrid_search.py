@@ -53,13 +53,18 @@ async def test_rrf_fuses_both_lists_and_keeps_to_the_child(pool: asyncpg.Pool) -
     query = "difficulty with consonant blends"
     vector = (await LocalEmbeddingProvider().embed_documents([query]))[0]
 
-    hits = await hybrid_search(pool, child_id=family.child.id, query_text=query, query_vector=vector, model=MODEL)
+    search = {
+        "child_id": family.child.id,
+        "query_text": query,
+        "query_vector": vector,
+        "model": MODEL,
+        "any_word": True,
+    }
+    hits = await hybrid_search(pool, **search)  # type: ignore[arg-type]
     assert {h.id for h in hits} == set(ids)  # every event of this child, none of the other's
     assert {hits[0].id, hits[1].id} == {ids[0], ids[4]}  # both lists rank the blend notes first
     # RRF: an event in both lists scores 1/(60+r1) + 1/(60+r2); one only in the vector list scores less.
-    text_only = await hybrid_search(
-        pool, child_id=family.child.id, query_text=query, query_vector=vector, model=MODEL, mode="text"
-    )
+    text_only = await hybrid_search(pool, **search, mode="text")  # type: ignore[arg-type]
     assert {h.id for h in text_only} == {ids[0], ids[4]}  # "consonant" / "blends" words
     assert hits[0].score > 1 / 61 and all(h.score <= 2 / 61 + 1e-9 for h in hits)
 
@@ -70,7 +75,9 @@ async def test_equal_scores_put_the_newer_event_first(pool: asyncpg.Pool) -> Non
     ids = await add_events(pool, family.child.id, ["Practised sight words.", "Practised sight words."], start=start)
     await embed_child(pool, family.child.id)
     vector = (await LocalEmbeddingProvider().embed_documents(["sight words"]))[0]
-    hits = await hybrid_search(pool, child_id=family.child.id, query_text="sight words", query_vector=vector, model=MODEL)
+    hits = await hybrid_search(
+        pool, child_id=family.child.id, query_text="sight words", query_vector=vector, model=MODEL
+    )
     assert [h.id for h in hits] == [ids[1], ids[0]]
 
 

@@ -42,7 +42,8 @@ async def test_the_coach_adds_an_event_found_by_text_at_once_and_by_vector_soon(
     assert event["session_id"] == str(session_id) and event["coach_id"] == str(family.coach.id)
     assert event["event_data"] == {"wpm": 52, "passage": "level 6"}
     found = await pool.fetchval(
-        "SELECT id FROM learning_events WHERE child_id = $1 AND search_vector @@ websearch_to_tsquery('english', 'fluency')",
+        "SELECT id FROM learning_events"
+        " WHERE child_id = $1 AND search_vector @@ websearch_to_tsquery('english', 'fluency')",
         family.child.id,
     )
     assert str(found) == event["id"]  # full text: in the same commit
@@ -88,7 +89,11 @@ async def test_refusals_change_nothing(
     payload = body(family.child.id, **change)
     if payload.get("sessionId") == "OTHER_SESSION":
         payload["sessionId"] = str(other_session)
-    headers = {"coach": auth(family.coach.id), "stranger": auth(stranger.coach.id), "bad": {"Authorization": "Bearer x"}}
+    headers = {
+        "coach": auth(family.coach.id),
+        "stranger": auth(stranger.coach.id),
+        "bad": {"Authorization": "Bearer x"},
+    }
     answer = await http.post("/api/learning-events", headers=headers[who], json=payload)
     assert answer.status_code == status, answer.text
     assert {"error", "detail"} <= set(answer.json())

@@ -62,7 +62,9 @@ async def get_prep(prep: Prep, session_id: UUID, headers: dict[str, str]) -> htt
     return await prep.http.get("/api/coach/session-prep", params={"sessionId": str(session_id)}, headers=headers)
 
 
-async def future_session(pool: asyncpg.Pool, *, notes: list[tuple[str, str]] = NOTES) -> tuple[Family, UUID, list[UUID]]:
+async def future_session(
+    pool: asyncpg.Pool, *, notes: list[tuple[str, str]] = NOTES
+) -> tuple[Family, UUID, list[UUID]]:
     family = await make_family(pool)
     event_ids = await add_notes(pool, family, notes)
     # Far ahead: the pre-session timer (2 h before) never fires in these tests; time is not skipped.

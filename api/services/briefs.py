@@ -67,7 +67,12 @@ class BriefService:
         try:
             return await asyncio.wait_for(self._generate(record), self._wait.total_seconds())
         except _GENERATION_FAILURES as error:
-            log.warning("brief generation failed: %r (%r)", error, getattr(error, "cause", None), extra={"session_id": str(session_id)})
+            log.warning(
+                "brief generation failed: %r (%r)",
+                error,
+                getattr(error, "cause", None),
+                extra={"session_id": str(session_id)},
+            )
         if stored is not None:
             return stored.model_copy(update={"stale": True})
         raise DomainError(

@@ -35,9 +35,19 @@ WITH semantic AS (
              LIMIT {per_method}) nearest
       JOIN learning_events l ON l.id = nearest.id
 ),
+terms AS (
+    -- The query's words (stemmed) and their rarity in this child's record: ts_rank has no IDF, and a
+    -- word in half the child's notes ("read", "session") says little about which note is meant.
+    SELECT quote_literal(w)::tsquery AS query,
+           ln((1 + (SELECT count(*) FROM learning_events WHERE child_id = $1))::float8
+              / (0.5 + (SELECT count(*) FROM learning_events l
+                          WHERE l.child_id = $1 AND l.search_vector @@ quote_literal(w)::tsquery))) AS idf
+      FROM unnest(tsvector_to_array(to_tsvector('english', $4))) w
+),
 keyword AS (
     SELECT id, row_number() OVER (ORDER BY score DESC, event_date DESC, id) AS rank
-      FROM (SELECT l.id, l.event_date, ts_rank_cd(l.search_vector, q) AS score
+      FROM (SELECT l.id, l.event_date,
+                   (SELECT coalesce(sum(t.idf), 0) FROM terms t WHERE l.search_vector @@ t.query) AS score
               FROM learning_events l, websearch_to_tsquery('english', $4) q
              WHERE l.child_id = $1 AND l.search_vector @@ q AND $8
              ORDER BY score DESC, l.event_date DESC
@@ -77,6 +87,7 @@ async def hybrid_search(
     child_id: UUID,
     query_text: str,
     query_vector: Vector,
+    any_word: bool = False,
     model: str,
     limit: int = 10,
     mode: Mode = "hybrid",
@@ -89,6 +100,7 @@ async def hybrid_search(
                 child_id=child_id,
                 query_text=query_text,
                 query_vector=query_vector,
+                any_word=any_word,
                 model=model,
                 limit=limit,
                 mode=mode,
@@ -102,7 +114,7 @@ async def hybrid_search(
             child_id,
             vector_literal(query_vector),
             model,
-            text_query(query_text),
+            text_query(query_text) if any_word else query_text,
             RRF_K,
             limit,
             mode != "text",

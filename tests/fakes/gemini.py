@@ -37,7 +37,9 @@ def valid_brief(prompt: dict[str, Any]) -> dict[str, Any]:
     ids = [e["id"] for e in prompt["events"]]
     first = ids[:1]
     return {
-        "challenges": [{"text": f"Challenge from {e['text'][:40]}", "event_ids": [e["id"]]} for e in prompt["events"][:2]],
+        "challenges": [
+            {"text": f"Challenge from {e['text'][:40]}", "event_ids": [e["id"]]} for e in prompt["events"][:2]
+        ],
         "motivators": [{"text": "Enjoys stories about animals", "event_ids": first}],
         "recommended_activities": [{"text": "Blend ladders with letter tiles", "event_ids": first}],
         "session_focus": {"text": f"Consonant blends with {prompt['child']['first_name']}", "event_ids": first},
@@ -60,7 +62,9 @@ class FakeGemini(FakeHTTPServer):
             self.embedded.clear()
 
     def error_payload(self, status: int, reason: str | None) -> Any:
-        return {"error": {"code": status, "message": reason or "fake failure", "status": _STATUS.get(status, "UNKNOWN")}}
+        return {
+            "error": {"code": status, "message": reason or "fake failure", "status": _STATUS.get(status, "UNKNOWN")}
+        }
 
     @property
     def generate_calls(self) -> int:
@@ -76,7 +80,11 @@ class FakeGemini(FakeHTTPServer):
         if match[2] == "batchEmbedContents":
             self.embedded.extend(body["requests"])
             embeddings = [
-                {"values": fake_vector(" ".join(p["text"] for p in r["content"]["parts"]), r.get("outputDimensionality", 3072))}
+                {
+                    "values": fake_vector(
+                        " ".join(p["text"] for p in r["content"]["parts"]), r.get("outputDimensionality", 3072)
+                    )
+                }
                 for r in body["requests"]
             ]
             return Reply(200, {"embeddings": embeddings})
@@ -85,7 +93,9 @@ class FakeGemini(FakeHTTPServer):
         return Reply(
             200,
             {
-                "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+                "candidates": [
+                    {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}
+                ],
                 "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": 50, "totalTokenCount": 150},
                 "modelVersion": match[1],
             },
