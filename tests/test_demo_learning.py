@@ -9,7 +9,6 @@ import asyncpg
 import pytest
 
 from coach_sessions.db import apply_migrations, create_pool
-
 from coach_sessions.repositories.people import PeopleRepository
 from devtools.demo_learning import DEMO_COACH_EMAILS, NOTES, seed_learning_events
 
