@@ -2,15 +2,18 @@
 
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from coach_sessions.db import apply_migrations, create_pool
 from coach_sessions.repositories.people import PeopleRepository
 from devtools.demo_learning import DEMO_COACH_EMAILS, NOTES, seed_learning_events
+from tests.factories import make_family, make_sessions, now_utc
+from tests.helpers import api_client, auth, running_worker
 
 
 @pytest.fixture
@@ -68,3 +71,43 @@ async def test_seeding_writes_weeks_of_varied_notes_once(own_pool: asyncpg.Pool)
     text = " ".join(n[3].lower() for notes in NOTES.values() for n in notes)
     for topic in ("sound", "blend", "wpm", "retell", "new words", "proud", "missed"):
         assert topic in text
+
+
+async def test_with_no_credentials_prep_answers_for_every_session_from_the_local_models(
+    pool: asyncpg.Pool, temporal_env: WorkflowEnvironment
+) -> None:
+    """What `make run` does: local wordllama + local writer, a demo child's notes, past and future sessions."""
+    family = await make_family(pool)
+    for number, (days_ago, event_type, data, text) in enumerate(NOTES["Aarav Iyer"]):
+        await pool.execute(
+            "INSERT INTO learning_events (child_id, coach_id, event_type, event_date, event_data,"
+            " content_for_embedding)"
+            " VALUES ($1, $2, $3, now() - make_interval(days => $4, hours => $5), $6, $7)",
+            family.child.id,
+            family.coach.id,
+            event_type,
+            days_ago,
+            number % 5,
+            data,
+            text,
+        )
+    now = now_utc()
+    starts = [now - timedelta(days=7), now - timedelta(days=2), now + timedelta(hours=1), now + timedelta(days=5)]
+    sessions = await make_sessions(pool, family, starts, statuses=["completed", "scheduled", "scheduled", "scheduled"])
+    async with running_worker(temporal_env.client, pool) as tq, api_client(pool, temporal_env.client, tq) as http:
+        with temporal_env.auto_time_skipping_disabled():
+            for session_id in sessions:
+                answer = await http.get(
+                    "/api/coach/session-prep", params={"sessionId": str(session_id)}, headers=auth(family.coach.id)
+                )
+                assert answer.status_code == 200, answer.text
+                brief = answer.json()
+                assert brief["model"] == "local" and len(brief["sources"]) == 12
+                cited = {
+                    i
+                    for key in ("challenges", "motivators", "recommended_activities")
+                    for x in brief[key]
+                    for i in x["event_ids"]
+                }
+                assert cited <= {s["id"] for s in brief["sources"]} and brief["session_focus"]["event_ids"]
+                assert 1 <= len(brief["challenges"]) <= 5 and 1 <= len(brief["motivators"]) <= 5
