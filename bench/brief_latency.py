@@ -84,7 +84,8 @@ async def load(pool: asyncpg.Pool, total: int, per_child: int, provider: LocalEm
         texts = [rng.choice(SENTENCES) for _ in range(per_child)]
         rows = await pool.fetch(
             "INSERT INTO learning_events (child_id, event_type, event_date, content_for_embedding)"
-            " SELECT $1, 'session', now() - make_interval(days => g::int), t FROM unnest($2::text[]) WITH ORDINALITY u(t, g)"
+            " SELECT $1, 'session', now() - make_interval(days => g::int), t"
+            " FROM unnest($2::text[]) WITH ORDINALITY u(t, g)"
             " RETURNING id",
             child,
             texts,

@@ -215,7 +215,8 @@ class SessionBrief(BriefContent):
 
 class GenerateBriefInput(BaseModel):
     session_id: UUID
-    # On demand: a brief that became fresh while the caller waited (another request made it) is reused.
+    # A stored brief still fresh (no newer event) is returned as is: a request that waited while another
+    # generated it, or the timer firing after a coach already opened the page, costs no model call.
     reuse_fresh: bool = True
 
 

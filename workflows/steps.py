@@ -134,7 +134,7 @@ async def generate_brief(session_id: UUID, *, on_demand: bool) -> SessionBrief:
     try:
         return await workflow.execute_activity_method(
             BriefActivities.generate_brief,
-            GenerateBriefInput(session_id=session_id, reuse_fresh=on_demand),
+            GenerateBriefInput(session_id=session_id),  # a brief still fresh is reused, not regenerated
             start_to_close_timeout=policies.BRIEF_CALL_TIMEOUT,
             schedule_to_close_timeout=None if on_demand else policies.BRIEF_AHEAD_GIVE_UP_AFTER,
             retry_policy=policies.BRIEF_ON_DEMAND_RETRY if on_demand else policies.BRIEF_AHEAD_RETRY,

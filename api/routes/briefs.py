@@ -37,7 +37,7 @@ async def session_prep(
     "/learning-events",
     status_code=status.HTTP_201_CREATED,
     response_model=LearningEventRecord,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 404, 422, 503),
 )
 async def add_learning_event(
     body: CreateLearningEvent, principal: CurrentPrincipal, services: ServicesDep
