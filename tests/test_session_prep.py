@@ -165,6 +165,15 @@ async def test_a_refusing_model_fails_fast(prep: Prep, pool: asyncpg.Pool) -> No
     assert len([r for r in prep.gemini.request_log if r.path.endswith(":generateContent")]) == 1  # no retry
 
 
+async def test_an_unusable_answer_is_asked_for_once_more_then_reported(prep: Prep, pool: asyncpg.Pool) -> None:
+    family, session_id, _ = await future_session(pool)
+    prep.gemini.answers.extend(["{not json", '{"challenges": []}'])  # invalid, then valid JSON but no brief
+    answer = await get_prep(prep, session_id, auth(family.coach.id))
+    assert answer.status_code == 503 and answer.json()["error"] == "brief_unavailable"
+    assert prep.gemini.generate_calls == 2  # one retry inside the provider; Temporal does not retry a refusal
+    assert await pool.fetchval("SELECT count(*) FROM session_briefs WHERE session_id = $1", session_id) == 0
+
+
 async def test_a_finished_session_gets_its_brief_from_a_one_off_workflow(prep: Prep, pool: asyncpg.Pool) -> None:
     family = await make_family(pool)
     await add_notes(pool, family, NOTES)
