@@ -37,6 +37,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
     ErrorCode.ENROLLMENT_EXISTS: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.BRIEF_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

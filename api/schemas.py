@@ -1,9 +1,10 @@
 """Request bodies (the product note's camelCase names) and response envelopes."""
 
+import json
 import re
 from datetime import date, datetime, time
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import available_timezones
 
@@ -21,6 +22,7 @@ from pydantic import (
 
 from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
+from coach_sessions.statuses import LearningEventType
 
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
@@ -251,3 +253,56 @@ class EnrollmentCreated(BaseModel):
 
 
 __all__ = ["Child", "Coach", "Parent"]
+
+
+# ----- pre-session brief and learning events ----------------------------------------------------------
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL: refuse it as a 422 rather than fail on insert."""
+    if "\x00" in json.dumps(value, ensure_ascii=False) or "\\u0000" in json.dumps(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > 8_000:
+        raise ValueError("must be at most 8,000 characters as JSON")
+    return value
+
+
+EventKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+EventValue = Annotated[str, StringConstraints(max_length=2000)] | Annotated[float, Strict()] | Flag | None
+
+
+class CreateLearningEvent(Body):
+    child_id: UUID = Field(alias="childId")
+    session_id: UUID | None = Field(default=None, alias="sessionId")
+    event_type: LearningEventType = Field(alias="eventType")
+    # A flat object of named facts ({"wpm": 52, "passage": "level 6"}): what its schema says is what goes.
+    event_data: Annotated[
+        dict[EventKey, EventValue],
+        AfterValidator(_small_json),
+        AfterValidator(_no_nul),
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": 30,
+                "additionalProperties": False,
+                "patternProperties": {
+                    r"^[A-Za-z][A-Za-z0-9_]{0,63}$": {
+                        "anyOf": [
+                            {"type": "string", "maxLength": 2000},
+                            {"type": "number"},
+                            {"type": "boolean"},
+                            {"type": "null"},
+                        ]
+                    }
+                },
+            }
+        ),
+    ] = Field(default_factory=dict, alias="eventData", max_length=30)
+    # The text the brief's search reads (full text at once, by vector within seconds).
+    content: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(_no_nul)
+    ]

@@ -30,6 +30,7 @@ class ErrorCode:
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
     ENROLLMENT_EXISTS = "enrollment_exists"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    BRIEF_UNAVAILABLE = "brief_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 

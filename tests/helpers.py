@@ -65,7 +65,9 @@ async def running_worker(
     replace_activities: Sequence[Callable[..., Any]] = (),
     max_cached_workflows: int = 100,
     workflows: Sequence[type] = WORKFLOWS,
+    **worker_options: Any,
 ) -> AsyncIterator[str]:
+    """``worker_options`` go to ``create_worker`` (embedder, brief_writer, brief_lead_time...)."""
     task_queue = task_queue or f"test-{uuid4()}"
     worker = create_worker(
         client,
@@ -76,6 +78,7 @@ async def running_worker(
         max_cached_workflows=max_cached_workflows,
         replace_activities=replace_activities,
         workflows=workflows,
+        **worker_options,
     )
     async with worker, heartbeat(pool, task_queue, timedelta(seconds=1)):
         yield task_queue

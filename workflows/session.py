@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RequestCancellationInput,
         RescheduleInput,
         SessionAction,
+        SessionBrief,
         SessionWorkflowInput,
         SessionWorkflowResult,
         TransitionRequest,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
     from workflows import steps
+    from workflows.brief_timer import PreSessionBrief
     from workflows.session_machinery import (
         BackgroundTasks,
         CalendarSync,
@@ -73,6 +75,7 @@ class SessionWorkflow:
         self._background = BackgroundTasks()
         self._calendar = CalendarSync(self._background, lambda: self._current().id)
         self._consent = ConsentChild(self._background, self._apply_consent_decision)
+        self._brief = PreSessionBrief(self._background, self._current)
 
     # ----- main loop ---------------------------------------------------------------------------
 
@@ -84,6 +87,8 @@ class SessionWorkflow:
             session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
         ):
             self._calendar.request()
+        if workflow.patched("pre-session-brief"):
+            self._brief.start_timer()
 
         while self._current().status not in TERMINAL_STATUSES:
             self._changed = False
@@ -193,6 +198,12 @@ class SessionWorkflow:
 
     validate_with(withdraw_cancellation, _refuse_unless_consent_pending)
     validate_with(decide_cancellation, _refuse_unless_consent_pending)
+
+    @workflow.update
+    async def generate_brief(self) -> SessionBrief:
+        """Generate and store the pre-session brief now; concurrent calls share one generation."""
+        await workflow.wait_condition(lambda: self._session is not None)
+        return await self._brief.generate()
 
     @workflow.query
     def session(self) -> SessionRecord | None:
