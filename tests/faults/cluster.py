@@ -102,9 +102,9 @@ class Cluster:
         return cluster
 
     async def _boot(self, api_env: dict[str, str], with_worker: bool) -> None:
+        self.temporal.start()  # boots while Postgres is initialised
         self.dsn = await asyncio.to_thread(self.postgres.start, DATABASE)
         await apply_migrations(self.dsn)
-        self.temporal.start()
         await self.wait_temporal()
         env = {
             **os.environ,
