@@ -244,5 +244,6 @@ async def _check_workflows(cluster: Cluster, session_ids: list[UUID], report: Re
                 report.add(f"split: row {row['id']} {row['status']} vs closed workflow final_status {final}")
         else:
             splits += 1
-            report.add(f"workflow of {row['id']} ended {description.status.name} (row {row['status']})")
+            status_name = description.status.name if description.status else "unknown"
+            report.add(f"workflow of {row['id']} ended {status_name} (row {row['status']})")
     return splits

@@ -10,13 +10,13 @@ from uuid import UUID
 import httpx
 import pytest
 
+from coach_sessions.statuses import Role
 from tests.factories import make_family
 from tests.faults.cluster import Cluster
 from tests.faults.conftest import StartCluster
 from tests.faults.driver import ADMIN_ID, REQUEST_TIMEOUT
 from tests.faults.invariants import Report
 from tests.faults.scenario import finish
-from coach_sessions.statuses import Role
 from tests.helpers import token_for
 
 pytestmark = pytest.mark.faults
@@ -42,7 +42,9 @@ async def _post(cluster: Cluster, body: dict[str, Any]) -> httpx.Response:
         return await http.post(f"{cluster.api_url}/api/enrollments", json=body, headers=headers)
 
 
-async def _expect_one(cluster: Cluster, child_id: UUID, answers: list[httpx.Response], how: str, report: Report) -> None:
+async def _expect_one(
+    cluster: Cluster, child_id: UUID, answers: list[httpx.Response], how: str, report: Report
+) -> None:
     assert cluster.pool is not None
     ids = {a.json().get("enrollment", {}).get("id") for a in answers if a.status_code in (200, 201)}
     codes = [a.status_code for a in answers]
@@ -70,7 +72,9 @@ async def test_duplicate_enrollment_is_one_enrollment(start_cluster: StartCluste
     other = await _post(cluster, _body(first.child.id, first.coach.id, days_ahead=14))
     report.figures["different_start"] = other.status_code
     if other.status_code != 409:
-        report.add(f"a second enrollment with another start answered {other.status_code} (want 409): {other.text[:200]}")
+        report.add(
+            f"a second enrollment with another start answered {other.status_code} (want 409): {other.text[:200]}"
+        )
 
     second = await make_family(cluster.pool)
     body = _body(second.child.id, second.coach.id)

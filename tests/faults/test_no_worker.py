@@ -24,7 +24,7 @@ async def test_no_worker_answers_503_and_applies_nothing(start_cluster: StartClu
     driver = Driver(cluster.api_url, {s: coach for s, coach in seeded})
     assert cluster.pool is not None
 
-    status, took = await readyz(cluster)
+    status, _ = await readyz(cluster)
     report.figures["readyz_without_worker"] = status
     if status != 503:
         report.add(f"/readyz answered {status} with no worker polling (want 503)")

@@ -41,9 +41,9 @@ async def test_postgres_killed_three_times(start_cluster: StartCluster) -> None:
     for original, retry, repeat in await driver.retry_keyed_failures():
         if not retry.ok or (retry.status, retry.body) != (repeat.status, repeat.body):
             report.add(f"keyed retry of [{original.brief()}]: {retry.brief()}, repeated: {repeat.brief()}")
-    took = await converge(cluster, sessions, within=60)
-    report.figures["converged_s"] = round(took, 1) if took is not None else None
-    if took is None:
+    converged = await converge(cluster, sessions, within=60)
+    report.figures["converged_s"] = round(converged, 1) if converged is not None else None
+    if converged is None:
         report.add("not converged within 60 s")
     await check(cluster, driver.records, sessions, report)
     finish(report, started)
