@@ -177,6 +177,13 @@ class Cluster:
 
         await _async_poll(healthy, within=30, what="api /healthz")
 
+    async def kill_api(self) -> None:
+        self.api.kill()
+
+    async def restart_api(self) -> None:
+        await self.start_api()
+        self.restarts["api"] += 1
+
     async def kill_worker(self) -> None:
         self.worker.kill()
 

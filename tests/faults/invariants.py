@@ -69,6 +69,18 @@ def check_answers(records: list[Record], report: Report) -> None:
             report.add(f"answered after {r.elapsed:.1f}s (bound {ANSWER_BOUND}s): {r.brief()}")
 
 
+def check_keyed_retries(retried: list[tuple[Record, Record, Record]], report: Report) -> int:
+    """A keyed request that failed, retried with its key after recovery: 2xx, and the same answer again."""
+    for original, retry, repeat in retried:
+        same = (retry.status, retry.body) == (repeat.status, repeat.body)
+        if not retry.ok or not same:
+            report.add(
+                f"keyed retry of [{original.brief()}]: {retry.brief()}, repeated: {repeat.brief()}"
+                + ("" if same or retry.status != repeat.status else " (same status, different body)")
+            )
+    return len(retried)
+
+
 async def converge(cluster: Cluster, session_ids: list[UUID], *, within: float) -> float | None:
     """Wait until no message is queued/sending and every terminal row's workflow is closed.
     Returns the time it took, or None when the bound passed (the caller reports it)."""

@@ -8,8 +8,8 @@ import pytest
 
 from tests.faults.conftest import StartCluster
 from tests.faults.driver import Driver, mixed_plans
-from tests.faults.invariants import Report, check, converge
-from tests.faults.scenario import finish, readyz
+from tests.faults.invariants import Report, check, check_keyed_retries, converge
+from tests.faults.scenario import finish, readyz, seconds_until_readyz
 
 pytestmark = pytest.mark.faults
 
@@ -37,10 +37,11 @@ async def test_postgres_killed_three_times(start_cluster: StartCluster) -> None:
         await cluster.restart_postgres()
     await stream
     report.figures["readyz_while_postgres_down"] = readiness
+    report.figures["readyz_200_after_recovery_s"] = await seconds_until_readyz(cluster, 200, within=15)
+    if report.figures["readyz_200_after_recovery_s"] is None:
+        report.add("/readyz not 200 within 15 s of Postgres being back")
 
-    for original, retry, repeat in await driver.retry_keyed_failures():
-        if not retry.ok or (retry.status, retry.body) != (repeat.status, repeat.body):
-            report.add(f"keyed retry of [{original.brief()}]: {retry.brief()}, repeated: {repeat.brief()}")
+    report.figures["keyed_retries"] = check_keyed_retries(await driver.retry_keyed_failures(), report)
     converged = await converge(cluster, sessions, within=60)
     report.figures["converged_s"] = round(converged, 1) if converged is not None else None
     if converged is None:

@@ -8,8 +8,8 @@ import pytest
 
 from tests.faults.conftest import StartCluster
 from tests.faults.driver import Driver
-from tests.faults.invariants import Report, check, converge
-from tests.faults.scenario import finish, readyz, wait_db
+from tests.faults.invariants import Report, check, check_keyed_retries, converge
+from tests.faults.scenario import finish, readyz, seconds_until_readyz, wait_db
 
 pytestmark = pytest.mark.faults
 
@@ -42,10 +42,11 @@ async def test_temporal_restart_with_consent_timers(start_cluster: StartCluster)
     await asyncio.sleep(DOWN_FOR)
     await cluster.restart_temporal()
     await stream
+    report.figures["readyz_200_after_recovery_s"] = await seconds_until_readyz(cluster, 200, within=15)
+    if report.figures["readyz_200_after_recovery_s"] is None:
+        report.add("/readyz not 200 within 15 s of Temporal being back")
 
-    for original, retry, repeat in await driver.retry_keyed_failures():
-        if not retry.ok or (retry.status, retry.body) != (repeat.status, repeat.body):
-            report.add(f"keyed retry of [{original.brief()}]: {retry.brief()}, repeated: {repeat.brief()}")
+    report.figures["keyed_retries"] = check_keyed_retries(await driver.retry_keyed_failures(), report)
 
     # The timers fire CONSENT_WINDOW after the requests; allow 20 s more for the restart and delivery.
     requested_ok = [r.session_id for r in driver.records if r.action == "request-cancel" and r.ok]

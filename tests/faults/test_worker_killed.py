@@ -12,7 +12,7 @@ from tests.fakes import FakeHTTPServer
 from tests.faults.cluster import Cluster
 from tests.faults.conftest import StartCluster
 from tests.faults.driver import Driver, mixed_plans
-from tests.faults.invariants import Report, check, converge
+from tests.faults.invariants import Report, check, check_keyed_retries, converge
 from tests.faults.scenario import finish, seconds_until_readyz, wait_for
 
 pytestmark = pytest.mark.faults
@@ -55,12 +55,11 @@ async def test_worker_killed_in_each_activity(start_cluster: StartCluster) -> No
     await phase(plans[:8], in_transition)
     await phase(plans[8:16], lambda: _kill_while_held(cluster, cluster.calendar, report, "calendar"))
     await phase(plans[16:], lambda: _kill_while_held(cluster, cluster.aisensy, report, "AiSensy"))
+    report.figures["readyz_200_after_restart_s"] = await seconds_until_readyz(cluster, 200, within=15)
+    if report.figures["readyz_200_after_restart_s"] is None:
+        report.add("/readyz not 200 within 15 s of the worker being back")
 
-    retried = await driver.retry_keyed_failures()
-    for original, retry, repeat in retried:
-        if not retry.ok or (retry.status, retry.body) != (repeat.status, repeat.body):
-            report.add(f"keyed retry of [{original.brief()}]: {retry.brief()}, repeated: {repeat.brief()}")
-    report.figures["keyed_retries"] = len(retried)
+    report.figures["keyed_retries"] = check_keyed_retries(await driver.retry_keyed_failures(), report)
     # A killed activity is retried once its start-to-close timeout (30 s) passes.
     took = await converge(cluster, sessions, within=75)
     report.figures["converged_s"] = round(took, 1) if took is not None else None
