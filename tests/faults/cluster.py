@@ -38,6 +38,15 @@ DATABASE = "coach_sessions_faults"
 TASK_QUEUE = "faults"
 
 
+def make_pg_template(directory: Path) -> Path:
+    """A migrated, cleanly stopped data dir that each scenario copies instead of running initdb."""
+    postgres = Postgres(directory / "pg")
+    dsn = postgres.start(DATABASE)
+    asyncio.run(apply_migrations(dsn))
+    postgres.stop_cleanly()
+    return directory / "pg"
+
+
 def _service_account_file(path: Path, token_uri: str) -> Path:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
@@ -70,12 +79,15 @@ class Cluster:
     temporal_address: str
     pool: asyncpg.Pool | None = None
     client: Client | None = None
+    boot_s: float = 0.0
     restarts: dict[str, int] = field(default_factory=lambda: {"worker": 0, "temporal": 0, "postgres": 0, "api": 0})
 
     # ----- lifecycle ------------------------------------------------------------------------------
 
     @classmethod
-    async def start(cls, *, api_env: dict[str, str] | None = None, with_worker: bool = True) -> Cluster:
+    async def start(
+        cls, *, api_env: dict[str, str] | None = None, with_worker: bool = True, pg_template: Path | None = None
+    ) -> Cluster:
         tmp = Path(tempfile.mkdtemp(prefix="faults-"))
         calendar, aisensy = FakeGoogleCalendar(), FakeAiSensy()
         calendar.start()
@@ -94,16 +106,18 @@ class Cluster:
             dsn="",
             temporal_address=f"127.0.0.1:{temporal_port}",
         )
+        began = time.monotonic()
         try:
-            await cluster._boot(api_env or {}, with_worker)
+            await cluster._boot(api_env or {}, with_worker, pg_template)
+            cluster.boot_s = round(time.monotonic() - began, 1)
         except BaseException:
             await cluster.stop()
             raise
         return cluster
 
-    async def _boot(self, api_env: dict[str, str], with_worker: bool) -> None:
+    async def _boot(self, api_env: dict[str, str], with_worker: bool, pg_template: Path | None) -> None:
         self.temporal.start()  # boots while Postgres is initialised
-        self.dsn = await asyncio.to_thread(self.postgres.start, DATABASE)
+        self.dsn = await asyncio.to_thread(self.postgres.start, DATABASE, template=pg_template)
         await apply_migrations(self.dsn)
         await self.wait_temporal()
         env = {

@@ -129,6 +129,7 @@ async def check(cluster: Cluster, records: list[Record], session_ids: list[UUID]
     report.figures["duplicate_calendar_events"] = _check_calendar(cluster, session_ids, report)
     report.figures["split_states"] = await _check_workflows(cluster, session_ids, report)
     report.figures["restarts"] = {k: v for k, v in cluster.restarts.items() if v}
+    report.figures["boot_s"] = cluster.boot_s
     return report
 
 

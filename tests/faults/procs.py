@@ -115,11 +115,20 @@ class Postgres:
         self.kills = 0
         self._embedded = EmbeddedPostgres(data_dir)
 
-    def start(self, database: str) -> str:
+    def start(self, database: str, *, template: Path | None = None) -> str:
+        """Start; from a copy of ``template`` (a cleanly stopped, migrated data dir) when given,
+        which skips initdb (~4 s here)."""
         import asyncio
 
+        if template is not None and not self.data_dir.exists():
+            # cp -a keeps the owner (the wheel runs the server as its own user when we are root).
+            subprocess.run(["cp", "-a", str(template), str(self.data_dir)], check=True)
         self._embedded.start()
         return asyncio.run(self._embedded.ensure_database(database))
+
+    def stop_cleanly(self) -> None:
+        """A normal shutdown (for a template data dir)."""
+        self._embedded.stop()
 
     def postmaster_pid(self) -> int | None:
         pid_file = self.data_dir / "postmaster.pid"
