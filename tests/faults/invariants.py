@@ -103,7 +103,7 @@ async def converge(cluster: Cluster, session_ids: list[UUID], *, within: float) 
                 open_ += description.status == WorkflowExecutionStatus.RUNNING
             if busy == 0 and open_ == 0:
                 return time.monotonic() - started
-        except (RPCError, OSError, Exception):  # a dependency may still be coming back
+        except Exception:  # a dependency may still be coming back
             pass
         await asyncio.sleep(0.5)
     return None
