@@ -222,41 +222,56 @@ def _check_calendar(cluster: Cluster, session_ids: list[UUID], report: Report) -
 
 
 async def _check_workflows(cluster: Cluster, session_ids: list[UUID], report: Report) -> int:
-    """The SessionWorkflow and the row agree; a terminal row has a closed workflow."""
-    assert cluster.pool is not None and cluster.client is not None
-    rows = await cluster.pool.fetch(
-        "SELECT id, status, cancellation_status FROM scheduled_sessions WHERE id = ANY($1)", session_ids
-    )
+    """The SessionWorkflow and the row agree; a terminal row has a closed workflow.
+
+    A disagreement is looked at again (3 times, 1 s apart) before it counts: an update still in
+    flight can land between reading the row and querying the workflow. Only a lasting split counts.
+    """
     splits = 0
-    for row in rows:
-        handle = cluster.client.get_workflow_handle_for(SessionWorkflow.run, session_workflow_id(row["id"]))
-        try:
-            description = await handle.describe()
-        except RPCError:
-            if row["status"] != "pending" or row["cancellation_status"] != "none":
-                splits += 1
-                report.add(f"row {row['id']} is {row['status']}/{row['cancellation_status']} but has no workflow")
-            continue
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            state = await handle.query(SessionWorkflow.session)
-            assert state is not None
-            wf_status, wf_consent = state.status, state.cancellation_status
-            if (wf_status, wf_consent) != (row["status"], row["cancellation_status"]):
-                splits += 1
-                report.add(
-                    f"split: row {row['id']} {row['status']}/{row['cancellation_status']}"
-                    f" vs workflow {wf_status}/{wf_consent}"
-                )
-            elif row["status"] in TERMINAL:
-                splits += 1
-                report.add(f"row {row['id']} is {row['status']} but its workflow is still running")
-        elif description.status == WorkflowExecutionStatus.COMPLETED:
-            final = (await handle.result()).final_status
-            if final != row["status"]:
-                splits += 1
-                report.add(f"split: row {row['id']} {row['status']} vs closed workflow final_status {final}")
-        else:
+    for session_id in session_ids:
+        problem = None
+        for attempt in range(SPLIT_RECHECKS):
+            if attempt:
+                await asyncio.sleep(1.0)
+            problem = await _disagreement(cluster, session_id)
+            if problem is None:
+                break
+        if problem is not None:
             splits += 1
-            status_name = description.status.name if description.status else "unknown"
-            report.add(f"workflow of {row['id']} ended {status_name} (row {row['status']})")
+            report.add(problem)
     return splits
+
+
+SPLIT_RECHECKS = 3
+
+
+async def _disagreement(cluster: Cluster, session_id: UUID) -> str | None:
+    assert cluster.pool is not None and cluster.client is not None
+    handle = cluster.client.get_workflow_handle_for(SessionWorkflow.run, session_workflow_id(session_id))
+    try:
+        description = await handle.describe()
+    except RPCError:
+        description = None
+    state = None
+    if description is not None and description.status == WorkflowExecutionStatus.RUNNING:
+        state = await handle.query(SessionWorkflow.session)
+    row = await cluster.pool.fetchrow(
+        "SELECT status, cancellation_status FROM scheduled_sessions WHERE id = $1", session_id
+    )
+    assert row is not None
+    here = f"{row['status']}/{row['cancellation_status']}"
+    if description is None:
+        untouched = (row["status"], row["cancellation_status"]) == ("pending", "none")
+        return None if untouched else f"row {session_id} is {here} but has no workflow"
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        assert state is not None
+        if (state.status, state.cancellation_status) != (row["status"], row["cancellation_status"]):
+            return f"split: row {session_id} {here} vs workflow {state.status}/{state.cancellation_status}"
+        if row["status"] in TERMINAL:
+            return f"row {session_id} is {row['status']} but its workflow is still running"
+        return None
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        final = (await handle.result()).final_status
+        return None if final == row["status"] else f"split: row {session_id} {here} vs closed workflow {final}"
+    status_name = description.status.name if description.status else "unknown"
+    return f"workflow of {session_id} ended {status_name} (row {here})"
