@@ -70,6 +70,17 @@ def sigkill_tree(pid: int) -> None:
     psutil.wait_procs(victims, timeout=5)
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it if the test process dies (e.g. pytest killed), so no
+    worker or Temporal server outlives an interrupted run. Linux only; elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Process:
     """One restartable OS process (worker, API, Temporal); each start logs to ``<name>-<n>.log``."""
 
@@ -90,7 +101,13 @@ class Process:
         self.starts += 1
         with open(self.log_path, "wb") as log:
             self.popen = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # started from the event-loop thread, which lives as long as pytest
             )
 
     @property
