@@ -39,4 +39,4 @@ USER app
 EXPOSE 8000
 # Inside the container the API must listen on all interfaces; docker-compose.yml publishes it on the
 # host's loopback only.
-CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
+CMD ["python", "-m", "api.server", "--host", "0.0.0.0", "--port", "8000"]

@@ -16,13 +16,14 @@ API_PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DEVSTACK := $(PY) -m devtools.devstack
 
-.PHONY: help install run test browser lint migrate worker api token clean-data histories
+.PHONY: help install run test browser fuzz lint migrate worker api token clean-data histories
 
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all;"
 	@echo "                 if any one of them dies, all stop: make run again, data is kept)"
 	@echo "make test        run the test suite (starts its own servers; installs chromium when missing)"
 	@echo "make browser     install Debian's chromium for the browser tests (apt-get) when missing"
+	@echo "make fuzz        schemathesis, longer (FUZZ_EXAMPLES=300 per operation and mode; make test runs 25)"
 	@echo "make lint        ruff + mypy"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"
@@ -60,6 +61,11 @@ browser:
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium; \
 	}
 
+# The schemathesis run of `make test` with more examples (tests/fuzz.py; FUZZ_SEED changes the seed).
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q -s tests/test_fuzz.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
@@ -73,7 +79,7 @@ worker: install
 	$(DEVSTACK) exec -- $(PY) worker.py
 
 api: install
-	$(DEVSTACK) exec -- $(PY) -m uvicorn api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT) --no-access-log
+	$(DEVSTACK) exec -- $(PY) -m api.server --host 127.0.0.1 --port $(API_PORT)
 
 token: install
 	@$(DEVSTACK) exec -- $(PY) -m coach_sessions mint-token --demo-coach

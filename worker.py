@@ -17,6 +17,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.briefs import BriefActivities
 from activities.calendar import CalendarActivities
 from activities.enrollment import EnrollmentActivities
 from activities.messaging import MessagingActivities
@@ -25,8 +26,12 @@ from activities.timers import TimerActivities
 from coach_sessions.contracts import SessionTimerSettings
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
+from coach_sessions.providers.brief import BriefProvider, LocalBriefProvider, build_brief_provider
 from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
+from coach_sessions.providers.embeddings import EmbeddingProvider, LocalEmbeddingProvider, build_embedding_provider
 from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_provider
+from coach_sessions.repositories.briefs import BriefRepository
+from coach_sessions.repositories.embeddings import EmbeddingRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -34,14 +39,23 @@ from coach_sessions.repositories.timer_messages import TimerMessageRepository
 from coach_sessions.repositories.workers import WorkerHeartbeatRepository
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
+from workflows.brief import SessionBriefWorkflow
 from workflows.consent import CancellationConsentWorkflow
+from workflows.embedding import EmbedLearningEventsWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.worker")
 
-WORKFLOWS = [SessionWorkflow, EnrollmentWorkflow, CancellationConsentWorkflow, OutboxDeliveryWorkflow]
+WORKFLOWS = [
+    SessionWorkflow,
+    EnrollmentWorkflow,
+    CancellationConsentWorkflow,
+    OutboxDeliveryWorkflow,
+    SessionBriefWorkflow,
+    EmbedLearningEventsWorkflow,
+]
 
 
 def create_worker(
@@ -52,19 +66,31 @@ def create_worker(
     whatsapp: WhatsAppProvider,
     task_queue: str,
     max_cached_workflows: int = 1000,
+    embedder: EmbeddingProvider | None = None,
+    brief_writer: BriefProvider | None = None,
+    brief_lead_time: timedelta = timedelta(hours=2),
+    brief_source_count: int = 12,
     replace_activities: Sequence[Callable[..., Any]] = (),
     workflows: Sequence[type] = WORKFLOWS,
     timers: SessionTimerSettings | None = None,
 ) -> Worker:
     """The worker with every workflow and activity. ``replace_activities`` swaps activities of the
-    same name (tests use it to inject crashes). ``timers``: the sessions' reminders and nudges
-    (``timer_settings``; None: none)."""
+    same name (tests use it to inject crashes). Embedder and brief writer default to the local ones.
+    ``timers``: the sessions' reminders and nudges (``timer_settings``; None: none)."""
     sessions = SessionRepository(pool)
     session_activities = SessionActivities(sessions)
     enrollment_activities = EnrollmentActivities(EnrollmentRepository(pool))
     calendar_activities = CalendarActivities(sessions, calendar)
     messaging_activities = MessagingActivities(OutboxRepository(pool), whatsapp)
     timer_activities = TimerActivities(TimerMessageRepository(pool), timers or SessionTimerSettings())
+    brief_activities = BriefActivities(
+        BriefRepository(pool),
+        EmbeddingRepository(pool),
+        embedder or LocalEmbeddingProvider(),
+        brief_writer or LocalBriefProvider(),
+        source_count=brief_source_count,
+        lead_time=brief_lead_time,
+    )
     activities: list[Callable[..., Any]] = [
         session_activities.load_session,
         session_activities.mark_pending,
@@ -76,6 +102,9 @@ def create_worker(
         messaging_activities.deliver_message,
         timer_activities.load_timer_settings,
         timer_activities.enqueue_timer_message,
+        brief_activities.brief_lead_time,
+        brief_activities.embed_learning_events,
+        brief_activities.generate_brief,
     ]
     # Activities are registered under their function names, so a replacement must carry that name.
     replacements = {a.__name__: a for a in replace_activities}
@@ -140,6 +169,11 @@ async def run_worker(settings: Settings) -> None:
             task_queue=settings.temporal_task_queue,
             max_cached_workflows=settings.worker_max_cached_workflows,
             timers=timer_settings(settings),
+            # Built once per process: wordllama loads its weights here, not per call.
+            embedder=build_embedding_provider(settings),
+            brief_writer=build_brief_provider(settings),
+            brief_lead_time=settings.brief_lead_time,
+            brief_source_count=settings.brief_source_count,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -151,6 +185,8 @@ async def run_worker(settings: Settings) -> None:
                 "task_queue": settings.temporal_task_queue,
                 "calendar_provider": settings.calendar_provider,
                 "whatsapp_provider": settings.whatsapp_provider,
+                "embedding_provider": settings.embedding_provider,
+                "brief_provider": settings.brief_provider,
             },
         )
         async with worker, heartbeat(pool, settings.temporal_task_queue, settings.worker_heartbeat_every):

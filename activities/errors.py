@@ -11,6 +11,8 @@ from coach_sessions.errors import DomainError
 # Failure types that are not domain errors (those use ErrorCode values as their type).
 CALENDAR_REJECTED = "calendar_rejected"
 MESSAGE_REJECTED = "message_rejected"
+# A model (Gemini) refused the call or answered unusably twice: retrying will not help.
+MODEL_REJECTED = "model_rejected"
 
 P = ParamSpec("P")
 R = TypeVar("R")

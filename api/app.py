@@ -1,19 +1,19 @@
 """The FastAPI application: ``create_app()`` opens one pool and one Temporal client for the process."""
 
 import logging
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_openapi
 from api.pages import install_pages
-from api.routes import consent, enrollments, health, people, progress, sessions, slots
+from api.routes import briefs, consent, enrollments, health, people, progress, sessions, slots
 from api.services import Services
 from coach_sessions.db import create_pool
-from coach_sessions.logging import configure_logging, request_id_var
+from coach_sessions.logging import configure_logging
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
 
@@ -56,30 +56,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is not None:
         app.state.services = services
     install_error_handlers(app)
+    install_openapi(app)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = request_id_var.set(request_id[:64])
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            request_id_var.reset(token)
-        response.headers["X-Request-ID"] = request_id[:64]
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id[:64],
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
-        return response
+    # Added innermost first: the request context wraps the body cap, so a 413 carries a request id.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware)
 
-    for module in (health, slots, sessions, consent, people, enrollments, progress):
+    for module in (health, slots, sessions, consent, people, enrollments, progress, briefs):
         app.include_router(module.router)
     install_pages(app)
     return app

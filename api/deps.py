@@ -6,6 +6,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
+from api.text_guard import refuse_unstorable_text
 from coach_sessions.auth import Principal, verify_token
 from coach_sessions.errors import DomainError, ErrorCode
 
@@ -16,13 +17,20 @@ def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, from the bearer token; then the one check on the text they send.
+
+    Every route that takes text is authenticated, so checking text here reaches all of them and keeps
+    the usual order: a caller without a valid token hears 401 before anything about their input.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise DomainError(ErrorCode.UNAUTHORIZED, "A valid bearer token is required.")
-    return verify_token(request.app.state.settings.auth_jwt_secret, credentials.credentials)
+    principal = verify_token(request.app.state.settings.auth_jwt_secret, credentials.credentials)
+    await refuse_unstorable_text(request)
+    return principal
 
 
 def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -19,6 +20,8 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.TIME_IN_PAST: 422,
     ErrorCode.MALFORMED_PAYLOAD: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.PARENT_CONSENT_REQUIRED: 403,
@@ -35,27 +38,56 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
     ErrorCode.ENROLLMENT_EXISTS: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.BRIEF_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
 
 DEFAULT_RETRY_AFTER_SECONDS = 5
 
+# Framework-level refusals (Starlette's HTTPException) answer with the code of their status.
+CODE_OF_STATUS: dict[int, str] = {
+    400: ErrorCode.MALFORMED_PAYLOAD,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
 
-def error_response(code: str, detail: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if code == ErrorCode.UNAUTHORIZED else {}
-    if HTTP_STATUS.get(code) == 503:  # when to try again (seconds)
+
+def error_response(code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """The one error body, ``{error, detail, …context}``, with the status of ``code`` from the table."""
+    headers = dict(headers or {})
+    if code == ErrorCode.UNAUTHORIZED:
+        headers["WWW-Authenticate"] = "Bearer"
+    if code == ErrorCode.PAYLOAD_TOO_LARGE:
+        headers["Connection"] = "close"  # the rest of the body was never read: don't reuse the connection
+    if HTTP_STATUS[code] == 503:  # when to try again (seconds)
         headers["Retry-After"] = str(extra.pop("retry_after", DEFAULT_RETRY_AFTER_SECONDS))
     return JSONResponse(
-        status_code=HTTP_STATUS.get(code, 400),
+        status_code=HTTP_STATUS[code],
         content={"error": code, "detail": detail, **extra},
-        headers=headers,
+        headers=headers or None,
     )
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("query", "body", "path", "header")]
     return ".".join(parts) or "request"
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (routes sit in nested included routers)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -72,11 +104,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(ErrorCode.VALIDATION_ERROR, detail, fields=fields)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}.get(
-            error.status_code, "http_error"
-        )
-        return JSONResponse(status_code=error.status_code, content={"error": code, "detail": str(error.detail)})
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = CODE_OF_STATUS.get(error.status_code, ErrorCode.MALFORMED_PAYLOAD)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # Starlette names only the first route on this path
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error_response(code, str(error.detail), headers=headers)
 
     @app.exception_handler(RPCError)
     @app.exception_handler(RPCTimeoutOrCancelledError)
@@ -96,7 +129,5 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("dependency unavailable", extra={"error": repr(error)})
         return error_response(ErrorCode.SERVICE_UNAVAILABLE, "A backing service is unavailable; try again.")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return error_response(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+    # Anything else is answered 500 by api.middleware.RequestContextMiddleware (not here: an
+    # ``Exception`` handler runs in Starlette's ServerErrorMiddleware, which re-raises to the server).

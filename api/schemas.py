@@ -1,15 +1,28 @@
 """Request bodies (the product note's camelCase names) and response envelopes."""
 
+import json
 import re
-from datetime import date, time
-from typing import Annotated, Literal
+from datetime import date, datetime, time
+from functools import cache
+from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
+from coach_sessions.statuses import LearningEventType
 
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
@@ -21,20 +34,103 @@ def _e164(value: str) -> str:
     return cleaned
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    # available_timezones() also lists files that are not zones a coach lives in: the host's
+    # "localtime", tzdata's "Factory" placeholder and "posixrules"; "right/…" and "posix/…" load
+    # with ZoneInfo() but are not listed at all.
+    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
+
+
 def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError("must be an IANA timezone such as Asia/Kolkata") from error
+    if value not in _iana_zones():
+        raise ValueError("must be an IANA timezone such as Asia/Kolkata")
     return value
 
 
-Phone = Annotated[str, AfterValidator(_e164)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+# Every date the API accepts lies in this window (the README's "Hostile input" section states it):
+# wide enough to import a running programme or plan years ahead, narrow enough that no conversion
+# to UTC in any zone overflows and PostgreSQL never stores ±infinity.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def _in_window(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must lie between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    return value
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("must be a wall-clock time without an offset, such as 17:00 (read in the coach's timezone)")
+    return value
+
+
+# The JSON schema of each text type states what the validator accepts (spaces, dashes and brackets are
+# dropped from phone numbers; names and reasons are stripped), so a client can check before sending.
+_SEP = r"[\s()-]*"
+Phone = Annotated[
+    str,
+    AfterValidator(_e164),
+    WithJsonSchema({"type": "string", "pattern": rf"^{_SEP}\+{_SEP}[1-9]({_SEP}[0-9]){{7,14}}{_SEP}$"}),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
+# Printable ASCII without spaces around one "@" and a dot: stated exactly in the schema (a Unicode
+# `\s` differs between the validator's regex engine and JSON Schema's, so none is used), no stripping.
+Email = Annotated[str, StringConstraints(pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$", max_length=320)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+# At least three characters once stripped: a non-space, anything, a non-space.
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500, pattern=r"\S[\s\S]*\S")]
+
+
+def _iso_text(value: object) -> object:
+    """Dates and times arrive as ISO text only (pydantic would also read a Unix time from a number)."""
+    if not isinstance(value, str):
+        raise ValueError("must be ISO 8601 text")
+    return value
+
+
+def _json_number(value: object) -> object:
+    # JSON Schema's integer includes 5.0 (kept: lax int takes it), but not "5" nor true.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+# What the schema says is what goes: no number from "5", no boolean from 1, no date from a number.
+Count = Annotated[int, BeforeValidator(_json_number)]
+Flag = Annotated[bool, Strict()]
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_text),
+    AfterValidator(_in_window),
+    # 20YY is exactly the window 2000-01-01 … 2099-12-31.
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"}),
+]
+WallClock = Annotated[
+    time,
+    BeforeValidator(_iso_text),
+    AfterValidator(_wall_clock),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"},
+    ),
+]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _instant_in_window(value: datetime) -> datetime:
+    _in_window(value.date())
+    return value
+
+
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_instant_in_window),
+    # With its offset, like 2026-03-02T17:00:00+05:30; its own date lies in the window.
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^20[0-9]{2}-"}),
+]
 
 
 class Body(BaseModel):
@@ -46,7 +142,9 @@ class CreateCoach(Body):
     email: Email
     phone: Phone | None = None
     calendar_id: str | None = Field(default=None, alias="calendarId", max_length=320)
-    timezone: Annotated[str, AfterValidator(_timezone)] = DEFAULT_TIMEZONE
+    timezone: Annotated[
+        str, AfterValidator(_timezone), WithJsonSchema({"type": "string", "enum": sorted(_iana_zones())})
+    ] = DEFAULT_TIMEZONE
 
 
 class CreateParent(Body):
@@ -59,7 +157,7 @@ class CreateParent(Body):
 
 class CreateChild(Body):
     name: Name
-    age: int = Field(ge=2, le=18)
+    age: Count = Field(ge=2, le=18)
     parent_id: UUID = Field(alias="parentId")
     coach_id: UUID = Field(alias="coachId")
 
@@ -67,11 +165,11 @@ class CreateChild(Body):
 class CreateEnrollment(Body):
     child_id: UUID = Field(alias="childId")
     coach_id: UUID = Field(alias="coachId")
-    start_date: date = Field(alias="startDate")
-    session_time: time = Field(alias="sessionTime")
+    start_date: Day = Field(alias="startDate")
+    session_time: WallClock = Field(alias="sessionTime")
     weekdays: list[Weekday] = Field(min_length=1, max_length=7)
-    session_count: int = Field(alias="sessionCount", ge=1, le=52)
-    duration_minutes: int = Field(default=45, alias="durationMinutes", ge=15, le=180)
+    session_count: Count = Field(alias="sessionCount", ge=1, le=52)
+    duration_minutes: Count = Field(default=45, alias="durationMinutes", ge=15, le=180)
 
 
 class CompleteSession(Body):
@@ -81,14 +179,14 @@ class CompleteSession(Body):
 
 class MarkMissed(Body):
     session_id: UUID = Field(alias="sessionId")
-    notify_parent: bool = Field(default=False, alias="notifyParent")
+    notify_parent: Flag = Field(default=False, alias="notifyParent")
     notes: Notes | None = None
 
 
 class RescheduleSession(Body):
     session_id: UUID = Field(alias="sessionId")
-    new_date: date = Field(alias="newDate")
-    new_time: time = Field(alias="newTime")
+    new_date: Day = Field(alias="newDate")
+    new_time: WallClock = Field(alias="newTime")
     reason: Reason | None = None
 
 
@@ -119,15 +217,15 @@ class CreateAssessment(Body):
     child_id: UUID = Field(alias="childId")
     session_id: UUID | None = Field(default=None, alias="sessionId")
     kind: Kind = "reading"
-    score: float = Field(ge=0, le=100, allow_inf_nan=False)
-    assessed_at: AwareDatetime | None = Field(default=None, alias="assessedAt")
+    score: Annotated[float, BeforeValidator(_json_number)] = Field(ge=0, le=100, allow_inf_nan=False)
+    assessed_at: Instant | None = Field(default=None, alias="assessedAt")
 
 
 class CreateHomework(Body):
     child_id: UUID = Field(alias="childId")
     session_id: UUID | None = Field(default=None, alias="sessionId")
     title: Title
-    due_date: date | None = Field(default=None, alias="dueDate")
+    due_date: Day | None = Field(default=None, alias="dueDate")
 
 
 class WebhookAnswer(BaseModel):
@@ -159,22 +257,54 @@ class EnrollmentCreated(BaseModel):
 __all__ = ["Child", "Coach", "Parent"]
 
 
-class ErrorBody(BaseModel):
-    """Every refusal: a stable machine code and a sentence for people (api/errors.py)."""
-
-    error: str
-    detail: str
+# ----- pre-session brief and learning events ----------------------------------------------------------
 
 
-_ERROR_TEXT = {
-    401: "Missing, expired or invalid bearer token",
-    404: "No such record, or it is not this coach's (the same answer either way)",
-    409: "Refused by a session rule (locked, not started, pending consent...)",
-    422: "Invalid input (`detail` names the field)",
-    503: "Postgres or Temporal unavailable; try again",
-}
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold NUL: refuse it as a 422 rather than fail on insert."""
+    if "\x00" in json.dumps(value, ensure_ascii=False) or "\\u0000" in json.dumps(value):
+        raise ValueError("must not contain NUL characters")
+    return value
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses=`` for the statuses a route can answer besides its success."""
-    return {s: {"model": ErrorBody, "description": _ERROR_TEXT[s]} for s in statuses}
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > 8_000:
+        raise ValueError("must be at most 8,000 characters as JSON")
+    return value
+
+
+EventKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+EventValue = Annotated[str, StringConstraints(max_length=2000)] | Annotated[float, Strict()] | Flag | None
+
+
+class CreateLearningEvent(Body):
+    child_id: UUID = Field(alias="childId")
+    session_id: UUID | None = Field(default=None, alias="sessionId")
+    event_type: LearningEventType = Field(alias="eventType")
+    # A flat object of named facts ({"wpm": 52, "passage": "level 6"}): what its schema says is what goes.
+    event_data: Annotated[
+        dict[EventKey, EventValue],
+        AfterValidator(_small_json),
+        AfterValidator(_no_nul),
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": 30,
+                "additionalProperties": False,
+                "patternProperties": {
+                    r"^[A-Za-z][A-Za-z0-9_]{0,63}$": {
+                        "anyOf": [
+                            {"type": "string", "maxLength": 2000},
+                            {"type": "number"},
+                            {"type": "boolean"},
+                            {"type": "null"},
+                        ]
+                    }
+                },
+            }
+        ),
+    ] = Field(default_factory=dict, alias="eventData", max_length=30)
+    # The text the brief's search reads (full text at once, by vector within seconds).
+    content: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(_no_nul)
+    ]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m coach_sessions migrate | seed-demo | mint-token``."""
+"""Command line: ``python -m coach_sessions migrate | seed-demo | reembed | mint-token | sign-webhook``."""
 
 import argparse
 import asyncio
@@ -30,6 +30,28 @@ async def _seed_demo() -> None:
         await pool.close()
 
 
+async def _reembed(batch_size: int) -> None:
+    from tqdm import tqdm
+
+    from coach_sessions.backfill import reembed
+    from coach_sessions.providers.embeddings import build_embedding_provider
+
+    settings = get_settings()
+    provider = build_embedding_provider(settings)
+    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        with tqdm(desc=f"embedding ({provider.model})", unit="event") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            embedded = await reembed(pool, provider, batch_size=batch_size, on_batch=progress)
+    finally:
+        await pool.close()
+    print(json.dumps({"model": provider.model, "embedded": embedded}))
+
+
 async def _demo_coach_id(index: int) -> UUID:
     from coach_sessions.repositories.people import PeopleRepository
     from devtools.demo import DEMO_COACH_EMAILS
@@ -49,6 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
     commands.add_parser("seed-demo", help="load demo coaches, families and enrollments (once)")
+    reembed = commands.add_parser(
+        "reembed", help="embed every learning event lacking a vector from EMBEDDING_PROVIDER's model (resumable)"
+    )
+    reembed.add_argument("--batch-size", type=int, default=256)
     token = commands.add_parser("mint-token", help="print a bearer token for local use")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--sub", type=UUID, help="subject (coach id, or any uuid for an admin)")
@@ -65,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_migrate())
     elif args.command == "seed-demo":
         asyncio.run(_seed_demo())
+    elif args.command == "reembed":
+        asyncio.run(_reembed(args.batch_size))
     elif args.command == "sign-webhook":
         from coach_sessions.whatsapp_inbound import sign
 

@@ -36,6 +36,10 @@ def verify_token(secret: str, token: str) -> Principal:
     unauthorized = DomainError(ErrorCode.UNAUTHORIZED, "A valid bearer token is required.")
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
+        # PyJWT reads a numeric *string* exp as a number; RFC 7519 says NumericDate, so refuse it.
+        exp = claims["exp"]
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise unauthorized
         return Principal(id=UUID(str(claims["sub"])), role=Role(claims["role"]))
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise unauthorized from error

@@ -233,3 +233,55 @@ class TransitionResult(BaseModel):
     session: SessionRecord
     message_ids: list[UUID] = []
     calendar_sync_needed: bool = False
+
+
+# ----- pre-session brief ----------------------------------------------------------------------------
+
+
+class BriefItem(BaseModel):
+    """One tip of the brief and the learning events it rests on (ids from the brief's sources)."""
+
+    text: str
+    event_ids: list[UUID] = []
+
+
+class BriefContent(BaseModel):
+    challenges: list[BriefItem] = []
+    motivators: list[BriefItem] = []
+    recommended_activities: list[BriefItem] = []
+    session_focus: BriefItem = BriefItem(text="")
+
+
+class BriefSource(BaseModel):
+    id: UUID
+    event_type: str
+    event_date: datetime
+    text: str
+
+
+class SessionBrief(BriefContent):
+    session_id: UUID
+    sources: list[BriefSource] = []
+    generated_at: datetime | None = None
+    model: str = ""
+    stale: bool = False
+
+
+class GenerateBriefInput(BaseModel):
+    session_id: UUID
+    # A stored brief still fresh (no newer event) is returned as is: a request that waited while another
+    # generated it, or the timer firing after a coach already opened the page, costs no model call.
+    reuse_fresh: bool = True
+
+
+class EmbedEventsInput(BaseModel):
+    child_id: UUID | None = None
+
+
+class EmbedEventsResult(BaseModel):
+    embedded: int = 0
+    remaining: bool = False
+
+
+class BriefWorkflowInput(BaseModel):
+    session_id: UUID

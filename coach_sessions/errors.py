@@ -22,6 +22,8 @@ class ErrorCode:
     CONFLICT = "conflict"
     VALIDATION_ERROR = "validation_error"
     MALFORMED_PAYLOAD = "malformed_payload"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     SERVICE_UNAVAILABLE = "service_unavailable"
@@ -30,6 +32,7 @@ class ErrorCode:
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
     ENROLLMENT_EXISTS = "enrollment_exists"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    BRIEF_UNAVAILABLE = "brief_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 

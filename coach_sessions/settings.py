@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     working_hours_start: time = time(9, 0)
     working_hours_end: time = time(20, 0)
     slot_step_minutes: int = 30
+    # Pre-session brief (README "Pre-session brief"). "local" runs on this machine with no credentials:
+    # wordllama embeddings from its wheel and a deterministic brief labelled "model": "local".
+    embedding_provider: Literal["local", "gemini"] = "local"
+    brief_provider: Literal["local", "gemini"] = "local"
+    gemini_api_key: str = ""
+    gemini_base_url: str = ""  # empty: Google's endpoint; tests point it at a local fake
+    gemini_embedding_model: str = "gemini-embedding-001"
+    gemini_embedding_dimensions: int = 768
+    gemini_brief_model: str = "gemini-3.1-flash-lite"
+    gemini_timeout: Duration = timedelta(seconds=30)
+    # The SessionWorkflow generates the brief this long before the session starts.
+    brief_lead_time: Duration = timedelta(hours=2)
+    # Events retrieved per brief (the hybrid search's fused top k).
+    brief_source_count: int = 12
 
     # Timers each session holds (README, "Timers and nudges"). WhatsApp reminders to the parent this
     # long before the session's start (empty: none).
@@ -112,6 +126,8 @@ class Settings(BaseSettings):
             raise ValueError("COACH_MIN_NOTICE and PENDING_NUDGE_AFTER must not be negative")
         if not 5 <= self.slot_step_minutes <= 240:
             raise ValueError("SLOT_STEP_MINUTES must be between 5 and 240")
+        if "gemini" in (self.embedding_provider, self.brief_provider) and not self.gemini_api_key:
+            raise ValueError("GEMINI_API_KEY must be set when EMBEDDING_PROVIDER or BRIEF_PROVIDER is gemini")
         return self
 
 

@@ -25,3 +25,11 @@ def session_workflow_id(session_id: object) -> str:
 
 def enrollment_workflow_id(enrollment_id: object) -> str:
     return f"enrollment-{enrollment_id}"
+
+
+def session_brief_workflow_id(session_id: object) -> str:
+    return f"session-brief-{session_id}"
+
+
+def embed_events_workflow_id(child_id: object) -> str:
+    return f"embed-events-{child_id}"

@@ -2,6 +2,8 @@
 
 import hashlib
 import hmac
+import itertools
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,13 +32,46 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
+    """Anything but 64 hex digits (optionally after ``sha256=``) is simply a bad signature: a
+    non-ASCII header must not reach ``compare_digest``, which raises on non-ASCII text."""
     if not secret or not header:
         return False
     given = header.strip()
     if given.lower().startswith("sha256="):
         given = given[len("sha256=") :]
+    if not _HEX_DIGEST.fullmatch(given):
+        return False
     return hmac.compare_digest(sign(secret, body), given.lower())
+
+
+# A delivery carries one tap in practice; more than this many messages are not looked at (each one
+# costs a database transaction, and a signed body is still a body someone may have replayed).
+MAX_MESSAGES_PER_DELIVERY = 20
+# The raw message is kept (jsonb) for ops; deeper structure than this is cut, never recursed into.
+MAX_STORED_DEPTH = 16
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """A copy PostgreSQL can store: NUL and lone surrogates become U+FFFD, non-finite numbers and
+    structure deeper than MAX_STORED_DEPTH become null."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth >= MAX_STORED_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v, depth + 1) for v in value]
+    return None
 
 
 def choice_of(*labels: str | None) -> ConsentChoice | None:
@@ -52,52 +87,66 @@ def choice_of(*labels: str | None) -> ConsentChoice | None:
     return None
 
 
-def _messages(document: Any) -> Iterator[dict[str, Any]]:
-    if not isinstance(document, dict):
-        return
-    for entry in document.get("entry") or []:  # Cloud API envelope
-        for change in (entry or {}).get("changes") or []:
-            yield from ((change or {}).get("value") or {}).get("messages") or []
-    data = document.get("data")
-    if isinstance(data, dict):  # AiSensy envelope: {topic, data: {message: …}}
-        message = data.get("message")
-        if isinstance(message, dict):
-            yield message
-        elif isinstance(message, list):
-            yield from message
-    if isinstance(document.get("messages"), list):
-        yield from document["messages"]
-
-
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
     value = parent.get(key)
     return value if isinstance(value, dict) else {}
 
 
+def _list(parent: dict[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _messages(document: Any) -> Iterator[Any]:
+    """Every candidate message; any part of the envelope of another type than expected is skipped."""
+    if not isinstance(document, dict):
+        return
+    for entry in _list(document, "entry"):  # Cloud API envelope
+        for change in _list(entry, "changes") if isinstance(entry, dict) else []:
+            if isinstance(change, dict):
+                yield from _list(_object(change, "value"), "messages")
+    data = _object(document, "data")  # AiSensy envelope: {topic, data: {message: …}}
+    message = data.get("message")
+    if isinstance(message, dict):
+        yield message
+    elif isinstance(message, list):
+        yield from message
+    yield from _list(document, "messages")
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """A label as storable text (numbers are read as their digits), or None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return storable(str(value))[:limit]  # type: ignore[no-any-return]
+
+
 def parse_replies(document: Any) -> list[InboundReply]:
     """Every message in the payload that could be a quick-reply tap (others are skipped)."""
     replies = []
-    for message in _messages(document):
+    for message in itertools.islice(_messages(document), MAX_MESSAGES_PER_DELIVERY):
         if not isinstance(message, dict):
             continue
         message_id, sender = message.get("id"), message.get("from")
-        if not isinstance(message_id, str) or not isinstance(sender, str | int):
+        if not isinstance(message_id, str) or not message_id or isinstance(sender, bool):
             continue
-        digits = re.sub(r"\D", "", str(sender))
+        digits = re.sub(r"\D", "", str(sender)) if isinstance(sender, str | int) else ""
+        if not 8 <= len(digits) <= 15:  # not a phone number (E.164 has at most 15 digits)
+            continue
         button = _object(message, "button")
         reply = _object(_object(message, "interactive"), "button_reply")
-        payload = button.get("payload") or reply.get("id")
-        text = button.get("text") or reply.get("title") or _object(message, "text").get("body")
-        context = _object(message, "context")
+        payload = _text(button.get("payload"), 200) or _text(reply.get("id"), 200)
+        text = _text(button.get("text"), 500) or _text(reply.get("title"), 500)
+        text = text or _text(_object(message, "text").get("body"), 500)
         replies.append(
             InboundReply(
-                provider_message_id=message_id[:200],
+                provider_message_id=storable(message_id)[:200],
                 from_phone="+" + digits,
-                context_message_id=context.get("id") if isinstance(context.get("id"), str) else None,
-                button_payload=str(payload)[:200] if payload is not None else None,
-                button_text=str(text)[:500] if text is not None else None,
-                choice=choice_of(str(payload) if payload else None, str(text) if text else None),
-                payload=message,
+                context_message_id=_text(_object(message, "context").get("id"), 200),
+                button_payload=payload,
+                button_text=text,
+                choice=choice_of(payload, text),
+                payload=storable(message),
             )
         )
     return replies

@@ -40,6 +40,7 @@ FAMILIES = (
 async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> dict[str, object]:
     """Create the demo data once; on later runs only make sure every enrollment workflow exists."""
     from coach_sessions.contracts import EnrollmentWorkflowInput
+    from devtools.demo_learning import seed_learning_events
     from devtools.demo_progress import seed_progress
     from workflows.enrollment import EnrollmentWorkflow
 
@@ -88,7 +89,9 @@ async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> di
             )
         except WorkflowAlreadyStartedError:
             pass
-    await seed_progress(pool, datetime.now(UTC))  # idempotent: children with scores are left alone
+    # Idempotent: children that already have scores / notes are left alone.
+    await seed_progress(pool, datetime.now(UTC))
+    await seed_learning_events(pool, datetime.now(UTC))
     return {
         "coach_ids": [str(c) for c in coach_ids],
         "enrollment_ids": [str(e) for e in enrollment_ids],

@@ -143,9 +143,12 @@ def mint_token(who: str) -> str:
 def banner(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     """Wait until the API answers HTTP at all, then describe the running stack."""
     api = f"http://{HOST}:{args.api_port}"
-    for attempt in retrying(90):
-        with attempt:  # trust_env=False: an HTTP(S)_PROXY must not capture loopback requests
-            ready = httpx.get(f"{api}/readyz", timeout=2, trust_env=False).status_code
+    ready = 0
+    with contextlib.suppress(httpx.HTTPError, AssertionError):
+        for attempt in retrying(90):  # until ready (the worker loads the demo data first), or say why not
+            with attempt:  # trust_env=False: an HTTP(S)_PROXY must not capture loopback requests
+                ready = httpx.get(f"{api}/readyz", timeout=2, trust_env=False).status_code
+                assert ready == 200
     ui = f"Temporal UI  http://{HOST}:{args.temporal_ui_port}" if args.temporal_ui_port else "Temporal    "
     coach, admin = mint_token("--demo-coach"), mint_token("--demo-admin")
     return "\n".join(
@@ -212,7 +215,7 @@ def run(args: argparse.Namespace, base: Mapping[str, str]) -> int:
             )
             manager.add_process("temporal", f"echo 'state in {data}/temporal.db'; exec {command}", env=env)
         manager.add_process("worker", f"{me} prestart && exec {py} worker.py", env=env, cwd=cwd)
-        api = f"{py} -m uvicorn api.app:create_app --factory --host {HOST} --port {args.api_port} --no-access-log"
+        api = f"{py} -m api.server --host {HOST} --port {args.api_port}"
         manager.add_process("api", f"{me} wait && exec {api}", env=env, cwd=cwd)
         manager.add_process("banner", f"{me} banner && exec sleep infinity", env=env, cwd=cwd)
         signal.signal(signal.SIGHUP, lambda *_: manager.terminate())  # terminal closed (honcho: INT/TERM only)

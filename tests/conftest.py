@@ -22,7 +22,7 @@ from coach_sessions.db import apply_migrations, create_pool
 from devtools.embedded import EmbeddedPostgres
 
 # The fake Google Calendar and AiSensy servers (real HTTP on 127.0.0.1) and their fixtures.
-pytest_plugins = ["tests.fakes.google_calendar", "tests.fakes.aisensy"]
+pytest_plugins = ["tests.fakes.google_calendar", "tests.fakes.aisensy", "tests.fakes.gemini"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

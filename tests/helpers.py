@@ -10,10 +10,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.server import uvicorn_config
 from api.services import Services
 from coach_sessions.auth import mint_token
 from coach_sessions.contracts import SessionTimerSettings
@@ -68,7 +70,9 @@ async def running_worker(
     max_cached_workflows: int = 100,
     workflows: Sequence[type] = WORKFLOWS,
     timers: SessionTimerSettings | None = None,
+    **worker_options: Any,
 ) -> AsyncIterator[str]:
+    """``worker_options`` go to ``create_worker`` (embedder, brief_writer, brief_lead_time...)."""
     task_queue = task_queue or f"test-{uuid4()}"
     worker = create_worker(
         client,
@@ -80,6 +84,7 @@ async def running_worker(
         replace_activities=replace_activities,
         workflows=workflows,
         timers=timers,
+        **worker_options,
     )
     async with worker, heartbeat(pool, task_queue, timedelta(seconds=1)):
         yield task_queue
@@ -94,6 +99,25 @@ async def api_client(
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@asynccontextmanager
+async def real_server(app: Any) -> AsyncIterator[str]:
+    """The app under uvicorn on 127.0.0.1 (random port) in this event loop, configured as
+    ``python -m api.server`` runs it (its JSON log config aside: pytest captures the logs)."""
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=0))
+    server.config.log_config = None
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def eventually(check: Callable[[], Any], *, within: float = 10.0, interval: float = 0.05) -> Any:

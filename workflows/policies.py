@@ -6,7 +6,11 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import unsafe
 
 with unsafe.imports_passed_through():
-    from activities.errors import CALENDAR_REJECTED, MESSAGE_REJECTED
+    from activities.errors import CALENDAR_REJECTED, MESSAGE_REJECTED, MODEL_REJECTED
+    from coach_sessions.errors import ErrorCode
+
+# Domain refusals raised by activities (non-retryable already; listed so the policy reads complete).
+BUSINESS_FAILURES = [ErrorCode.SESSION_NOT_FOUND]
 
 # Database work runs as local activities. A database that is down (or restarting) delays the work, it
 # never loses it: attempts go on until Postgres answers. A committed transition is found again by its
@@ -42,3 +46,31 @@ MESSAGE_RETRY = RetryPolicy(
     non_retryable_error_types=[MESSAGE_REJECTED],
 )
 MESSAGE_GIVE_UP_AFTER = timedelta(hours=12)
+
+# The pre-session brief. Gemini's 429, 5xx and transport errors retry with backoff; other 4xx and an
+# unusable answer (MODEL_REJECTED) fail at once. A coach waiting on the page gets three quick attempts
+# (~2 s) and then the last stored brief; the timer's generation ahead of the session keeps trying longer.
+BRIEF_CALL_TIMEOUT = timedelta(seconds=60)
+BRIEF_ON_DEMAND_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_attempts=3,
+    non_retryable_error_types=[MODEL_REJECTED, *BUSINESS_FAILURES],
+)
+BRIEF_AHEAD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    non_retryable_error_types=[MODEL_REJECTED, *BUSINESS_FAILURES],
+)
+BRIEF_AHEAD_GIVE_UP_AFTER = timedelta(minutes=30)
+
+# Embedding new events: a model outage heals; the next brief also catches up on what is missing.
+EMBED_ACTIVITY_TIMEOUT = timedelta(minutes=2)
+EMBED_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=[MODEL_REJECTED],
+)
+EMBED_GIVE_UP_AFTER = timedelta(hours=1)

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RequestCancellationInput,
         RescheduleInput,
         SessionAction,
+        SessionBrief,
         SessionWorkflowInput,
         SessionWorkflowResult,
         TransitionRequest,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
     from workflows import steps
+    from workflows.brief_timer import PreSessionBrief
     from workflows.session_machinery import (
         BackgroundTasks,
         CalendarSync,
@@ -74,6 +76,7 @@ class SessionWorkflow:
         self._background = BackgroundTasks()
         self._calendar = CalendarSync(self._background, lambda: self._current().id)
         self._consent = ConsentChild(self._background, self._apply_consent_decision)
+        self._brief = PreSessionBrief(self._background, self._current)
         self._timers: SessionTimers | None = None  # None: a history from before SESSION_TIMERS_PATCH
 
     # ----- main loop ---------------------------------------------------------------------------
@@ -86,6 +89,8 @@ class SessionWorkflow:
             session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
         ):
             self._calendar.request()
+        if workflow.patched("pre-session-brief"):
+            self._brief.start_timer()
         if workflow.patched(SESSION_TIMERS_PATCH):
             self._timers = await SessionTimers.start(request, self._background)
 
@@ -124,7 +129,7 @@ class SessionWorkflow:
         return (
             timers.continue_as_new_due()
             and workflow.all_handlers_finished()
-            and self._background.idle
+            and self._background.idle_except(self._brief.timer_task)
             and not self._consent.waiting
             and not self._transition_lock.locked()
             and self._current().cancellation_status != CancellationStatus.PENDING
@@ -220,6 +225,12 @@ class SessionWorkflow:
 
     validate_with(withdraw_cancellation, _refuse_unless_consent_pending)
     validate_with(decide_cancellation, _refuse_unless_consent_pending)
+
+    @workflow.update
+    async def generate_brief(self) -> SessionBrief:
+        """Generate and store the pre-session brief now; concurrent calls share one generation."""
+        await workflow.wait_condition(lambda: self._session is not None)
+        return await self._brief.generate()
 
     @workflow.query
     def session(self) -> SessionRecord | None:

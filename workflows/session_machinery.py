@@ -57,6 +57,10 @@ class BackgroundTasks:
     def idle(self) -> bool:
         return not self._tasks
 
+    def idle_except(self, *waiting: "asyncio.Task[Any] | None") -> bool:
+        """Nothing running but the given long-lived waits (a timer that a next run re-arms)."""
+        return not (self._tasks - set(waiting))
+
 
 class CalendarSync:
     """Coalesces calendar syncs: at most one runs; a change during it triggers one more pass."""

@@ -5,7 +5,7 @@ retries, how a failure reaches the caller) is decided here.
 """
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.briefs import BriefActivities
     from activities.calendar import CalendarActivities
     from activities.enrollment import EnrollmentActivities
     from activities.messaging import MessagingActivities
@@ -22,16 +23,21 @@ with workflow.unsafe.imports_passed_through():
         CheckDeadlineInput,
         CreateSessionsInput,
         DeliverMessageInput,
+        EmbedEventsInput,
+        EmbedEventsResult,
+        GenerateBriefInput,
         LoadSessionInput,
         LoadTimerSettingsInput,
         MarkPendingInput,
         RecordCalendarFailureInput,
+        SessionBrief,
         SessionTimerSettings,
         SyncCalendarInput,
         TimerMessageInput,
         TransitionRequest,
         TransitionResult,
     )
+    from coach_sessions.errors import ErrorCode
     from coach_sessions.models import SessionRecord
     from workflows import policies
 
@@ -128,6 +134,44 @@ async def deliver_message(message_id: UUID) -> str:
     except ActivityError as error:
         workflow.logger.error("message not delivered", extra={"message_id": str(message_id), "error": str(error.cause)})
         return "failed"
+
+
+async def brief_lead_time() -> timedelta:
+    return await workflow.execute_local_activity_method(
+        BriefActivities.brief_lead_time,
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )
+
+
+async def generate_brief(session_id: UUID, *, on_demand: bool) -> SessionBrief:
+    """Generate and store the session's brief. Its failure reaches the caller as ``brief_unavailable``.
+
+    On demand (a coach is waiting) it tries briefly; ahead of the session it keeps trying for a while.
+    """
+    try:
+        return await workflow.execute_activity_method(
+            BriefActivities.generate_brief,
+            GenerateBriefInput(session_id=session_id),  # a brief still fresh is reused, not regenerated
+            start_to_close_timeout=policies.BRIEF_CALL_TIMEOUT,
+            schedule_to_close_timeout=None if on_demand else policies.BRIEF_AHEAD_GIVE_UP_AFTER,
+            retry_policy=policies.BRIEF_ON_DEMAND_RETRY if on_demand else policies.BRIEF_AHEAD_RETRY,
+            summary="pre-session brief",
+        )
+    except ActivityError as error:
+        raise ApplicationError(
+            f"The brief could not be generated: {error.cause}", type=ErrorCode.BRIEF_UNAVAILABLE, non_retryable=True
+        ) from None
+
+
+async def embed_learning_events(child_id: UUID | None) -> EmbedEventsResult:
+    return await workflow.execute_activity_method(
+        BriefActivities.embed_learning_events,
+        EmbedEventsInput(child_id=child_id),
+        start_to_close_timeout=policies.EMBED_ACTIVITY_TIMEOUT,
+        schedule_to_close_timeout=policies.EMBED_GIVE_UP_AFTER,
+        retry_policy=policies.EMBED_RETRY,
+    )
 
 
 async def load_timer_settings() -> SessionTimerSettings:

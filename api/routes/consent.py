@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.errors import error_response
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import (
     DecideCancellation,
     RequestCancellation,
@@ -14,13 +15,19 @@ from api.schemas import (
     WebhookAnswer,
     WithdrawCancellation,
 )
+from api.webhook_schema import WEBHOOK_REQUEST
 from coach_sessions.errors import ErrorCode
 from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, parse_replies, signature_is_valid
 
 router = APIRouter(tags=["cancellation consent"])
 
 
-@router.post("/api/sessions/request-cancel", status_code=status.HTTP_202_ACCEPTED, response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/request-cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 403, 404, 409),
+)
 async def request_cancellation(
     body: RequestCancellation,
     principal: CurrentPrincipal,
@@ -36,7 +43,11 @@ async def request_cancellation(
     )
 
 
-@router.post("/api/sessions/withdraw-cancel", response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/withdraw-cancel",
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 404, 409),
+)
 async def withdraw_cancellation(
     body: WithdrawCancellation,
     principal: CurrentPrincipal,
@@ -51,7 +62,11 @@ async def withdraw_cancellation(
     )
 
 
-@router.post("/api/sessions/decide-cancel", response_model=SessionEnvelope)
+@router.post(
+    "/api/sessions/decide-cancel",
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, 404, 409),
+)
 async def decide_cancellation(
     body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -66,7 +81,8 @@ async def decide_cancellation(
 @router.post(
     "/api/webhooks/aisensy/cancel-response",
     response_model=WebhookAnswer,
-    responses={401: {"description": "Missing or bad X-AiSensy-Signature"}},
+    responses=errors(*JSON_BODY, 401, 500, 503),
+    openapi_extra=WEBHOOK_REQUEST,
 )
 async def parent_reply(request: Request, services: ServicesDep) -> JSONResponse:
     """A parent's quick-reply tap (WhatsApp Cloud API message, in the Cloud API or AiSensy envelope).
@@ -74,13 +90,13 @@ async def parent_reply(request: Request, services: ServicesDep) -> JSONResponse:
     Signed with ``X-AiSensy-Signature: sha256=<hex HMAC-SHA256 of the raw body>``. Anything that
     cannot be matched is answered 200 ``ignored`` so the provider stops retrying.
     """
-    body = await request.body()
+    body = await request.body()  # capped by api.middleware.BodyLimitMiddleware (413) before it is read
     secret = request.app.state.settings.aisensy_webhook_secret
     if not signature_is_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
         return error_response(ErrorCode.UNAUTHORIZED, "Missing or invalid webhook signature.")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser goes
         return error_response(ErrorCode.MALFORMED_PAYLOAD, "The body is not JSON.")
     results = [await services.consent_replies.handle(reply) for reply in parse_replies(document)]
     answer = WebhookAnswer(

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from api.deps import AdminPrincipal, ServicesDep
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import CreateEnrollment, EnrollmentCreated
 
 router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
@@ -12,7 +13,10 @@ router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentCreated,
-    responses={200: {"model": EnrollmentCreated, "description": "The same enrollment was posted before"}},
+    responses={
+        200: {"model": EnrollmentCreated, "description": "The same enrollment was posted before"},
+        **errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, 404, 409, 503),
+    },
 )
 async def create_enrollment(
     body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep, response: Response

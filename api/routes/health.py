@@ -1,7 +1,10 @@
 """Liveness (process up) and readiness (Postgres, Temporal and a worker)."""
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import ServicesDep
 
@@ -13,7 +16,16 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "PostgreSQL or Temporal is not reachable, or no worker."}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     """200 when actions can be served: Postgres and Temporal answer and a worker polls the task queue
     (its heartbeat is recent); otherwise 503 naming what is missing."""

@@ -3,16 +3,18 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
-from api.schemas import ChildList, CoachList, CreateChild, CreateCoach, CreateParent, error_responses
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
+from api.schemas import ChildList, CoachList, CreateChild, CreateCoach, CreateParent
 from coach_sessions.models import Child, Coach, Parent
 
 router = APIRouter(prefix="/api", tags=["people"])
+ADMIN_WRITE = (*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY)
 
 
-@router.post("/coaches", status_code=status.HTTP_201_CREATED, response_model=Coach)
+@router.post("/coaches", status_code=201, response_model=Coach, responses=errors(*ADMIN_WRITE, 409))
 async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesDep) -> Coach:
     return await services.people.create_coach(
         name=body.name,
@@ -23,21 +25,21 @@ async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesD
     )
 
 
-@router.post("/parents", status_code=status.HTTP_201_CREATED, response_model=Parent)
+@router.post("/parents", status_code=201, response_model=Parent, responses=errors(*ADMIN_WRITE, 409))
 async def create_parent(body: CreateParent, _: AdminPrincipal, services: ServicesDep) -> Parent:
     return await services.people.create_parent(
         name=body.name, phone=body.phone, email=body.email, timezone=body.timezone
     )
 
 
-@router.post("/children", status_code=status.HTTP_201_CREATED, response_model=Child)
+@router.post("/children", status_code=201, response_model=Child, responses=errors(*ADMIN_WRITE, 404))
 async def create_child(body: CreateChild, _: AdminPrincipal, services: ServicesDep) -> Child:
     return await services.people.create_child(
         name=body.name, age=body.age, parent_id=body.parent_id, coach_id=body.coach_id
     )
 
 
-@router.get("/coach/children", response_model=ChildList)
+@router.get("/coach/children", response_model=ChildList, responses=errors(*AUTHENTICATED, 404))
 async def list_children(
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -46,7 +48,7 @@ async def list_children(
     return ChildList(children=await services.people.list_children(principal, coach_id))
 
 
-@router.get("/coaches", response_model=CoachList, responses=error_responses(401, 503))
+@router.get("/coaches", response_model=CoachList, responses=errors(*AUTHENTICATED))
 async def list_coaches(principal: CurrentPrincipal, services: ServicesDep) -> CoachList:
     """Admin: every coach. Coach: only themselves (the pages read the coach's timezone here)."""
     return CoachList(coaches=await services.people.list_coaches(principal))

@@ -4,16 +4,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import StringConstraints
 
 from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
-from api.schemas import CompleteSession, MarkMissed, RescheduleSession, SessionEnvelope, SessionList
+from api.openapi import ACTION, AUTHENTICATED, JSON_BODY, errors
+from api.schemas import CompleteSession, MarkMissed, Reason, RescheduleSession, SessionEnvelope, SessionList
 from coach_sessions.errors import DomainError, ErrorCode
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
 
-@router.get("", response_model=SessionEnvelope | SessionList)
+@router.get("", response_model=SessionEnvelope | SessionList, responses=errors(*AUTHENTICATED, 404))
 async def read_sessions(
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -29,7 +29,7 @@ async def read_sessions(
     return SessionList(sessions=await services.sessions.list_for_child(principal, child_id))
 
 
-@router.post("/complete", response_model=SessionEnvelope)
+@router.post("/complete", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
 async def complete_session(
     body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -41,7 +41,7 @@ async def complete_session(
     )
 
 
-@router.post("/missed", response_model=SessionEnvelope)
+@router.post("/missed", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
 async def mark_missed(
     body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -57,7 +57,7 @@ async def mark_missed(
     )
 
 
-@router.patch("", response_model=SessionEnvelope)
+@router.patch("", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
 async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -74,12 +74,12 @@ async def reschedule_session(
     )
 
 
-@router.delete("", response_model=SessionEnvelope)
+@router.delete("", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, 403, 404, 409))
 async def cancel_session(
     principal: CurrentPrincipal,
     services: ServicesDep,
     session_id: Annotated[UUID, Query(alias="sessionId")],
-    reason: Annotated[str, Query(), StringConstraints(strip_whitespace=True, min_length=3, max_length=500)],
+    reason: Annotated[Reason, Query()],
     idempotency_key: IdempotencyKey = None,
 ) -> SessionEnvelope:
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""

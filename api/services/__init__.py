@@ -5,17 +5,21 @@ from dataclasses import dataclass
 import asyncpg
 from temporalio.client import Client
 
+from api.services.briefs import BriefService
 from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
+from api.services.learning_events import LearningEventService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
 from api.services.sessions import SessionService
 from api.services.slots import SlotService
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
+from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
+from coach_sessions.repositories.learning_events import LearningEventRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.progress import ProgressRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -33,6 +37,8 @@ class Services:
     readiness: ReadinessService
     progress: ProgressService
     slots: SlotService
+    briefs: BriefService
+    learning_events: LearningEventService
 
     @classmethod
     def build(
@@ -70,5 +76,9 @@ class Services:
                 people_repo,
                 calendar or build_busy_times(settings, pool),
                 settings,
+            ),
+            briefs=BriefService(session_repo, BriefRepository(pool), temporal, settings.temporal_task_queue),
+            learning_events=LearningEventService(
+                LearningEventRepository(pool), people_repo, session_repo, temporal, settings.temporal_task_queue
             ),
         )

@@ -36,6 +36,14 @@ class ConsentReplyService:
             "workflow_id": match.consent_workflow_id,
             "outcome": match.kind,
         }
+        if match.reason is not None:
+            # Signed by the provider yet not acceptable (another family's message, an ambiguous
+            # number): nothing happens, and ops can see who tried.
+            log.warning(
+                "parent reply ignored",
+                extra=log_context | {"reason": match.reason, "context_message_id": reply.context_message_id},
+            )
+            return ReplyOutcome(reply.provider_message_id, match.kind)
         if match.kind == "signalled":
             assert match.consent_workflow_id and reply.choice and match.session_id
             try:

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from api.services.sessions import Clock, utc_now
 from coach_sessions.auth import Principal
-from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.errors import NotFound
+from coach_sessions.models import SessionRecord
 from coach_sessions.providers.calendar import BusyTimes, CalendarError
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -60,10 +61,10 @@ class SlotService:
         if record is None or (not principal.is_admin and record.coach_id != principal.id):
             raise NotFound()
         now = self._clock()
-        if abs((day - now.date()).days) > MAX_DAYS_AHEAD:
-            raise DomainError(ErrorCode.VALIDATION_ERROR, f"date: must be within {MAX_DAYS_AHEAD} days of today.")
         coach = await self._people.get_coach(record.coach_id)
         assert coach is not None  # FK
+        if not 0 <= (day - now.date()).days <= MAX_DAYS_AHEAD:  # the past, or further out than anyone plans
+            return self._answer(record, coach.timezone, day, checked=False, starts=[])
         lo, hi = day_bounds(day, coach.timezone)
         own = await coach_session_times(self._pool, coach.id, lo, hi, except_session=record.id)
         busy = list(own)
@@ -87,10 +88,15 @@ class SlotService:
             busy=busy,
             now=now,
         )
+        return self._answer(record, coach.timezone, day, checked=checked, starts=starts)
+
+    def _answer(
+        self, record: SessionRecord, timezone: str, day: date, *, checked: bool, starts: list[datetime]
+    ) -> SlotList:
         return SlotList(
             session_id=str(record.id),
             date=day,
-            timezone=coach.timezone,
+            timezone=timezone,
             duration_minutes=record.duration_minutes,
             working_hours={
                 "start": self._settings.working_hours_start.strftime("%H:%M"),

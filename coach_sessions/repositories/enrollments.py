@@ -1,11 +1,12 @@
 """Enrollments and the creation of their numbered sessions."""
 
 from datetime import date, datetime, time
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from coach_sessions.errors import ErrorCode, NotFound
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
 from coach_sessions.models import Enrollment
 from coach_sessions.scheduling import session_start_times
 from coach_sessions.statuses import SessionStatus
@@ -26,26 +27,16 @@ class EnrollmentRepository:
         session_count: int,
         duration_minutes: int,
     ) -> Enrollment:
-        row = await self._pool.fetchrow(
-            """
-            INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays,
-                                     session_count, duration_minutes, timezone)
-            SELECT ch.id, co.id, $3, $4, $5, $6, $7, co.timezone
-              FROM children ch JOIN coaches co ON co.id = $2
-             WHERE ch.id = $1
-            RETURNING *
-            """,
-            child_id,
-            coach_id,
-            start_date,
-            session_time,
-            weekdays,
-            session_count,
-            duration_minutes,
-        )
-        if row is None:
-            raise NotFound("child or coach", ErrorCode.NOT_FOUND)
-        return Enrollment.model_validate(dict(row))
+        """An enrollment without its sessions (tests and demo data create those themselves)."""
+        async with self._pool.acquire() as conn:
+            enrollment, created = await self._insert_or_find_active(
+                conn, child_id, coach_id, start_date, session_time, weekdays, session_count, duration_minutes
+            )
+        if not created:
+            raise DomainError(
+                ErrorCode.ENROLLMENT_EXISTS, "The child already has an active enrollment with this coach."
+            )
+        return enrollment
 
     async def create_with_sessions(
         self,
@@ -62,36 +53,37 @@ class EnrollmentRepository:
         """The enrollment and all its numbered sessions in one transaction, or the child's active
         enrollment with this coach (``created`` False) when there is one already."""
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """
-                INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays,
-                                         session_count, duration_minutes, timezone)
-                SELECT ch.id, co.id, $3, $4, $5, $6, $7, co.timezone
-                  FROM children ch JOIN coaches co ON co.id = $2
-                 WHERE ch.id = $1
-                ON CONFLICT (child_id, coach_id) WHERE status = 'active' DO NOTHING
-                RETURNING *
-                """,
-                child_id,
-                coach_id,
-                start_date,
-                session_time,
-                weekdays,
-                session_count,
-                duration_minutes,
+            enrollment, created = await self._insert_or_find_active(
+                conn, child_id, coach_id, start_date, session_time, weekdays, session_count, duration_minutes
             )
-            if row is None:
-                existing = await conn.fetchrow(
-                    "SELECT * FROM enrollments WHERE child_id = $1 AND coach_id = $2 AND status = 'active'",
-                    child_id,
-                    coach_id,
-                )
-                if existing is None:
-                    raise NotFound("child or coach", ErrorCode.NOT_FOUND)
-                return Enrollment.model_validate(dict(existing)), False
-            enrollment = Enrollment.model_validate(dict(row))
-            await self._insert_sessions(conn, enrollment, now)
-        return enrollment, True
+            if created:
+                await self._insert_sessions(conn, enrollment, now)
+        return enrollment, created
+
+    @staticmethod
+    async def _insert_or_find_active(conn: asyncpg.Connection, *plan: Any) -> tuple[Enrollment, bool]:
+        """Insert (child, coach, start, time, weekdays, count, duration); the coach's timezone is copied.
+        The one-active-enrollment index turns a twin into "found" (False) rather than an error."""
+        row = await conn.fetchrow(
+            """
+            INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays,
+                                     session_count, duration_minutes, timezone)
+            SELECT ch.id, co.id, $3, $4, $5, $6, $7, co.timezone
+              FROM children ch JOIN coaches co ON co.id = $2
+             WHERE ch.id = $1
+            ON CONFLICT (child_id, coach_id) WHERE status = 'active' DO NOTHING
+            RETURNING *
+            """,
+            *plan,
+        )
+        if row is not None:
+            return Enrollment.model_validate(dict(row)), True
+        existing = await conn.fetchrow(
+            "SELECT * FROM enrollments WHERE child_id = $1 AND coach_id = $2 AND status = 'active'", plan[0], plan[1]
+        )
+        if existing is None:
+            raise NotFound("child or coach", ErrorCode.NOT_FOUND)
+        return Enrollment.model_validate(dict(existing)), False
 
     async def get(self, enrollment_id: UUID) -> Enrollment | None:
         row = await self._pool.fetchrow("SELECT * FROM enrollments WHERE id = $1", enrollment_id)

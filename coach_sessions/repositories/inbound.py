@@ -29,6 +29,8 @@ class ReplyMatch:
     session_id: UUID | None = None
     consent_workflow_id: str | None = None
     late_message_id: UUID | None = None
+    # Why a reply was ignored, for ops (e.g. the sender is not the number the message went to).
+    reason: str | None = None
 
 
 _OUTCOME_TEXT = {
@@ -49,8 +51,8 @@ class InboundRepository:
             )
             if seen:
                 return ReplyMatch("duplicate")
-            session = await self._match(conn, reply)
-            match = self._classify(reply, session)
+            session, reason = await self._match(conn, reply)
+            match = ReplyMatch("ignored", reason=reason) if reason else self._classify(reply, session)
             inserted = await conn.fetchval(
                 """
                 INSERT INTO inbound_messages (provider_message_id, from_phone, context_message_id,
@@ -79,7 +81,7 @@ class InboundRepository:
     async def queue_late_notice(self, reply: InboundReply, session_id: UUID) -> UUID:
         """The request was decided between our match and the signal: tell the parent after all."""
         async with self._pool.acquire() as conn, conn.transaction():
-            session = await conn.fetchrow(_SESSION_FOR_REPLY + " WHERE s.id = $1", session_id)
+            session = await conn.fetchrow(_SESSION_FOR_REPLY + _CURRENT_REQUEST + " WHERE s.id = $1", session_id)
             await conn.execute(
                 "UPDATE inbound_messages SET outcome = 'late' WHERE provider_message_id = $1",
                 reply.provider_message_id,
@@ -94,7 +96,13 @@ class InboundRepository:
             return ReplyMatch("signalled", session_id=session["id"], consent_workflow_id=session["consent_workflow_id"])
         return ReplyMatch("late", session_id=session["id"])
 
-    async def _match(self, conn: asyncpg.Connection, reply: InboundReply) -> dict[str, Any] | None:
+    async def _match(self, conn: asyncpg.Connection, reply: InboundReply) -> tuple[dict[str, Any] | None, str | None]:
+        """The session this tap answers, or why it answers none we may act on.
+
+        A tap counts only when its sender is the number the answered request went to: a signed
+        delivery whose ``from`` is parent A but whose ``context.id`` is the message sent to parent B
+        must not touch B's session. The phone fallback follows the same rule by construction.
+        """
         if reply.context_message_id:
             row = await conn.fetchrow(
                 _SESSION_FOR_REPLY.replace(
@@ -106,24 +114,28 @@ class InboundRepository:
                 CANCELLATION_REQUEST,
             )
             if row is not None:
-                return dict(row)
-        # AiSensy's send API documents no message id: fall back to the parent's phone.
+                if row["request_sent_to"] != reply.from_phone:
+                    return None, "sender_is_not_recipient"
+                return dict(row), None
+        # AiSensy's send API documents no message id: fall back to the request sent to this number.
         pending = await conn.fetch(
-            _SESSION_FOR_REPLY + " WHERE pa.phone = $1 AND s.cancellation_status = $2",
+            _SESSION_FOR_REPLY + _CURRENT_REQUEST + " WHERE o.destination = $1 AND s.cancellation_status = $2",
             reply.from_phone,
             CancellationStatus.PENDING.value,
         )
         if len(pending) == 1:
-            return dict(pending[0])
+            return dict(pending[0]), None
         if pending:
-            return None  # ambiguous: two requests pending for this parent; the tap names neither
+            return None, "ambiguous"  # two requests pending for this number; the tap names neither
         recent = await conn.fetchrow(
-            _SESSION_FOR_REPLY + " WHERE pa.phone = $1 AND s.cancellation_decided_at > now() - $2::interval"
+            _SESSION_FOR_REPLY
+            + _CURRENT_REQUEST
+            + " WHERE o.destination = $1 AND s.cancellation_decided_at > now() - $2::interval"
             " ORDER BY s.cancellation_decided_at DESC LIMIT 1",
             reply.from_phone,
             LATE_REPLY_WINDOW,
         )
-        return dict(recent) if recent else None
+        return (dict(recent) if recent else None), None
 
     async def _queue_late_notice(self, conn: asyncpg.Connection, reply: InboundReply, session: dict[str, Any]) -> UUID:
         status = CancellationStatus(session["cancellation_status"])
@@ -136,9 +148,11 @@ class InboundRepository:
             timezone=session["timezone"],
             notes=_OUTCOME_TEXT.get(status, "the request was already decided"),
         )
+        # One "already decided" note per request, however many late taps arrive for it.
+        request_key = session["consent_workflow_id"] or session["id"]
         return await enqueue_message(
             conn,
-            idempotency_key=f"late-reply:{reply.provider_message_id}",
+            idempotency_key=f"late-reply:{request_key}",
             template_name=CANCELLATION_ALREADY_DECIDED,
             destination=session["parent_phone"],
             user_name=session["parent_name"],
@@ -150,7 +164,7 @@ class InboundRepository:
 
 _SESSION_FOR_REPLY = """
 SELECT s.id, s.child_id, s.session_number, s.scheduled_at, s.cancellation_status, s.consent_workflow_id,
-       TRUE AS is_current_request,
+       TRUE AS is_current_request, o.destination AS request_sent_to,
        ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
        co.name AS coach_name, co.timezone
   FROM scheduled_sessions s
@@ -158,3 +172,5 @@ SELECT s.id, s.child_id, s.session_number, s.scheduled_at, s.cancellation_status
   JOIN parents pa ON pa.id = ch.parent_id
   JOIN coaches co ON co.id = s.coach_id
 """
+# The session's current request message (its destination is who may answer it).
+_CURRENT_REQUEST = " LEFT JOIN outbound_messages o ON o.id = s.cancellation_message_id"

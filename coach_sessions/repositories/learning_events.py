@@ -5,6 +5,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel
 
 
 async def insert_learning_event(
@@ -37,3 +38,49 @@ async def insert_learning_event(
         content_for_embedding,
         idempotency_key,
     )
+
+
+class LearningEventRecord(BaseModel):
+    id: UUID
+    child_id: UUID
+    coach_id: UUID | None
+    session_id: UUID | None
+    event_type: str
+    event_date: datetime
+    event_data: dict[str, Any]
+    content: str
+    created_at: datetime
+
+
+class LearningEventRepository:
+    """Events a coach (or the pages: assessments, homework) adds to a child's record."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add(
+        self,
+        *,
+        child_id: UUID,
+        coach_id: UUID | None,
+        session_id: UUID | None,
+        event_type: str,
+        event_data: dict[str, Any],
+        content: str,
+    ) -> LearningEventRecord:
+        row = await self._pool.fetchrow(
+            """
+            INSERT INTO learning_events (child_id, coach_id, session_id, event_type, event_data,
+                                         content_for_embedding)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            RETURNING id, child_id, coach_id, session_id, event_type, event_date, event_data,
+                      content_for_embedding AS content, created_at
+            """,
+            child_id,
+            coach_id,
+            session_id,
+            event_type,
+            event_data,
+            content,
+        )
+        return LearningEventRecord.model_validate(dict(row))

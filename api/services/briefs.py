@@ -1,0 +1,105 @@
+"""The coach's pre-session brief: served from storage while fresh, generated through Temporal otherwise.
+
+Generation runs in the worker (which holds the models): through the session's own workflow (update
+``generate_brief``, single-flight inside the workflow) while it runs, or through a one-off
+``SessionBriefWorkflow`` (id per session, "use existing": concurrent requests join one run) once the
+session's workflow has finished. When generation fails, the last stored brief answers with
+``stale: true``; with none, ``brief_unavailable`` (503).
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from coach_sessions.auth import Principal
+from coach_sessions.contracts import BriefWorkflowInput, SessionBrief, SessionWorkflowInput
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.models import SessionRecord
+from coach_sessions.repositories.briefs import BriefRepository
+from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.statuses import TERMINAL_STATUSES
+from coach_sessions.temporal import session_brief_workflow_id, session_workflow_id
+from workflows.brief import SessionBriefWorkflow
+from workflows.session import SessionWorkflow
+
+log = logging.getLogger("coach_sessions.api")
+
+# How long a page waits for a generation before it takes the last stored brief (or a 503).
+GENERATION_WAIT = timedelta(seconds=20)
+_GENERATION_FAILURES = (
+    WorkflowUpdateFailedError,
+    WorkflowFailureError,
+    WorkflowAlreadyStartedError,
+    RPCError,
+    TimeoutError,
+)
+
+
+class BriefService:
+    def __init__(
+        self,
+        sessions: SessionRepository,
+        briefs: BriefRepository,
+        temporal: Client,
+        task_queue: str,
+        *,
+        wait: timedelta = GENERATION_WAIT,
+    ) -> None:
+        self._sessions = sessions
+        self._briefs = briefs
+        self._temporal = temporal
+        self._task_queue = task_queue
+        self._wait = wait
+
+    async def session_prep(self, principal: Principal, session_id: UUID) -> SessionBrief:
+        record = await self._sessions.get(session_id)
+        if record is None or (not principal.is_admin and record.coach_id != principal.id):
+            raise NotFound()
+        stored = await self._briefs.stored(session_id)
+        if stored is not None and not stored.stale:
+            return stored
+        try:
+            return await asyncio.wait_for(self._generate(record), self._wait.total_seconds())
+        except _GENERATION_FAILURES as error:
+            log.warning(
+                "brief generation failed: %r (%r)",
+                error,
+                getattr(error, "cause", None),
+                extra={"session_id": str(session_id)},
+            )
+        if stored is not None:
+            return stored.model_copy(update={"stale": True})
+        raise DomainError(
+            ErrorCode.BRIEF_UNAVAILABLE,
+            "The brief cannot be generated right now and none is stored yet; try again shortly.",
+            session_id=str(session_id),
+        )
+
+    async def _generate(self, record: SessionRecord) -> SessionBrief:
+        if record.status in TERMINAL_STATUSES:
+            return await self._temporal.execute_workflow(
+                SessionBriefWorkflow.run,
+                BriefWorkflowInput(session_id=record.id),
+                id=session_brief_workflow_id(record.id),
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
+        start = WithStartWorkflowOperation(
+            SessionWorkflow.run,
+            SessionWorkflowInput(session_id=record.id),
+            id=session_workflow_id(record.id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # Finished in the meantime: never start a second lifecycle for the session (fails → stored brief).
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        return await self._temporal.execute_update_with_start_workflow(
+            SessionWorkflow.generate_brief, start_workflow_operation=start
+        )

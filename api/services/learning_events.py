@@ -1,0 +1,85 @@
+"""A coach's observations about a child: written to the learning record, embedded after the commit.
+
+The event is searchable by full text the moment it commits (a generated ``tsvector``). Its vector comes
+from the worker: the child's ``EmbedLearningEventsWorkflow`` is started or signalled (signal-with-start)
+after the commit, so the coach's answer never waits on a model. Other writers of learning events (the
+pages' assessments and homework) call ``after_commit`` the same way.
+"""
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from coach_sessions.auth import Principal
+from coach_sessions.contracts import EmbedEventsInput
+from coach_sessions.errors import ErrorCode, NotFound
+from coach_sessions.repositories.learning_events import LearningEventRecord, LearningEventRepository
+from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.temporal import embed_events_workflow_id
+from workflows.embedding import EmbedLearningEventsWorkflow
+
+log = logging.getLogger("coach_sessions.api")
+
+
+class LearningEventService:
+    def __init__(
+        self,
+        events: LearningEventRepository,
+        people: PeopleRepository,
+        sessions: SessionRepository,
+        temporal: Client,
+        task_queue: str,
+    ) -> None:
+        self._events = events
+        self._people = people
+        self._sessions = sessions
+        self._temporal = temporal
+        self._task_queue = task_queue
+
+    async def add(
+        self,
+        principal: Principal,
+        *,
+        child_id: UUID,
+        session_id: UUID | None,
+        event_type: str,
+        event_data: dict[str, Any],
+        content: str,
+    ) -> LearningEventRecord:
+        """The child's coach or an admin; anyone else gets the same 404 as a missing child."""
+        child = await self._people.get_child(child_id)
+        if child is None or (not principal.is_admin and child.coach_id != principal.id):
+            raise NotFound("child", ErrorCode.NOT_FOUND)
+        if session_id is not None:
+            session = await self._sessions.get(session_id)
+            if session is None or session.child_id != child_id:
+                raise NotFound("session of this child", ErrorCode.NOT_FOUND)
+        event = await self._events.add(
+            child_id=child_id,
+            coach_id=None if principal.is_admin else principal.id,
+            session_id=session_id,
+            event_type=event_type,
+            event_data=event_data,
+            content=content,
+        )
+        await self.after_commit(child_id)
+        return event
+
+    async def after_commit(self, child_id: UUID) -> None:
+        """Ask the worker to embed the child's new events. Best effort: the next brief catches up too."""
+        try:
+            await self._temporal.start_workflow(
+                EmbedLearningEventsWorkflow.run,
+                EmbedEventsInput(child_id=child_id),
+                id=embed_events_workflow_id(child_id),
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal="events_added",
+            )
+        except RPCError as error:
+            log.warning("embedding not requested", extra={"child_id": str(child_id), "error": str(error)})
