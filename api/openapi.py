@@ -19,7 +19,7 @@ _DESCRIPTIONS = {
     403: "Authenticated, but this role may not do this.",
     404: "No such object, or it is not yours (the same answer for both).",
     405: "Method not allowed on this path; the Allow header lists the allowed ones.",
-    409: "The session's state does not allow this now.",
+    409: "The session's state does not allow this now (or a coach acts inside the minimum notice).",
     413: "Body larger than the cap (64 KiB); refused before it is read.",
     422: "A field is invalid; `fields` names each one.",
     500: "Unexpected error; the X-Request-ID header identifies it in the logs.",
@@ -50,6 +50,12 @@ def _schema(status: int) -> dict[str, Any]:
                 "required": ["field", "message"],
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
             },
+        }
+    if status == 409:
+        properties["notice_ends_at"] = {
+            "type": "string",
+            "format": "date-time",
+            "description": "inside_minimum_notice only: sessions starting before it are inside COACH_MIN_NOTICE.",
         }
     return {
         "type": "object",

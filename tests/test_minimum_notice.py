@@ -87,3 +87,11 @@ async def test_a_started_session_is_not_inside_the_notice(noticed: Stack, pool: 
         },
     )
     assert response.status_code == 200, response.text
+
+
+async def test_the_refusal_is_declared_in_openapi(noticed: Stack) -> None:
+    document = (await noticed.http.get("/openapi.json")).json()
+    for path, method in [("/api/sessions", "patch"), ("/api/sessions/request-cancel", "post")]:
+        schema = document["paths"][path][method]["responses"]["409"]["content"]["application/json"]["schema"]
+        assert "inside_minimum_notice" in schema["properties"]["error"]["enum"]
+        assert schema["properties"]["notice_ends_at"]["format"] == "date-time"

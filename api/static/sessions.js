@@ -87,12 +87,14 @@
         el("button", { type: "button", class: "btn btn-small", onclick: () => withdraw(child, s) }, "Withdraw", sr(` cancellation of session ${n}`))));
     }
     const done = TERMINAL.has(s.status);
-    const refusedBy = (flag) => s[flag] === false; // minimum-notice rule; absent means allowed
+    // can_reschedule / can_request_cancel: false when done, awaiting the parent, or inside the minimum notice.
+    const refusedBy = (flag) => s[flag] === false;
     const buttons = el("div", { class: "buttons" },
       el("button", { type: "button", class: "btn btn-prep", onclick: () => openPrep(child, s) }, "Prep", sr(` for session ${n}`)),
       s.can_mark_missed ? el("button", { type: "button", class: "btn btn-missed", onclick: () => openDialog("missed", child, s) }, "Missed", sr(` session ${n}`)) : null,
       actionButton("btn-reschedule", "Reschedule", n, done || refusedBy("can_reschedule"),
-        done ? `Session ${n} is ${s.status}.` : "Too close to the start to reschedule.", () => openReschedule(child, s)),
+        done ? `Session ${n} is ${s.status}.` : s.cancellation_status === "pending" ? "A cancellation awaits the parent." : "Too close to the start to reschedule.",
+        () => openReschedule(child, s)),
       actionButton("btn-cancel", "Cancel", n, done || s.cancellation_status === "pending" || refusedBy("can_request_cancel"),
         done ? `Session ${n} is ${s.status}.` : s.cancellation_status === "pending" ? "A cancellation already awaits the parent." : "Too close to the start to cancel.",
         () => openCancel(child, s)),

@@ -136,6 +136,11 @@ class Cluster:
             "AISENSY_API_KEY": self.aisensy.api_key,
             "AISENSY_API_URL": self.aisensy.api_url,
             "LOG_LEVEL": "INFO",
+            # The scenarios act on sessions starting within hours and count their messages: no minimum
+            # notice, reminders or nudges here (tested on their own: tests/test_session_reminders.py...).
+            "COACH_MIN_NOTICE": "0",
+            "SESSION_REMINDERS": "",
+            "PENDING_NUDGE_MAX": "0",
         }
         self.worker.env = env
         api_port = free_port()
