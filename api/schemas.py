@@ -152,7 +152,10 @@ class CreateParent(Body):
     phone: Phone
     email: Email | None = None
     # Reminders show the session time in it; without one, in the coach's timezone.
-    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
+    timezone: (
+        Annotated[str, AfterValidator(_timezone), WithJsonSchema({"type": "string", "enum": sorted(_iana_zones())})]
+        | None
+    ) = None
 
 
 class CreateChild(Body):
