@@ -73,11 +73,13 @@ async def test_dozens_of_reschedules_and_reminders_continue_as_new_and_keep_work
 
 
 async def _runs(stack: Stack, workflow_id: str, run_id: str | None) -> int:
-    """Follow the chain of runs from the first; each history stays under the threshold (plus one task)."""
+    """Follow the chain of runs from the first. Each history stays bounded: past the threshold a run
+    continues as new at its next safe point, after the update or reminder in flight (seen: 31-87 events
+    per run, 10 runs, with EVENTS = 60)."""
     count = 0
     while run_id:
         history = await stack.env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        assert len(history.events) < EVENTS + 30, len(history.events)
+        assert len(history.events) < 2 * EVENTS, len(history.events)
         count += 1
         last = history.events[-1]
         attributes = last.workflow_execution_continued_as_new_event_attributes
