@@ -22,7 +22,7 @@ from tests.conftest import build_stack
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.fakes.aisensy import FakeAiSensy
 from tests.fakes.google_calendar import FakeGoogleCalendar
-from tests.helpers import ADMIN, Stack, eventually, running_worker
+from tests.helpers import ADMIN, Stack, auth, eventually, running_worker
 from tests.timer_support import REMINDER, TIMERS, sent_count, start_session_workflow, timer_messages
 from workflows.session import SessionWorkflow
 
@@ -231,3 +231,24 @@ def test_the_late_and_superseded_rules() -> None:
     assert [t.summary for t in nudges] == ["nudge 1/2: session 1 still pending", "nudge 2/2: session 1 still pending"]
     assert nudges[0].at == session.ends_at + hours(12) and nudges[1].at == nudges[0].at + hours(24)
     assert not worth_sending(nudges[0], nudges, nudges[1].at)  # the next one is due: one message
+
+
+async def test_reminders_wait_while_the_parent_is_asked_to_agree_to_a_cancellation(
+    timed: Stack, pool: asyncpg.Pool
+) -> None:
+    family = await make_family(pool)
+    [session_id] = await make_sessions(pool, family, [now_utc() + hours(30)])
+    await start_session_workflow(timed, session_id)
+    coach = auth(family.coach.id)
+    body = {"sessionId": str(session_id), "reason": "Coach may be travelling"}
+    response = await timed.http.post("/api/sessions/request-cancel", headers=coach, json=body)
+    assert response.status_code == 202, response.text
+    await timed.env.sleep(hours(7))  # the 24 h reminder's time (+6 h) passes while the request is pending
+    assert await timer_messages(pool, session_id, REMINDER) == []
+    response = await timed.http.post(
+        "/api/sessions/withdraw-cancel", headers=coach, json={"sessionId": str(session_id)}
+    )
+    assert response.status_code == 200, response.text
+    # The session stands: its 24 h reminder (1 h late, nothing newer due) goes out now.
+    [sent] = await sent_count(pool, session_id, REMINDER, 1)
+    assert sent["idempotency_key"].startswith(f"reminder:{session_id}:86400s:")
