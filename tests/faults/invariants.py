@@ -24,7 +24,10 @@ from tests.faults.cluster import Cluster
 from tests.faults.driver import EVENT_OF, Record
 from workflows.session import SessionWorkflow
 
-ANSWER_BOUND = 10.0  # target ~5 s + margin
+# The API's ACTION_ANSWER_WITHIN (5 s) is how long an action waits for its workflow; the answer also
+# includes the request's own reads and the HTTP round trip on this loaded machine: 1 s more at most.
+ACTION_ANSWER_WITHIN = 5.0
+ANSWER_BOUND = ACTION_ANSWER_WITHIN + 1.0
 UNAVAILABLE_CODES = {"temporarily_unavailable", "service_unavailable"}
 TERMINAL = {"completed", "missed", "cancelled"}
 
@@ -133,11 +136,6 @@ async def check(cluster: Cluster, records: list[Record], session_ids: list[UUID]
     return report
 
 
-# The API's ACTION_ANSWER_WITHIN: a commit inside this window after sending was made while the caller
-# still waited for its answer.
-ANSWER_BOUND = 5.0
-
-
 async def _check_applied(
     cluster: Cluster, records: list[Record], session_ids: list[UUID], report: Report
 ) -> tuple[int, int]:
@@ -182,10 +180,16 @@ async def _check_applied(
                 for r in group
                 if not r.ok
                 and any(
-                    r.sent_wall <= at <= r.sent_wall + ANSWER_BOUND
+                    r.sent_wall <= at <= r.sent_wall + ACTION_ANSWER_WITHIN
                     for at in commit_times[(session_id, EVENT_OF[action])]
                 )
             ]
+            if action == "withdraw":
+                # A withdrawal that reached the consent workflow before its deadline is decided there;
+                # if Postgres is down it is applied when Postgres is back, after its caller got 503
+                # (documented in docs/reliability.md; a keyed retry gets the outcome).
+                lost += [r for group_key, group in logical.items() if group_key.startswith("unkeyed")
+                         for r in group if r.status == 503]  # fmt: skip
             if count > ok + keyed_failed + len(lost):
                 duplicates += count - ok
                 report.add(f"applied {count}x for {ok} 2xx answers (caller got an error, or a duplicate): {briefs}")
