@@ -117,6 +117,9 @@ def create_worker(
         workflows=workflows,
         activities=activities,
         max_cached_workflows=max_cached_workflows,
+        # A dead worker's cached workflows get their next task only after this (then any worker takes
+        # it): the default 10 s is longer than an action's answer bound (ACTION_ANSWER_WITHIN, 5 s).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
     )
 
 

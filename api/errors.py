@@ -125,9 +125,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(TimeoutError)
     @app.exception_handler(OSError)
+    @app.exception_handler(asyncpg.exceptions.InternalClientError)
     async def _database(_: Request, error: Exception) -> JSONResponse:
         log.error("dependency unavailable", extra={"error": repr(error)})
         return error_response(ErrorCode.SERVICE_UNAVAILABLE, "A backing service is unavailable; try again.")
+
+    @app.exception_handler(asyncpg.PostgresError)
+    async def _postgres(request: Request, error: Exception) -> JSONResponse:
+        """Any other server error: unavailable when its SQLSTATE class says the server is (connection,
+        resources, operator intervention, system error); otherwise a bug, answered 500 like any other."""
+        if str(getattr(error, "sqlstate", "") or "")[:2] in ("08", "53", "57", "58"):
+            return await _database(request, error)
+        raise error
 
     # Anything else is answered 500 by api.middleware.RequestContextMiddleware (not here: an
     # ``Exception`` handler runs in Starlette's ServerErrorMiddleware, which re-raises to the server).

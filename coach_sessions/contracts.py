@@ -67,12 +67,16 @@ class OutboxDeliveryInput(BaseModel):
 # ACTION_DEADLINE_NOTE: every update carries the moment its caller stops waiting (the API's answer
 # bound). An action that reaches the database after it is refused, so a caller that got 503 never
 # finds its action applied later. None (histories from before the deadline) means no deadline.
+# ``request_id`` (from an Idempotency-Key) names the action across retries: each retry is a new update
+# (Temporal would answer a repeated update id with the first attempt's refusal), but its transition is
+# keyed by this id, so it finds an earlier commit instead of applying twice. None: the update's own id.
 
 
 class CompleteInput(BaseModel):
     actor: Actor
     notes: str | None = None
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class MarkMissedInput(BaseModel):
@@ -80,6 +84,7 @@ class MarkMissedInput(BaseModel):
     notify_parent: bool = False
     notes: str | None = None
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class RescheduleInput(BaseModel):
@@ -88,12 +93,14 @@ class RescheduleInput(BaseModel):
     reason: str | None = None
     minimum_notice: timedelta | None = None  # COACH_MIN_NOTICE (binds coaches only; None: no notice)
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class CancelInput(BaseModel):
     actor: Actor
     reason: str
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class RequestCancellationInput(BaseModel):
@@ -103,17 +110,20 @@ class RequestCancellationInput(BaseModel):
     auto_approve_after: timedelta
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
     minimum_notice: timedelta | None = None  # COACH_MIN_NOTICE (binds coaches only; None: no notice)
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class WithdrawCancellationInput(BaseModel):
     actor: Actor
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 class DecideCancellationInput(BaseModel):
     actor: Actor
     decision: Literal["approve", "reject"]
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
+    request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
 
 # ----- cancellation consent (child workflow) --------------------------------------------------------

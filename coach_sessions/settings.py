@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     action_answer_within: Duration = timedelta(seconds=5)
     # Each worker marks itself alive every WORKER_HEARTBEAT_EVERY; /readyz says "no worker" for a task
     # queue whose newest mark is older than WORKER_HEARTBEAT_STALE_AFTER.
-    worker_heartbeat_every: Duration = timedelta(seconds=5)
-    worker_heartbeat_stale_after: Duration = timedelta(seconds=15)
+    worker_heartbeat_every: Duration = timedelta(seconds=2)
+    worker_heartbeat_stale_after: Duration = timedelta(seconds=6)
     # Free slots offered for rescheduling: the coach's working hours (their timezone) and slot step.
     working_hours_start: time = time(9, 0)
     working_hours_end: time = time(20, 0)

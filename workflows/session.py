@@ -9,7 +9,7 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -147,7 +147,7 @@ class SessionWorkflow:
     @workflow.update
     async def complete(self, request: CompleteInput) -> SessionRecord:
         return await self._transition(
-            SessionAction.COMPLETE, request.actor, notes=request.notes, deadline=request.deadline
+            SessionAction.COMPLETE, request.actor, request.request_id, notes=request.notes, deadline=request.deadline
         )
 
     @workflow.update
@@ -155,6 +155,7 @@ class SessionWorkflow:
         return await self._transition(
             SessionAction.MARK_MISSED,
             request.actor,
+            request.request_id,
             notes=request.notes,
             notify_parent=request.notify_parent,
             deadline=request.deadline,
@@ -165,6 +166,7 @@ class SessionWorkflow:
         return await self._transition(
             SessionAction.RESCHEDULE,
             request.actor,
+            request.request_id,
             new_scheduled_at=request.new_scheduled_at,
             reason=request.reason,
             deadline=request.deadline,
@@ -174,7 +176,7 @@ class SessionWorkflow:
     @workflow.update
     async def cancel(self, request: CancelInput) -> SessionRecord:
         return await self._transition(
-            SessionAction.CANCEL, request.actor, reason=request.reason, deadline=request.deadline
+            SessionAction.CANCEL, request.actor, request.request_id, reason=request.reason, deadline=request.deadline
         )
 
     @workflow.update
@@ -182,7 +184,7 @@ class SessionWorkflow:
         result = await self._apply(
             SessionAction.REQUEST_CANCELLATION,
             request.actor,
-            request_id(),
+            request.request_id or request_id(),
             reason=request.reason,
             consent_window=request.auto_approve_after,
             deadline=request.deadline,
@@ -211,11 +213,11 @@ class SessionWorkflow:
 
     @workflow.update
     async def withdraw_cancellation(self, request: WithdrawCancellationInput) -> SessionRecord:
-        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor, request.deadline)
+        return await self._decide_consent("withdraw", DecidedBy.COACH, request.actor, request)
 
     @workflow.update
     async def decide_cancellation(self, request: DecideCancellationInput) -> SessionRecord:
-        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor, request.deadline)
+        return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor, request)
 
     def _refuse_unless_consent_pending(self) -> None:
         if self._session is not None and (
@@ -238,8 +240,8 @@ class SessionWorkflow:
 
     # ----- transitions ---------------------------------------------------------------------------
 
-    async def _transition(self, action: SessionAction, actor: Actor, **fields: Any) -> SessionRecord:
-        result = await self._apply(action, actor, request_id(), **fields)
+    async def _transition(self, action: SessionAction, actor: Actor, key: str | None, **fields: Any) -> SessionRecord:
+        result = await self._apply(action, actor, key or request_id(), **fields)
         self._run_side_effects(result)
         return result.session
 
@@ -277,13 +279,17 @@ class SessionWorkflow:
         self._run_side_effects(result)
 
     async def _decide_consent(
-        self, outcome: ConsentOutcome, decided_by: DecidedBy, actor: Actor, deadline: datetime | None
+        self,
+        outcome: ConsentOutcome,
+        decided_by: DecidedBy,
+        actor: Actor,
+        request: WithdrawCancellationInput | DecideCancellationInput,
     ) -> SessionRecord:
         if not self._consent.waiting:
             raise _no_pending_request(self._session)
-        if deadline is not None:  # (inputs recorded before deadlines existed carry none)
-            await steps.check_deadline(deadline)
-        if not await self._consent.decide(outcome, decided_by, actor, request_id()):
+        if request.deadline is not None:  # (inputs recorded before deadlines existed carry none)
+            await steps.check_deadline(request.deadline)
+        if not await self._consent.decide(outcome, decided_by, actor, request.request_id or request_id()):
             # Another decision (the parent's tap, the timer, someone else) got there first.
             winner = self._consent.last_decision
             raise ApplicationError(

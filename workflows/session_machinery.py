@@ -82,6 +82,8 @@ class CalendarSync:
             await steps.sync_calendar(self._session_id())
 
 
+# The consent request message is delivered by the session workflow, not by the consent child.
+REQUEST_SENT_BY_SESSION_PATCH = "consent-request-sent-by-session"
 # A failed consent child withdraws the request (decided by "system"): see ConsentChild._await_decision.
 CONSENT_FAILURE_PATCH = "consent-child-failure-withdraws"
 
@@ -106,6 +108,12 @@ class ConsentChild:
 
     async def start(self, session: SessionRecord, message_ids: list[UUID]) -> None:
         assert session.cancellation_expires_at is not None and session.consent_workflow_id is not None
+        if workflow.patched(REQUEST_SENT_BY_SESSION_PATCH):
+            # The parent's request goes out beside the child, so that a decision (a withdrawal, an
+            # admin) never waits for a WhatsApp outage to end before it is applied.
+            for message_id in message_ids:
+                self._tasks.spawn(steps.deliver_message(message_id))
+            message_ids = []
         self._handle = await workflow.start_child_workflow(
             CancellationConsentWorkflow.run,
             ConsentInput(

@@ -19,8 +19,8 @@ class KeyedOutcomes:
         self._repository = repository
 
     @staticmethod
-    def update_id(principal_id: UUID, key: str) -> str:
-        """The Temporal update id for this caller's key: also the transition's key in Postgres."""
+    def request_id(principal_id: UUID, key: str) -> str:
+        """The request id of this caller's key: the transition's key in Postgres, across retries."""
         return f"idem-{uuid5(_KEY_NAMESPACE, f'{principal_id}:{key}')}"
 
     @staticmethod

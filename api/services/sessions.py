@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from temporalio.client import (
     Client,
@@ -109,9 +109,9 @@ class SessionService:
     async def complete(
         self, principal: Principal, session_id: UUID, *, notes: str | None, idempotency_key: str | None = None
     ) -> SessionView:
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
-            argument = CompleteInput(actor=_actor(principal), notes=notes, deadline=self._deadline())
-            return await self._update(record, SessionWorkflow.complete, argument, update_id)
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
+            argument = CompleteInput(actor=_actor(principal), notes=notes, **self._stamp(key_id))
+            return await self._update(record, SessionWorkflow.complete, argument, key_id)
 
         return await self._once(principal, session_id, "complete", {"notes": notes}, idempotency_key, send)
 
@@ -124,11 +124,15 @@ class SessionService:
         notes: str | None,
         idempotency_key: str | None = None,
     ) -> SessionView:
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
             argument = MarkMissedInput(
-                actor=_actor(principal), notify_parent=notify_parent, notes=notes, deadline=self._deadline()
+                actor=_actor(principal),
+                notify_parent=notify_parent,
+                notes=notes,
+                deadline=self._deadline(),
+                request_id=key_id,
             )
-            return await self._update(record, SessionWorkflow.mark_missed, argument, update_id)
+            return await self._update(record, SessionWorkflow.mark_missed, argument, key_id)
 
         arguments = {"notify_parent": notify_parent, "notes": notes}
         return await self._once(principal, session_id, "mark_missed", arguments, idempotency_key, send)
@@ -145,7 +149,7 @@ class SessionService:
     ) -> SessionView:
         """Move the session to a date and time read in its coach's timezone (must be in the future)."""
 
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
             new_at = await self._coach_local_time(record, new_date, new_time)
             argument = RescheduleInput(
                 actor=_actor(principal),
@@ -153,8 +157,9 @@ class SessionService:
                 reason=reason,
                 deadline=self._deadline(),
                 minimum_notice=self._minimum_notice,
+                request_id=key_id,
             )
-            return await self._update(record, SessionWorkflow.reschedule, argument, update_id)
+            return await self._update(record, SessionWorkflow.reschedule, argument, key_id)
 
         arguments = {"new_date": new_date, "new_time": new_time, "reason": reason}
         return await self._once(principal, session_id, "reschedule", arguments, idempotency_key, send)
@@ -164,14 +169,14 @@ class SessionService:
     ) -> SessionView:
         """An admin's cancellation. Coaches cancel through the parent's consent (request_cancellation)."""
 
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
             if not principal.is_admin:
                 raise DomainError(
                     ErrorCode.PARENT_CONSENT_REQUIRED,
                     "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
                 )
-            argument = CancelInput(actor=_actor(principal), reason=reason, deadline=self._deadline())
-            return await self._update(record, SessionWorkflow.cancel, argument, update_id)
+            argument = CancelInput(actor=_actor(principal), reason=reason, **self._stamp(key_id))
+            return await self._update(record, SessionWorkflow.cancel, argument, key_id)
 
         return await self._once(principal, session_id, "cancel", {"reason": reason}, idempotency_key, send)
 
@@ -184,15 +189,16 @@ class SessionService:
                 ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow."
             )
 
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
             argument = RequestCancellationInput(
                 actor=_actor(principal),
                 reason=reason,
                 auto_approve_after=self._consent_window,
                 deadline=self._deadline(),
                 minimum_notice=self._minimum_notice,
+                request_id=key_id,
             )
-            return await self._update(record, SessionWorkflow.request_cancellation, argument, update_id)
+            return await self._update(record, SessionWorkflow.request_cancellation, argument, key_id)
 
         arguments = {"reason": reason}
         return await self._once(principal, session_id, "request_cancellation", arguments, idempotency_key, send)
@@ -200,10 +206,10 @@ class SessionService:
     async def withdraw_cancellation(
         self, principal: Principal, session_id: UUID, *, idempotency_key: str | None = None
     ) -> SessionView:
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
             _require_pending_cancellation(record)
-            argument = WithdrawCancellationInput(actor=_actor(principal), deadline=self._deadline())
-            return await self._update(record, SessionWorkflow.withdraw_cancellation, argument, update_id)
+            argument = WithdrawCancellationInput(actor=_actor(principal), **self._stamp(key_id))
+            return await self._update(record, SessionWorkflow.withdraw_cancellation, argument, key_id)
 
         return await self._once(principal, session_id, "withdraw_cancellation", {}, idempotency_key, send)
 
@@ -215,10 +221,10 @@ class SessionService:
         decision: Literal["approve", "reject"],
         idempotency_key: str | None = None,
     ) -> SessionView:
-        async def send(record: SessionRecord, update_id: str | None) -> SessionView:
+        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
             _require_pending_cancellation(record)
-            argument = DecideCancellationInput(actor=_actor(principal), decision=decision, deadline=self._deadline())
-            return await self._update(record, SessionWorkflow.decide_cancellation, argument, update_id)
+            argument = DecideCancellationInput(actor=_actor(principal), decision=decision, **self._stamp(key_id))
+            return await self._update(record, SessionWorkflow.decide_cancellation, argument, key_id)
 
         arguments = {"decision": decision}
         return await self._once(principal, session_id, "decide_cancellation", arguments, idempotency_key, send)
@@ -253,17 +259,21 @@ class SessionService:
         if (first := await self._keys.first_outcome(principal.id, key, fingerprint)) is not None:
             return first
         record = await self._visible_session(principal, session_id)
-        update_id = self._keys.update_id(principal.id, key)
+        key_id = self._keys.request_id(principal.id, key)
         try:
-            if await self._sessions.transition_committed(session_id, update_id):
+            if await self._sessions.transition_committed(session_id, key_id):
                 view = self.view(record)  # an earlier attempt committed: it is the answer
             else:
-                view = await send(record, update_id)
+                view = await send(record, key_id)
         except DomainError as error:
             await self._keys.keep_refusal(principal.id, key, fingerprint, error)
             raise
         await self._keys.keep_view(principal.id, key, fingerprint, view)
         return view
+
+    def _stamp(self, key_id: str | None) -> dict[str, Any]:
+        """What every update carries: its deadline and, with an Idempotency-Key, the key's request id."""
+        return {"deadline": self._deadline(), "request_id": key_id}
 
     def _deadline(self) -> datetime:
         """When the action stops being wanted: a little before this API stops waiting for it, so a
@@ -275,9 +285,13 @@ class SessionService:
         record: SessionRecord,
         update: SessionUpdate[UpdateInput],
         argument: UpdateInput,
-        update_id: str | None = None,
+        key_id: str | None = None,
     ) -> SessionView:
-        """Send one update to the session's workflow, starting the workflow if it is not running."""
+        """Send one update to the session's workflow, starting the workflow if it is not running.
+
+        With a key, every attempt is its own update (a repeated update id would get the first
+        attempt's answer back from Temporal, a refusal included) carrying the key's request id."""
+        update_id = f"{key_id}-{uuid4().hex[:12]}" if key_id else None
         if record.status in TERMINAL_STATUSES:
             # Known without asking the workflow (which may have finished): same answer it would give.
             raise DomainError(

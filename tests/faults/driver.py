@@ -39,6 +39,7 @@ class Record:
     body: Any
     retry_after: str | None
     error: str | None = None
+    sent_wall: float = 0.0  # time.time() when sent: compared with the database's commit times
 
     @property
     def ok(self) -> bool:
@@ -75,7 +76,7 @@ class Driver:
         headers = {"Authorization": f"Bearer {token_for(self.coach_of[session_id], Role.COACH)}"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         status: int | None = None
         answer: Any = None
         retry_after = error = None
@@ -90,7 +91,7 @@ class Driver:
         except httpx.HTTPError as exc:
             error = type(exc).__name__
         record = Record(action, session_id, idempotency_key, started, time.monotonic() - started, status, answer,
-                        retry_after, error)  # fmt: skip
+                        retry_after, error, started_wall)  # fmt: skip
         self.records.append(record)
         return record
 

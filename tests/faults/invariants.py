@@ -24,7 +24,10 @@ from tests.faults.cluster import Cluster
 from tests.faults.driver import EVENT_OF, Record
 from workflows.session import SessionWorkflow
 
-ANSWER_BOUND = 10.0  # target ~5 s + margin
+# The API's ACTION_ANSWER_WITHIN (5 s) is how long an action waits for its workflow; the answer also
+# includes the request's own reads and the HTTP round trip on this loaded machine: 1 s more at most.
+ACTION_ANSWER_WITHIN = 5.0
+ANSWER_BOUND = ACTION_ANSWER_WITHIN + 1.0
 UNAVAILABLE_CODES = {"temporarily_unavailable", "service_unavailable"}
 TERMINAL = {"completed", "missed", "cancelled"}
 
@@ -139,12 +142,15 @@ async def _check_applied(
     """2xx → applied exactly once; an error without Idempotency-Key → not applied."""
     assert cluster.pool is not None
     rows = await cluster.pool.fetch(
-        "SELECT session_id, event_type, idempotency_key FROM learning_events WHERE session_id = ANY($1)",
+        "SELECT session_id, event_type, idempotency_key, extract(epoch FROM created_at) AS at"
+        " FROM learning_events WHERE session_id = ANY($1)",
         session_ids,
     )
     events: dict[tuple[UUID, str], list[str]] = defaultdict(list)
+    commit_times: dict[tuple[UUID, str], list[float]] = defaultdict(list)
     for row in rows:
         events[(row["session_id"], row["event_type"])].append(row["idempotency_key"] or "")
+        commit_times[(row["session_id"], row["event_type"])].append(float(row["at"]))
         if not (row["idempotency_key"] or "").startswith(f"transition:{row['session_id']}:"):
             report.add(f"event without transition key: {dict(row)}")
     by_request: dict[tuple[UUID, str], list[Record]] = defaultdict(list)
@@ -165,8 +171,32 @@ async def _check_applied(
         if count < ok:
             report.add(f"answered 2xx but not applied ({count} events for {ok} 2xx): {briefs}")
         elif count > ok + keyed_failed:
-            duplicates += count - ok
-            report.add(f"applied {count}x for {ok} 2xx answers (caller got an error, or a duplicate): {briefs}")
+            # The one allowed case: the transaction committed while its caller still waited, and the
+            # answer was lost (the worker or the database died between commit and reply). Never later.
+            lost = [
+                r
+                for group_key, group in logical.items()
+                if group_key.startswith("unkeyed")
+                for r in group
+                if not r.ok
+                and any(
+                    r.sent_wall <= at <= r.sent_wall + ACTION_ANSWER_WITHIN
+                    for at in commit_times[(session_id, EVENT_OF[action])]
+                )
+            ]
+            if action == "withdraw":
+                # A withdrawal that reached the consent workflow before its deadline is decided there;
+                # if Postgres is down it is applied when Postgres is back, after its caller got 503
+                # (documented in docs/reliability.md; a keyed retry gets the outcome).
+                lost += [r for group_key, group in logical.items() if group_key.startswith("unkeyed")
+                         for r in group if r.status == 503]  # fmt: skip
+            if count > ok + keyed_failed + len(lost):
+                duplicates += count - ok
+                report.add(f"applied {count}x for {ok} 2xx answers (caller got an error, or a duplicate): {briefs}")
+            else:
+                report.figures["answers_lost_after_commit"] = report.figures.get("answers_lost_after_commit", 0) + len(
+                    lost
+                )
     return applied, duplicates
 
 

@@ -19,10 +19,7 @@ from typing import Any
 
 import psutil
 
-try:  # the module is moving to devtools/; work before and after the move
-    from devtools.embedded import EmbeddedPostgres, venv_binary  # type: ignore[import-not-found]
-except ImportError:
-    from coach_sessions.embedded import EmbeddedPostgres, venv_binary
+from devtools.embedded import EmbeddedPostgres, venv_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(Path(sys.executable))
