@@ -1,0 +1,232 @@
+"""Figure 3: whole consent flows a second (request-cancel → signed webhook Approve → ``cancelled``, with the
+outbox and calendar activities) at rising concurrency, with each process's CPU, against the floor of
+one-activity workflows a second on the same server (the SDK load test's shape).
+
+Figure 4: scale at rest: enroll children × 12 sessions through the API, worker and server memory as the
+count grows, disk per session, then the read and action paths with those workflows asleep."""
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio.client import Client
+
+from bench.floor_worker import FLOOR_QUEUE, OneActivityWorkflow
+from bench.procs import Stack, cpu_seconds, postgres_cpu_seconds, rss_mib
+from bench.stats import ratio, summarize
+from bench.workload import Target, check, make_targets, now, start_session_workflows, timed, token, until
+from coach_sessions.statuses import Role
+from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, sign
+from tests.factories import make_family
+
+
+def _tap(phone: str, text: str, n: int) -> bytes:
+    message = {
+        "from": phone.lstrip("+"),
+        "id": f"wamid.bench{n:08d}{time.time_ns()}",
+        "timestamp": str(int(time.time())),
+        "type": "button",
+        "button": {"payload": text, "text": text},
+    }
+    return json.dumps({"topic": "message.sender.user", "project_id": "bench", "data": {"message": message}}).encode()
+
+
+class CpuMeter:
+    """CPU seconds used by each process of the stack (and this load generator) between two readings."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def read(self) -> dict[str, float]:
+        import os
+
+        pids = {name: proc.pid for name, proc in self.stack.procs.items()}
+        reading = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        assert self.stack.pg is not None
+        reading["postgres"] = postgres_cpu_seconds(self.stack.pg.data_dir)
+        reading["load generator"] = cpu_seconds(os.getpid())
+        return reading
+
+    @staticmethod
+    def cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+        used = {k: round((after[k] - before.get(k, 0.0)) / seconds, 2) for k in after}
+        return {k: v for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.01}
+
+
+async def one_flow(http: httpx.AsyncClient, webhook_secret: str, target: Target, serial: int) -> tuple[float, float]:
+    """request-cancel, the parent's signed Approve, then polling until ``cancelled``: (flow ms, request ms)."""
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {target.token}"}
+    body = {"sessionId": str(target.session_id), "reason": "bench trip"}
+    request_ms, _ = await timed(lambda: http.post("/api/sessions/request-cancel", json=body, headers=headers))
+    # The consent workflow sends the request message; the parent taps Approve.
+    tap = _tap(target.family.parent.phone, "Approve", serial)
+    signed = {"Content-Type": "application/json", SIGNATURE_HEADER: "sha256=" + sign(webhook_secret, tap)}
+    answer = check(await http.post("/api/webhooks/aisensy/cancel-response", content=tap, headers=signed), 200)
+    if answer.json()["status"] != "signalled":
+        raise RuntimeError(f"tap not matched: {answer.text}")
+    url = f"/api/sessions?sessionId={target.session_id}"
+    while (await http.get(url, headers=headers)).json()["session"]["status"] != "cancelled":  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    return (time.perf_counter() - started) * 1000, request_ms
+
+
+async def consent_flows(
+    stack: Stack,
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    secrets: tuple[str, str],
+    levels: list[int],
+    per_level: int,
+) -> dict[str, Any]:
+    """At each concurrency level, ``max(per_level, 3 × level)`` flows on sessions whose workflows run."""
+    secret, webhook_secret = secrets
+    meter, out = CpuMeter(stack), {}
+    for level in levels:
+        targets = await make_targets(pool, secret, max(per_level, level * 3), started=False)
+        await start_session_workflows(stack_client(), pool, targets)
+        pending = list(enumerate(targets))
+        results: list[tuple[float, float]] = []
+
+        async def runner(pending: list[tuple[int, Target]], results: list[tuple[float, float]]) -> None:
+            while pending:
+                serial, target = pending.pop()
+                results.append(await one_flow(http, webhook_secret, target, serial))
+
+        before, started = meter.read(), time.perf_counter()
+        await asyncio.gather(*(runner(pending, results) for _ in range(level)))
+        seconds = time.perf_counter() - started
+        cores = CpuMeter.cores(before, meter.read(), seconds)
+        out[f"concurrency_{level}"] = {
+            "flows": summarize([f for f, _ in results], seconds=seconds),
+            "request_cancel": summarize([r for _, r in results]),
+            "cpu_cores_used": cores,
+            "cpu_cores_total": round(sum(cores.values()), 2),
+        }
+    return out
+
+
+_CLIENT: list[Client] = []
+
+
+def stack_client() -> Client:
+    return _CLIENT[0]
+
+
+async def one_activity_floor(client: Client, concurrency: int, count: int) -> dict[str, Any]:
+    """Workflows of one activity a second on the floor worker (same server, same run)."""
+    samples: list[float] = []
+    todo = iter(range(count))
+
+    async def runner() -> None:
+        for n in todo:
+            run = functools.partial(
+                client.execute_workflow,
+                OneActivityWorkflow.run,
+                n,
+                id=f"one-activity-{time.time_ns()}-{n}",
+                task_queue=FLOOR_QUEUE,
+            )
+            ms, _ = await timed(run)
+            samples.append(ms)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(runner() for _ in range(concurrency)))
+    return summarize(samples, seconds=time.perf_counter() - started)
+
+
+async def scale_at_rest(
+    stack: Stack, pool: asyncpg.Pool, http: httpx.AsyncClient, secret: str, children: int, sample: Callable[[], Any]
+) -> dict[str, Any]:
+    """Enroll ``children`` × 12 sessions (4 enrollments at a time), then wait until every session
+    workflow is running; memory is read as the count grows."""
+    admin = {"Authorization": f"Bearer {token(secret, stack_admin_id(), Role.ADMIN)}"}
+    db_before = await pool.fetchval("SELECT pg_database_size(current_database())")
+    temporal_db = stack.root / "temporal.db"
+    disk_before = _sqlite_bytes(temporal_db)
+    worker, server = stack.procs["worker"].pid, stack.procs["temporal"].pid
+    growth = [{"sessions": 0, "worker_rss_mib": rss_mib(worker), "temporal_rss_mib": rss_mib(server)}]
+    baseline = (await stack_client().count_workflows(_RUNNING)).count
+    families = [await make_family(pool, coach=None) for _ in range(children)]
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for family in families:
+        queue.put_nowait(family)
+    start_date = (now() + timedelta(days=30)).date().isoformat()
+
+    async def enroll() -> None:
+        while not queue.empty():
+            family = queue.get_nowait()
+            body = {
+                "childId": str(family.child.id),
+                "coachId": str(family.coach.id),
+                "startDate": start_date,
+                "sessionTime": "16:00",
+                "weekdays": ["mon", "thu"],
+                "sessionCount": 12,
+            }
+            check(await http.post("/api/enrollments", json=body, headers=admin), 201)
+
+    step = max(1, children // 10)
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(enroll()) for _ in range(4)]
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(1)
+        done = children - queue.qsize()
+        if done >= len(growth) * step:
+            growth.append(
+                {"sessions": done * 12, "worker_rss_mib": rss_mib(worker), "temporal_rss_mib": rss_mib(server)}
+            )
+    await asyncio.gather(*tasks)
+    api_seconds = time.perf_counter() - started
+    running = await until(lambda: _running_sessions(stack, baseline + children * 12), within=max(120, children * 3))
+    seconds = time.perf_counter() - started
+    growth.append({"sessions": children * 12, "worker_rss_mib": rss_mib(worker), "temporal_rss_mib": rss_mib(server)})
+    await asyncio.sleep(2)
+    sessions = children * 12
+    disk_after, db_after = (
+        _sqlite_bytes(temporal_db),
+        await pool.fetchval("SELECT pg_database_size(current_database())"),
+    )
+    return {
+        "children": children,
+        "sessions": sessions,
+        "enroll_api_seconds": round(api_seconds, 1),
+        "all_workflows_running_seconds": round(seconds, 1),
+        "session_workflows_per_second": round(sessions / seconds, 1),
+        "running_confirmed": running,
+        "memory": growth,
+        "temporal_sqlite_bytes_per_session": round((disk_after - disk_before) / sessions),
+        "postgres_bytes_per_session": round((db_after - db_before) / sessions),
+        "after": await sample(),
+    }
+
+
+def stack_admin_id() -> Any:
+    from uuid import UUID
+
+    return UUID("00000000-0000-4000-8000-00000000be11")
+
+
+_RUNNING = "WorkflowType = 'SessionWorkflow' AND ExecutionStatus = 'Running'"
+
+
+def _sqlite_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+async def _running_sessions(stack: Stack, expected: int) -> int | bool:
+    """Whether ``expected`` session workflows (at least) run, by the server's visibility count."""
+    client = stack_client()
+    count = await client.count_workflows(_RUNNING)
+    return count.count if count.count >= expected else False
+
+
+def ratio_or_none(a: float | None, b: float | None) -> float | None:
+    return ratio(a, b) if a is not None and b is not None else None
