@@ -109,6 +109,13 @@ def render(results: dict[str, Any]) -> str:
             "|---|---|---|",
         ]
         lines += [f"| {g['sessions']} | {g['worker_rss_mib']} | {g['temporal_rss_mib']} |" for g in scale["memory"]]
+        prof = scale.get("worker_profile_while_enrolling") or {}
+        if "layers_pct" in prof:
+            layers = ", ".join(f"{k} {v}%" for k, v in list(prof["layers_pct"].items())[:8])
+            lines += [
+                "",
+                f"Worker profile while enrolling ({prof['samples']} samples, {prof.get('busy_cpu_share', '?')} of a core in Python): {layers}.",
+            ]
         after = scale["after"]
         lines += [
             "",
