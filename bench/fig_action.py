@@ -21,6 +21,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.floor_worker import FLOOR_QUEUE, FLOOR_QUEUE_UNSANDBOXED, FloorWorkflow
+from bench.procs import BEFORE_QUEUE
 from bench.stats import ratio, summarize
 from bench.workload import TASK_QUEUE, Target, check, make_targets, now, start_session_workflows, timed, until
 from coach_sessions.contracts import (
@@ -86,15 +87,27 @@ def _transition(action: str, target: Target) -> TransitionRequest:
 
 
 class ActionBench:
-    def __init__(self, pool: asyncpg.Pool, client: Client, http: httpx.AsyncClient, secret: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        client: Client,
+        http: httpx.AsyncClient,
+        secret: str,
+        http_before: httpx.AsyncClient | None = None,
+    ) -> None:
         self.pool, self.client, self.http, self.secret = pool, client, http, secret
+        self.http_before = http_before  # an A/B run: the older tree's API (and worker, on its own queue)
+        self.variants = VARIANTS + (("service_before",) if http_before else ())
         self.repo = SessionRepository(pool)
 
     def caller(self, variant: str, action: str) -> Callable[[Target], Awaitable[Any]]:
-        async def service(target: Target) -> Any:
+        async def service(target: Target, http: httpx.AsyncClient | None = None) -> Any:
             method, url, body = _http(action, target)
             headers = {"Authorization": f"Bearer {target.token}"}
-            return check(await self.http.request(method, url, json=body, headers=headers), 200, 202)
+            return check(await (http or self.http).request(method, url, json=body, headers=headers), 200, 202)
+
+        async def service_before(target: Target) -> Any:
+            return await service(target, self.http_before)
 
         async def direct(target: Target) -> Any:
             update, argument = _update(action, Actor(id=target.family.coach.id, role="coach"))
@@ -128,6 +141,7 @@ class ActionBench:
 
         return {
             "service": service,
+            "service_before": service_before,
             "direct": direct,
             "floor": floor_on(FLOOR_QUEUE),
             "floor_unsandboxed": floor_on(FLOOR_QUEUE_UNSANDBOXED),
@@ -137,8 +151,10 @@ class ActionBench:
     async def prepare(self, action: str, count: int) -> dict[str, list[Target]]:
         """Fresh sessions per variant, each with its (session or floor) workflow already running."""
         started = action in ("complete", "missed")
-        targets = {v: await make_targets(self.pool, self.secret, count, started=started) for v in VARIANTS}
+        targets = {v: await make_targets(self.pool, self.secret, count, started=started) for v in self.variants}
         await start_session_workflows(self.client, self.pool, targets["service"] + targets["direct"])
+        if "service_before" in targets:
+            await start_session_workflows(self.client, self.pool, targets["service_before"], BEFORE_QUEUE)
         for variant, queue in (("floor", FLOOR_QUEUE), ("floor_unsandboxed", FLOOR_QUEUE_UNSANDBOXED)):
             handles = [
                 await self.client.start_workflow(
@@ -152,21 +168,28 @@ class ActionBench:
 
     async def run(self, action: str, count: int) -> dict[str, Any]:
         targets = await self.prepare(action, count)
-        samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
-        calls = {v: self.caller(v, action) for v in VARIANTS}
+        variants = self.variants
+        samples: dict[str, list[float]] = {v: [] for v in variants}
+        calls = {v: self.caller(v, action) for v in variants}
         for i in range(count):
             # Rotated order, and each action's side effects (messages, calendar) finished before the next
             # variant runs: otherwise whatever follows the service pays for its background work.
-            for variant in VARIANTS[i % len(VARIANTS) :] + VARIANTS[: i % len(VARIANTS)]:
+            for variant in variants[i % len(variants) :] + variants[: i % len(variants)]:
                 target = targets[variant][i]
                 ms, _ = await timed(functools.partial(calls[variant], target))
                 samples[variant].append(ms)
-                if variant in ("service", "direct"):  # (the floors leave their messages queued: no delivery)
+                if variant in (
+                    "service",
+                    "direct",
+                    "service_before",
+                ):  # (the floors leave their messages queued: no delivery)
                     await self.settled(target)
                 else:
                     await asyncio.sleep(0.02)
         keep = {v: s[2:] if len(s) > 10 else s for v, s in samples.items()}  # first rounds warm caches up
-        figures = {v: summarize(s) for v, s in keep.items()}
+        figures: dict[str, Any] = {v: summarize(s) for v, s in keep.items()}
+        if "service_before" in figures:
+            figures["after_vs_before_p50"] = ratio(figures["service"]["p50"], figures["service_before"]["p50"])
         return {
             **figures,
             "ratio_p50_vs_floor": ratio(figures["service"]["p50"], figures["floor"]["p50"]),

@@ -41,34 +41,39 @@ async def _burst(
     return samples, time.perf_counter() - started
 
 
-async def read_path(pool: asyncpg.Pool, secret: str, api: str, floor: str, *, requests: int) -> dict[str, Any]:
+async def read_path(
+    pool: asyncpg.Pool, secret: str, api: str, floor: str, *, requests: int, before: str | None = None
+) -> dict[str, Any]:
     service_url, headers, floor_url = await read_family(pool, secret)
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     figures: dict[str, Any] = {}
     async with (
         httpx.AsyncClient(base_url=api, limits=limits, trust_env=False) as service,
         httpx.AsyncClient(base_url=floor, limits=limits, trust_env=False) as bare,
+        httpx.AsyncClient(base_url=before or api, limits=limits, trust_env=False) as older,
     ):
-        for http, url, hdrs in ((service, service_url, headers), (bare, floor_url, {})):
+        variants = [("service", service, service_url, headers), ("floor", bare, floor_url, {})]
+        if before:  # an A/B run: the older tree's API, same database, same SQL
+            variants.append(("service_before", older, service_url, headers))
+        for _, http, url, hdrs in variants:
             await _burst(http, url, hdrs, 4, 25)  # warm-up: connections, caches, plans
         for clients in (1, 16):
             each_round = max(1, 50 // clients)
             rounds = max(1, requests // (each_round * clients))
-            runs: dict[str, tuple[list[float], float]] = {"service": ([], 0.0), "floor": ([], 0.0)}
+            runs: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name, *_ in variants}
             for _ in range(rounds):
-                for name, http, url, hdrs in (
-                    ("service", service, service_url, headers),
-                    ("floor", bare, floor_url, {}),
-                ):
+                for name, http, url, hdrs in variants:
                     samples, seconds = await _burst(http, url, hdrs, clients, each_round)
                     runs[name] = (runs[name][0] + samples, runs[name][1] + seconds)
-            svc, flr = summarize_run(runs["service"]), summarize_run(runs["floor"])
+            got = {name: summarize_run(run) for name, run in runs.items()}
+            svc, flr = got["service"], got["floor"]
             figures[f"clients_{clients}"] = {
-                "service": svc,
-                "floor": flr,
+                **got,
                 "ratio_p50": ratio(svc["p50"], flr["p50"]),
                 "throughput_share": round(svc["per_second"] / flr["per_second"], 2),
             }
+            if before:
+                figures[f"clients_{clients}"]["after_vs_before_p50"] = ratio(svc["p50"], got["service_before"]["p50"])
     return figures
 
 

@@ -105,11 +105,11 @@ class Stack:
     fakes: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
-    def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Proc:
+    def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Proc:
         log = self.root / f"{name}.log"
         popen = subprocess.Popen(
             argv,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             env={**os.environ, **self.env, **(env or {})},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -172,11 +172,22 @@ def service_account_file(path: Path, token_uri: str) -> Path:
     return path
 
 
-def start_stack(root: Path, *, jwt_secret: str, webhook_secret: str) -> Stack:
-    """PostgreSQL, Temporal, fakes, worker, API and both floors; raises (after stopping all) on failure."""
+BEFORE_QUEUE = "coach-sessions-before"
+
+
+def start_stack(root: Path, *, jwt_secret: str, webhook_secret: str, before: Path | None = None) -> Stack:
+    """PostgreSQL, Temporal, fakes, worker, API and both floors; raises (after stopping all) on failure.
+    With ``before`` (an exported older tree), its worker and API too, on their own task queue: an A/B."""
     stack = Stack(root=root)
     try:
         _start(stack, jwt_secret=jwt_secret, webhook_secret=webhook_secret)
+        if before is not None:
+            stack.spawn("worker_before", [sys.executable, "worker.py"], {"TEMPORAL_TASK_QUEUE": BEFORE_QUEUE}, before)
+            port = stack.ports["api_before"] = free_port()
+            uvicorn = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", HOST]
+            env = {"TEMPORAL_TASK_QUEUE": BEFORE_QUEUE}
+            stack.spawn("api_before", [*uvicorn, "--port", str(port), "--no-access-log"], env, before)
+            wait_http(f"http://{HOST}:{port}/readyz", 90, stack=stack)
     except BaseException:
         stack.stop()
         raise

@@ -124,6 +124,20 @@ def render(results: dict[str, Any]) -> str:
             f"{after['action']['floor']['p50']:.2f} ({after['action']['ratio_p50_vs_floor']}×).",
             "",
         ]
+    if ref := results.get("before"):
+        lines += [f"## A/B: this tree against `{ref}` (API + worker of each, same run, alternating)", ""]
+        lines += ["| Path | Before p50 | After p50 | After ÷ before |", "|---|---|---|---|"]
+        for key, f in (results.get("read") or {}).items():
+            if "service_before" in f:
+                lines += [
+                    f"| read, {key.split('_')[1]} client(s) | {f['service_before']['p50']:.2f} | {f['service']['p50']:.2f} | {f['after_vs_before_p50']}× |"
+                ]
+        for name, f in (results.get("action") or {}).items():
+            if "service_before" in f:
+                lines += [
+                    f"| {name} | {f['service_before']['p50']:.2f} | {f['service']['p50']:.2f} | {f['after_vs_before_p50']}× |"
+                ]
+        lines += [""]
     lines += ["## 5. Brief", "", results.get("brief", "Not measured."), ""]
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ import platform
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,6 +103,35 @@ async def measure(stack: Stack, params: dict[str, Any], secret: str, webhook_sec
     await pool.close()
 
 
+def export_tree(ref: str, into: Path) -> Path:
+    """The committed tree at ``ref`` (git archive), to run its API and worker beside this one."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", ref], cwd=HERE.parent, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+async def measure_ab(stack: Stack, params: dict[str, Any], secret: str, out: dict[str, Any]) -> None:
+    """Figures 1 and 2 with a third variant, ``service_before``, measured in the same alternating rounds."""
+    api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
+    before = f"http://{HOST}:{stack.ports['api_before']}"
+    pool = await create_pool(stack.database_url, min_size=2, max_size=10)
+    client = await connect(stack.temporal_address, "default")
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with (
+        httpx.AsyncClient(base_url=api, limits=limits, trust_env=False, timeout=30) as http,
+        httpx.AsyncClient(base_url=before, limits=limits, trust_env=False, timeout=30) as http_before,
+    ):
+        print("A/B figure 1: read path", flush=True)
+        out["read"] = await read_path(pool, secret, api, floor, requests=params["read"], before=before)
+        bench = ActionBench(pool, client, http, secret, http_before=http_before)
+        out["action"] = {}
+        for action in ACTIONS:
+            print(f"A/B figure 2: {action}", flush=True)
+            out["action"][action] = await bench.run(action, params["action"])
+    await pool.close()
+
+
 async def profile_actions(stack: Stack, bench: ActionBench, count: int) -> dict[str, Any]:
     """Sequential ``complete`` actions through the API while py-spy samples the worker and the API."""
     targets = await make_targets(bench.pool, bench.secret, count, started=True)
@@ -131,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts (make bench-quick, under 3 minutes)")
     parser.add_argument("--children", type=int, help="figure 4: children to enroll (× 12 sessions)")
+    parser.add_argument(
+        "--before",
+        metavar="GIT_REF",
+        help="A/B: also run that commit's API and worker (own task queue) beside this tree's; figures 1-2 only",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, profiles)")
     args = parser.parse_args(argv)
     params = dict(QUICK if args.quick else FULL)
@@ -142,9 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     secret, webhook_secret = secrets.token_urlsafe(48), secrets.token_urlsafe(24)
     results: dict[str, Any] = {"params": params}
     print(f"starting PostgreSQL, Temporal, fakes, worker, API and floors (logs in {root})", flush=True)
-    stack = start_stack(root, jwt_secret=secret, webhook_secret=webhook_secret)
+    before = export_tree(args.before, root / "before") if args.before else None
+    stack = start_stack(root, jwt_secret=secret, webhook_secret=webhook_secret, before=before)
     try:
-        asyncio.run(measure(stack, params, secret, webhook_secret, results))
+        if before:
+            results["before"] = args.before
+            asyncio.run(measure_ab(stack, params, secret, results))
+        else:
+            asyncio.run(measure(stack, params, secret, webhook_secret, results))
     finally:
         stack.stop()
         if not args.keep:
@@ -158,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "make bench-quick" if args.quick else "make bench",
         "machine": machine(load_before),
     }
-    suffix = "-quick" if args.quick else ""
+    suffix = "-ab" if args.before else "-quick" if args.quick else ""
     report.write(results, HERE / f"results{suffix}.md", HERE / f"results{suffix}.json")
     print(report.render(results))
     return 0

@@ -56,14 +56,16 @@ async def make_targets(
     return targets
 
 
-async def start_session_workflows(client: Client, pool: asyncpg.Pool, targets: list[Target]) -> None:
+async def start_session_workflows(
+    client: Client, pool: asyncpg.Pool, targets: list[Target], task_queue: str = TASK_QUEUE
+) -> None:
     """Start each session's workflow and wait until it has loaded and its calendar sync has settled."""
     for target in targets:
         await client.start_workflow(
             SessionWorkflow.run,
             SessionWorkflowInput(session_id=target.session_id),
             id=session_workflow_id(target.session_id),
-            task_queue=TASK_QUEUE,
+            task_queue=task_queue,
         )
     ids = [t.session_id for t in targets]
     await until(
