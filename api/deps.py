@@ -11,15 +11,12 @@ from coach_sessions.errors import DomainError, ErrorCode
 
 _bearer = HTTPBearer(auto_error=False)
 
-# These dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
-# dependency in its thread pool, two thread hops per request for work that takes microseconds.
 
-
-async def get_services(request: Request) -> Services:
+def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-async def get_principal(
+def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -28,7 +25,7 @@ async def get_principal(
     return verify_token(request.app.state.settings.auth_jwt_secret, credentials.credentials)
 
 
-async def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.is_admin:
         raise DomainError(ErrorCode.FORBIDDEN, "This action needs an admin.")
     return principal
