@@ -97,7 +97,8 @@ class ActionBench:
     ) -> None:
         self.pool, self.client, self.http, self.secret = pool, client, http, secret
         self.http_before = http_before  # an A/B run: the older tree's API (and worker, on its own queue)
-        self.variants = VARIANTS + (("service_before",) if http_before else ())
+        # In an A/B run the main worker must not do more than the older one: no ``direct`` variant there.
+        self.variants = ("service", "service_before", "floor", "floor_unsandboxed", "tx") if http_before else VARIANTS
         self.repo = SessionRepository(pool)
 
     def caller(self, variant: str, action: str) -> Callable[[Target], Awaitable[Any]]:
@@ -152,7 +153,7 @@ class ActionBench:
         """Fresh sessions per variant, each with its (session or floor) workflow already running."""
         started = action in ("complete", "missed")
         targets = {v: await make_targets(self.pool, self.secret, count, started=started) for v in self.variants}
-        await start_session_workflows(self.client, self.pool, targets["service"] + targets["direct"])
+        await start_session_workflows(self.client, self.pool, targets["service"] + targets.get("direct", []))
         if "service_before" in targets:
             await start_session_workflows(self.client, self.pool, targets["service_before"], BEFORE_QUEUE)
         for variant, queue in (("floor", FLOOR_QUEUE), ("floor_unsandboxed", FLOOR_QUEUE_UNSANDBOXED)):

@@ -61,8 +61,8 @@ async def read_path(
             each_round = max(1, 50 // clients)
             rounds = max(1, requests // (each_round * clients))
             runs: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name, *_ in variants}
-            for _ in range(rounds):
-                for name, http, url, hdrs in variants:
+            for turn in range(rounds):
+                for name, http, url, hdrs in variants[turn % len(variants) :] + variants[: turn % len(variants)]:
                     samples, seconds = await _burst(http, url, hdrs, clients, each_round)
                     runs[name] = (runs[name][0] + samples, runs[name][1] + seconds)
             got = {name: summarize_run(run) for name, run in runs.items()}

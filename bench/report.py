@@ -54,6 +54,8 @@ def render(results: dict[str, Any]) -> str:
         ]
         lines += ["|---|---|---|---|---|---|"]
         for name, f in action.items():
+            if "direct" not in f:
+                continue  # an A/B run has no ``direct`` variant
             p = {k: f[k]["p50"] for k in ("service", "direct", "floor", "floor_unsandboxed", "tx")}
             lines += [
                 f"| {name} | {p['service'] - p['direct']:.2f} | {p['direct'] - p['floor']:.2f} "
