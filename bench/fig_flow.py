@@ -61,20 +61,33 @@ class CpuMeter:
         return {k: v for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.01}
 
 
+async def _send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request, retried on a dropped keep-alive connection (the server may close an idle one just as
+    it is reused). Safe: the POSTs carry an Idempotency-Key, taps are deduplicated by message id."""
+    for attempt in range(3):
+        try:
+            return await http.request(method, url, **kwargs)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def one_flow(http: httpx.AsyncClient, webhook_secret: str, target: Target, serial: int) -> tuple[float, float]:
     """request-cancel, the parent's signed Approve, then polling until ``cancelled``: (flow ms, request ms)."""
     started = time.perf_counter()
     headers = {"Authorization": f"Bearer {target.token}"}
     body = {"sessionId": str(target.session_id), "reason": "bench trip"}
-    request_ms, _ = await timed(lambda: http.post("/api/sessions/request-cancel", json=body, headers=headers))
+    keyed = headers | {"Idempotency-Key": f"bench-{target.session_id}"}
+    request_ms, _ = await timed(lambda: _send(http, "POST", "/api/sessions/request-cancel", json=body, headers=keyed))
     # The consent workflow sends the request message; the parent taps Approve.
     tap = _tap(target.family.parent.phone, "Approve", serial)
     signed = {"Content-Type": "application/json", SIGNATURE_HEADER: "sha256=" + sign(webhook_secret, tap)}
-    answer = check(await http.post("/api/webhooks/aisensy/cancel-response", content=tap, headers=signed), 200)
+    answer = check(await _send(http, "POST", "/api/webhooks/aisensy/cancel-response", content=tap, headers=signed), 200)
     if answer.json()["status"] != "signalled":
         raise RuntimeError(f"tap not matched: {answer.text}")
     url = f"/api/sessions?sessionId={target.session_id}"
-    while (await http.get(url, headers=headers)).json()["session"]["status"] != "cancelled":  # noqa: ASYNC110
+    while (await _send(http, "GET", url, headers=headers)).json()["session"]["status"] != "cancelled":  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     return (time.perf_counter() - started) * 1000, request_ms
 
