@@ -16,7 +16,7 @@ API_PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DEVSTACK := $(PY) -m devtools.devstack
 
-.PHONY: help install run test browser fuzz lint migrate worker api token clean-data histories
+.PHONY: help install run test browser fuzz lint migrate worker api token clean-data histories bench bench-quick
 
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all;"
@@ -25,6 +25,7 @@ help:
 	@echo "make browser     install Debian's chromium for the browser tests (apt-get) when missing"
 	@echo "make fuzz        schemathesis, longer (FUZZ_EXAMPLES=300 per operation and mode; make test runs 25)"
 	@echo "make lint        ruff + mypy"
+	@echo "make bench       performance figures vs floors in one run (bench/results.md; bench-quick: small)"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"
 	@echo "make worker      run only the Temporal worker (needs Temporal: make run, or TEMPORAL_ADDRESS)"
@@ -91,3 +92,11 @@ clean-data:
 		echo "PostgreSQL is running from .data/pg: stop \`make run\` first"; exit 1; \
 	fi
 	rm -rf .data
+
+# Performance figures against floors measured in the same run (bench/, never part of `make test`):
+# real processes on free loopback ports; writes bench/results.md + .json (quick: bench/results-quick.*).
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-quick: install
+	$(PY) -m bench.run --quick $(BENCH_ARGS)

@@ -203,12 +203,14 @@ class SessionRepository:
                 )
                 message_ids.append(message_id)
                 if template_name == CANCELLATION_REQUEST:  # the request's own message: taps reply to it
-                    await conn.execute(
-                        "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1",
+                    row = await conn.fetchrow(
+                        "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1 RETURNING *",
                         row["id"],
                         message_id,
                     )
-            record = await self._get_in(conn, request.session_id)
+            # No re-read: ``row`` is this session as written, and the earlier sessions the lock state
+            # depends on are locked by this transaction, so ``blocking`` (read above) still holds.
+            record = SessionRecord.model_validate(dict(row) | {"blocking_session_number": blocking})
         return TransitionResult(session=record, message_ids=message_ids, calendar_sync_needed=change.calendar_sync)
 
     async def _get_in(self, conn: asyncpg.Connection, session_id: UUID) -> SessionRecord:

@@ -1,0 +1,46 @@
+"""The read path's floor: a bare FastAPI app with one asyncpg pool running the service's SQL for
+``GET /api/sessions?childId=`` (the child, then its sessions with their lock state), no auth, no models."""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import FastAPI, HTTPException
+
+from coach_sessions.db import create_pool
+from coach_sessions.repositories.sessions import _RESOLVED, _SELECT_WITH_LOCK
+
+LIST_SQL = (
+    _SELECT_WITH_LOCK + " WHERE s.child_id = $2 AND ($3::uuid IS NULL OR s.coach_id = $3)"
+    " ORDER BY s.session_number, s.scheduled_at, s.id"
+)
+
+
+def create_app() -> FastAPI:
+    pools: dict[str, asyncpg.Pool] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pools["db"] = await create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
+        yield
+        await pools["db"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/sessions")
+    async def sessions(childId: UUID, coachId: UUID | None = None) -> dict[str, Any]:
+        pool = pools["db"]
+        child = await pool.fetchrow("SELECT * FROM children WHERE id = $1", childId)
+        if child is None:
+            raise HTTPException(404)
+        rows = await pool.fetch(LIST_SQL, _RESOLVED, childId, coachId)
+        return {"sessions": [dict(r) for r in rows]}
+
+    return app

@@ -1,0 +1,81 @@
+"""The benchmark's pure helpers (bench/ is never run by `make test`; these keep it from rotting)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import profile, report
+from bench.stats import percentile, ratio, summarize
+
+
+def test_percentile_interpolates_between_ranks_like_numpy() -> None:
+    values = [10.0, 1.0, 4.0, 2.0, 3.0]  # unsorted on purpose
+    assert percentile(values, 50) == 3.0
+    assert percentile(values, 0) == 1.0 and percentile(values, 100) == 10.0
+    assert percentile(values, 90) == pytest.approx(7.6)  # numpy.percentile gives 7.6
+    assert percentile([5.0], 99) == 5.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_summary_and_ratio() -> None:
+    summary = summarize([float(n) for n in range(1, 101)], seconds=2.0)
+    assert summary["n"] == 100 and summary["p50"] == 50.5 and summary["p99"] == pytest.approx(99.01)
+    assert summary["per_second"] == 50.0
+    assert "per_second" not in summarize([1.0])
+    assert ratio(37.7, 12.6) == 2.99 and ratio(1.0, 0.0) == math.inf
+
+
+def test_profile_summary_gives_each_sample_to_its_leafmost_layer() -> None:
+    collapsed = "\n".join(
+        [
+            "main (worker.py:1);run (temporalio/worker/_workflow.py:9);validate (pydantic/main.py:3) 30",
+            "main (worker.py:1);_run_once (asyncio/base_events.py:5);select (selectors.py:2) 70",
+        ]
+    )
+    summary = profile.summarize_collapsed(collapsed, seconds=1.0)
+    assert summary["samples"] == 100
+    assert summary["layers_pct"] == {"asyncio event loop": 70.0, "pydantic (validate / serialise)": 30.0}
+    assert summary["busy_cpu_share"] == 0.5
+
+
+def _figure(p50: float) -> dict[str, float]:
+    return {"n": 10, "p50": p50, "p90": p50 * 1.5, "p99": p50 * 2, "mean": p50, "per_second": 1000 / p50}
+
+
+def test_results_writer_renders_ratios_to_the_floor(tmp_path: Path) -> None:
+    results = {
+        "run": {
+            "mode": "quick",
+            "started": "2026-11-26 08:00",
+            "seconds": 100.0,
+            "command": "make bench-quick",
+            "machine": {
+                "cpu": "test cpu",
+                "cores": 2,
+                "memory_gib": 4,
+                "load_before": "1 1 1",
+                "load_after": "2 2 2",
+                "versions": "x",
+            },
+        },
+        "read": {
+            "clients_1": {
+                "service": _figure(4.0),
+                "floor": _figure(3.0),
+                "ratio_p50": ratio(4.0, 3.0),
+                "throughput_share": 0.75,
+            }
+        },
+        "brief": "Skipped.",
+    }
+    md, js = tmp_path / "results.md", tmp_path / "results.json"
+    report.write(results, md, js)
+    text = md.read_text()
+    assert "| 1 | 4.00 / 6.00 / 8.00 | 3.00 / 4.50 / 6.00 | 1.33\u00d7 | 250 / 333 /s (75%) |" in text
+    assert "shared with other engineers" in text and "load average 1 1 1 before, 2 2 2 after" in text
+    assert json.loads(js.read_text())["read"]["clients_1"]["ratio_p50"] == 1.33
