@@ -50,6 +50,7 @@ COACH_CALLBACK_REQUESTED = "c03_parent_callback_requested"
 # the parent's timezone when recorded, else the coach's; the Meet link), and the coach's nudge for a
 # session left pending.
 SESSION_REMINDER = "p22_session_reminder"
+SESSION_RESCHEDULED = "p25_session_rescheduled"
 COACH_PENDING_NUDGE = "c04_pending_session_nudge"
 
 
@@ -123,6 +124,16 @@ TEMPLATES: dict[str, Template] = {
     COACH_CALLBACK_REQUESTED: Template(
         COACH_CALLBACK_REQUESTED,
         lambda c: [c.coach_name, c.parent_name, c.parent_phone, c.child_name, str(c.session_number)],
+    ),
+    SESSION_RESCHEDULED: Template(
+        SESSION_RESCHEDULED,
+        lambda c: [
+            c.parent_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),  # the new time
+            c.reason or "-",
+        ],
     ),
     SESSION_REMINDER: Template(
         SESSION_REMINDER,

@@ -25,6 +25,7 @@ from coach_sessions.templates import (
     COACH_CANCELLATION_APPROVED,
     COACH_CANCELLATION_REJECTED,
     SESSION_NOSHOW,
+    SESSION_RESCHEDULED,
     SESSION_SUMMARY,
     format_when,
 )
@@ -151,6 +152,7 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
                 f"Session {number} rescheduled from {format_when(old_at, timezone)} to {format_when(new_at, timezone)}",
                 request.reason,
             ),
+            messages=((SESSION_RESCHEDULED, "parent"),),  # the parent hears of the new time
             calendar_sync=True,
         )
 

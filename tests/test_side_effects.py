@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from coach_sessions.providers.calendar import CalendarEvent, CalendarEventSpec, GoogleCalendarProvider
 from coach_sessions.providers.whatsapp import AiSensyProvider, SendResult, WhatsAppMessage
+from coach_sessions.templates import SESSION_RESCHEDULED, SESSION_SUMMARY
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.helpers import Stack, api_client, auth, eventually, running_worker
 
@@ -124,18 +125,23 @@ async def test_crash_after_side_effects_sends_one_message_and_creates_one_event(
             assert moved.status_code == 200, moved.text
 
             async def settled() -> bool:
-                message = await pool.fetchrow("SELECT status FROM outbound_messages WHERE session_id = $1", ids[0])
+                messages = await pool.fetch("SELECT status FROM outbound_messages WHERE session_id = ANY($1)", ids)
                 row = await _row(pool, ids[1])
                 return bool(
-                    message and message["status"] in ("sent", "in_doubt") and row["calendar_sync_status"] == "synced"
+                    len(messages) == 2  # the summary (session 1) and the reschedule notice (session 2)
+                    and all(m["status"] in ("sent", "in_doubt") for m in messages)
+                    and row["calendar_sync_status"] == "synced"
                 )
 
             await temporal_env.sleep(timedelta(minutes=1))
             await eventually(settled)
     assert whatsapp.crashed and calendar.crashed
-    assert len(stack.aisensy.messages) == 1  # the retry did not send it again
-    status = await pool.fetchval("SELECT status FROM outbound_messages WHERE session_id = $1", ids[0])
-    assert status == "in_doubt"  # recorded for ops: sent once, confirmation lost with the crash
+    campaigns = sorted(m["campaignName"] for m in stack.aisensy.messages)
+    assert campaigns == sorted([SESSION_SUMMARY, SESSION_RESCHEDULED])  # each once: the retry did not resend
+    statuses = sorted(
+        r["status"] for r in await pool.fetch("SELECT status FROM outbound_messages WHERE session_id = ANY($1)", ids)
+    )
+    assert statuses == ["in_doubt", "sent"]  # the crashed one recorded for ops: sent once, confirmation lost
     # one event per session (each workflow creates its own on start); the retried insert found its id
     assert sorted(event_id for _, event_id in stack.calendar.events) == sorted(i.hex for i in ids)
 

@@ -23,6 +23,7 @@ from coach_sessions.templates import (
     COACH_CANCELLATION_APPROVED,
     COACH_CANCELLATION_REJECTED,
     SESSION_NOSHOW,
+    SESSION_RESCHEDULED,
     SESSION_SUMMARY,
 )
 from coach_sessions.transitions import plan
@@ -83,7 +84,7 @@ def expected(action: SessionAction, status: SessionStatus, consent: bool, locked
             return (SessionStatus.COMPLETED, LearningEventType.SESSION_COMPLETED, [SESSION_SUMMARY])
         return (SessionStatus.MISSED, LearningEventType.SESSION_MISSED, [SESSION_NOSHOW])
     if action is SessionAction.RESCHEDULE:  # a locked or not-yet-started session can still move
-        return (SessionStatus.RESCHEDULED, LearningEventType.SESSION_RESCHEDULED, [])
+        return (SessionStatus.RESCHEDULED, LearningEventType.SESSION_RESCHEDULED, [SESSION_RESCHEDULED])
     if action is SessionAction.CANCEL:
         return (SessionStatus.CANCELLED, LearningEventType.SESSION_CANCELLED, [])
     assert action is SessionAction.REQUEST_CANCELLATION
