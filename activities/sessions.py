@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from activities.errors import business_failures_are_final
+from coach_sessions import rules
 from coach_sessions.contracts import (
     CheckDeadlineInput,
     LoadSessionInput,
@@ -12,7 +13,7 @@ from coach_sessions.contracts import (
     TransitionRequest,
     TransitionResult,
 )
-from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.sessions import SessionRepository
 
@@ -38,11 +39,7 @@ class SessionActivities:
     @business_failures_are_final
     async def check_deadline(self, request: CheckDeadlineInput) -> None:
         """Refuse an action whose caller has stopped waiting (this host's clock, like the transition's)."""
-        if datetime.now(UTC) > request.deadline:
-            raise DomainError(
-                ErrorCode.TEMPORARILY_UNAVAILABLE,
-                "The action reached the service after its caller stopped waiting; it was not applied.",
-            )
+        rules.refuse_after_deadline(request.deadline, datetime.now(UTC))
 
     @activity.defn
     @business_failures_are_final

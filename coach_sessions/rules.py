@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.statuses import ACTIONABLE_STATUSES, RESOLVED_STATUSES, CancellationStatus, SessionStatus
 
 
@@ -48,3 +49,13 @@ def coach_may_move(
         and cancellation_status != CancellationStatus.PENDING
         and not inside_minimum_notice(scheduled_at, now, notice)
     )
+
+
+def refuse_after_deadline(deadline: datetime | None, now: datetime) -> None:
+    """An action reaching the database after its caller stopped waiting (the API answered 503) is
+    refused unapplied, so that caller never finds it applied later. None: no deadline (old inputs)."""
+    if deadline is not None and now > deadline:
+        raise DomainError(
+            ErrorCode.TEMPORARILY_UNAVAILABLE,
+            "The action reached the service after its caller stopped waiting; it was not applied.",
+        )

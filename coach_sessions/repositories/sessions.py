@@ -8,7 +8,7 @@ import asyncpg
 
 from coach_sessions import rules
 from coach_sessions.contracts import SessionAction, TransitionRequest, TransitionResult
-from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.repositories.outbox import enqueue_message
@@ -134,12 +134,7 @@ class SessionRepository:
             already = await conn.fetchval("SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key)
             if already:  # this very request committed before (a retried activity): answer the same
                 return await self._result_after_replay(conn, request)
-            if request.deadline is not None and datetime.now(UTC) > request.deadline:
-                # Its caller has had its answer (503) already: applying it now would surprise them.
-                raise DomainError(
-                    ErrorCode.TEMPORARILY_UNAVAILABLE,
-                    "The action reached the service after its caller stopped waiting; it was not applied.",
-                )
+            rules.refuse_after_deadline(request.deadline, datetime.now(UTC))  # (not on the replay above)
             context = await conn.fetchrow(_CONTEXT, row["child_id"], row["coach_id"])
             blocking = rules.blocking_session_number(
                 row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
