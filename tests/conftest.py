@@ -100,13 +100,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 # ----- the whole service against fakes ----------------------------------------------------------
 
-import httpx  # noqa: E402
-from google.auth.credentials import AnonymousCredentials  # noqa: E402
 
 from coach_sessions.contracts import SessionTimerSettings  # noqa: E402
-from coach_sessions.providers.calendar import GoogleCalendarProvider  # noqa: E402
-from coach_sessions.providers.whatsapp import AiSensyProvider  # noqa: E402
-from coach_sessions.settings import Settings  # noqa: E402
 from tests.helpers import Stack  # noqa: E402
 
 if TYPE_CHECKING:  # imported as plugins above; importing them here too would skip assert rewriting
@@ -137,20 +132,9 @@ async def build_stack(
     **api_overrides: Any,
 ) -> AsyncIterator[Stack]:
     """The ``stack``, with the sessions' timers and API settings a test chooses."""
-    from tests.helpers import api_client, running_worker
+    from tests.helpers import api_client, fake_providers, running_worker
 
-    provider_settings = Settings(
-        app_env="test",
-        auth_jwt_secret="unused-" + "x" * 40,
-        calendar_provider="google",
-        google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
-        whatsapp_provider="aisensy",
-        aisensy_api_key=fake_aisensy.api_key,
-        aisensy_api_url=fake_aisensy.api_url,
-    )
-    google = GoogleCalendarProvider(provider_settings, credentials=AnonymousCredentials(), timeout=2.0)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as provider_http:
-        whatsapp = AiSensyProvider(provider_settings, provider_http)
+    async with fake_providers(fake_google_calendar, fake_aisensy) as (google, whatsapp):
         async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=whatsapp, timers=timers) as tq:
             async with api_client(pool, temporal_env.client, tq, **api_overrides) as http:
                 yield Stack(temporal_env, http, tq, fake_google_calendar, fake_aisensy, google, whatsapp)

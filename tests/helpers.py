@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import uvicorn
+from google.auth.credentials import AnonymousCredentials
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -146,3 +147,22 @@ class Stack:
 
 
 __all__ = ["WorkflowEnvironment"]
+
+
+@asynccontextmanager
+async def fake_providers(
+    fake_google_calendar: "FakeGoogleCalendar", fake_aisensy: "FakeAiSensy"
+) -> AsyncIterator[tuple[GoogleCalendarProvider, AiSensyProvider]]:
+    """The real Google Calendar and AiSensy clients, pointed at the local fakes."""
+    settings = Settings(
+        app_env="test",
+        auth_jwt_secret="unused-" + "x" * 40,
+        calendar_provider="google",
+        google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
+        whatsapp_provider="aisensy",
+        aisensy_api_key=fake_aisensy.api_key,
+        aisensy_api_url=fake_aisensy.api_url,
+    )
+    google = GoogleCalendarProvider(settings, credentials=AnonymousCredentials(), timeout=2.0)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as provider_http:
+        yield google, AiSensyProvider(settings, provider_http)

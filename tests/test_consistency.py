@@ -17,6 +17,7 @@ from coach_sessions.contracts import (
     ConsentDecision,
     ConsentInput,
     SessionAction,
+    SessionWorkflowResult,
     TransitionRequest,
     TransitionResult,
 )
@@ -56,7 +57,9 @@ async def test_no_worker_answers_503_in_time_and_the_action_is_never_applied_lat
         assert waited < BOUND.total_seconds() + 1.0
         before = await _state(pool, session_id)
         async with running_worker(temporal_env.client, pool, task_queue=task_queue):
-            handle = temporal_env.client.get_workflow_handle_for(SessionWorkflow.run, session_workflow_id(session_id))
+            handle = temporal_env.client.get_workflow_handle(
+                session_workflow_id(session_id), result_type=SessionWorkflowResult
+            )
             # The worker takes the late update, refuses it (past its deadline) and carries on.
             await eventually(lambda: handle.query(SessionWorkflow.session))
             await asyncio.sleep(0.5)
@@ -109,7 +112,9 @@ async def test_a_commit_whose_answer_was_lost_is_found_by_the_retry_and_the_work
             retry = await http.post("/api/sessions/complete", headers=keyed, json=body)
             assert retry.status_code == 200, retry.text
             assert retry.json()["session"]["status"] == "completed"
-            handle = stack.env.client.get_workflow_handle_for(SessionWorkflow.run, session_workflow_id(session_id))
+            handle = stack.env.client.get_workflow_handle(
+                session_workflow_id(session_id), result_type=SessionWorkflowResult
+            )
             assert (await handle.result()).final_status == "completed"  # the workflow holds what the row holds
     assert lost_answers == 6
     assert await _state(pool, session_id) == ("completed", 2, 1)

@@ -7,16 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from google.auth.credentials import AnonymousCredentials
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.services import Services
-from coach_sessions.providers.calendar import GoogleCalendarProvider
-from coach_sessions.providers.whatsapp import AiSensyProvider
-from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
 from tests import fuzz, helpers
 from tests.factories import hours, make_family, make_sessions, now_utc
@@ -30,18 +25,7 @@ async def live_api(
     pool: asyncpg.Pool, temporal_env: WorkflowEnvironment, fake_google_calendar: Any, fake_aisensy: Any
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """The ``stack`` fixture's worker and providers, with the API under a real uvicorn."""
-    provider_settings = Settings(
-        app_env="test",
-        auth_jwt_secret="unused-" + "x" * 40,
-        calendar_provider="google",
-        google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
-        whatsapp_provider="aisensy",
-        aisensy_api_key=fake_aisensy.api_key,
-        aisensy_api_url=fake_aisensy.api_url,
-    )
-    google = GoogleCalendarProvider(provider_settings, credentials=AnonymousCredentials(), timeout=2.0)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as provider_http:
-        whatsapp = AiSensyProvider(provider_settings, provider_http)
+    async with helpers.fake_providers(fake_google_calendar, fake_aisensy) as (google, whatsapp):
         async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=whatsapp) as task_queue:
             settings = helpers.test_settings(task_queue)
             app = create_app(settings, services=Services.build(pool, temporal_env.client, settings))

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
+from coach_sessions.contracts import SessionWorkflowResult
 from coach_sessions.statuses import Role
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN, Stack, auth, eventually
-from workflows.session import SessionWorkflow
 
 
 async def _row(pool: asyncpg.Pool, session_id: UUID) -> dict[str, Any]:
@@ -172,7 +172,7 @@ async def test_admin_cancel_frees_the_calendar_slot(stack: Stack, pool: asyncpg.
     events = await _events(pool, session_id)
     assert [e["event_type"] for e in events] == ["session_rescheduled", "session_cancelled"]
     assert events[1]["content_for_embedding"] == "Session 1 cancelled: Parent requested"
-    handle = stack.env.client.get_workflow_handle_for(SessionWorkflow.run, f"session-{session_id}")
+    handle = stack.env.client.get_workflow_handle(f"session-{session_id}", result_type=SessionWorkflowResult)
     assert (await handle.result()).final_status == "cancelled"
 
 
