@@ -133,6 +133,19 @@ async def eventually(check: Callable[[], Any], *, within: float = 10.0, interval
         await asyncio.sleep(interval)
 
 
+async def quiescent(client: Client, *workflow_ids: str) -> bool:
+    """No workflow task and no activity outstanding for these workflows: a worker may leave now.
+
+    The time-skipping server skips no time while a task waits for a worker, so a test that stops its
+    worker before this holds would sleep in real time.
+    """
+    for workflow_id in workflow_ids:
+        raw = (await client.get_workflow_handle(workflow_id).describe()).raw_description
+        if raw.HasField("pending_workflow_task") or raw.pending_activities:
+            return False
+    return True
+
+
 @dataclass
 class Stack:
     """The ``stack`` fixture: API + worker with the real Google and AiSensy clients against the fakes."""

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
-from tests.helpers import ADMIN, Stack, api_client, auth, eventually, running_worker
+from tests.helpers import ADMIN, Stack, api_client, auth, eventually, quiescent, running_worker
 from tests.whatsapp_payloads import aisensy_envelope, button_tap, cloud_envelope, post_signed
 
 WINDOW = timedelta(hours=48)
@@ -348,6 +348,10 @@ async def test_worker_restart_while_waiting(stack: Stack, pool: asyncpg.Pool) ->
                 )
 
             provider_id = await eventually(sent)
+            consent_id = await pool.fetchval(
+                "SELECT consent_workflow_id FROM scheduled_sessions WHERE id = $1", session_id
+            )
+            await eventually(lambda: quiescent(stack.env.client, f"session-{session_id}", consent_id))
     await stack.env.sleep(timedelta(hours=24))  # no worker at all for a while
     async with running_worker(
         stack.env.client,

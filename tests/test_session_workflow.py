@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -21,6 +22,8 @@ from temporalio.worker import Worker
 from coach_sessions.contracts import (
     Actor,
     CompleteInput,
+    ConsentDecision,
+    ConsentInput,
     DeliverMessageInput,
     LoadSessionInput,
     LoadTimerSettingsInput,
@@ -40,6 +43,7 @@ from coach_sessions.contracts import (
 )
 from coach_sessions.errors import ErrorCode
 from coach_sessions.models import SessionRecord
+from tests.helpers import eventually
 from workflows.consent import CancellationConsentWorkflow
 from workflows.session import SessionWorkflow
 
@@ -55,6 +59,7 @@ class StubActivities:
     refuse_with: str | None = None
     timers: SessionTimerSettings = field(default_factory=SessionTimerSettings)
     messages_released: asyncio.Event = field(default_factory=asyncio.Event)
+    committed: dict[str, TransitionResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.messages_released.set()
@@ -73,6 +78,9 @@ class StubActivities:
     @activity.defn(name="apply_transition")
     async def apply_transition(self, request: TransitionRequest) -> TransitionResult:
         self.calls.append(("apply_transition", (request.action, request.request_id)))
+        if request.request_id in self.committed:  # as the repository answers a request it committed
+            first = self.committed[request.request_id]
+            return TransitionResult(session=self.session, message_ids=first.message_ids)
         if self.refuse_with:
             raise ApplicationError("refused by the stub", {"why": "test"}, type=self.refuse_with, non_retryable=True)
         update: dict[str, object] = {"version": self.session.version + 1}
@@ -94,7 +102,9 @@ class StubActivities:
         elif request.action is SessionAction.WITHDRAW_CANCELLATION:
             update["cancellation_status"] = "none"
         self.session = self.session.model_copy(update=update)
-        return TransitionResult(session=self.session, message_ids=messages, calendar_sync_needed=sync)
+        result = TransitionResult(session=self.session, message_ids=messages, calendar_sync_needed=sync)
+        self.committed[request.request_id] = result
+        return result
 
     @activity.defn(name="deliver_message")
     async def deliver_message(self, request: DeliverMessageInput) -> str:
@@ -275,10 +285,8 @@ async def test_withdrawing_a_request_decides_the_consent_child(running: Running)
         RequestCancellationInput(actor=COACH, reason="coach unwell", auto_approve_after=timedelta(hours=48)),
     )
     assert record.cancellation_status == "pending"
-    consent = running.env.client.get_workflow_handle_for(
-        CancellationConsentWorkflow.run, record.consent_workflow_id or ""
-    )
-    assert (await consent.describe()).status is not None
+    consent = running.env.client.get_workflow_handle(record.consent_workflow_id or "", result_type=ConsentDecision)
+    # At once: the answer came before the child started, and the withdrawal waits for it.
     record = await running.handle.execute_update(
         SessionWorkflow.withdraw_cancellation, WithdrawCancellationInput(actor=COACH)
     )
@@ -295,3 +303,78 @@ async def test_withdrawing_a_request_decides_the_consent_child(running: Running)
         )
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == ErrorCode.NO_CANCELLATION_PENDING
+
+
+REQUEST = RequestCancellationInput(actor=COACH, reason="coach unwell", auto_approve_after=timedelta(hours=48))
+
+
+def _event_types(history: WorkflowHistory) -> list[EventType.ValueType]:
+    return [event.event_type for event in history.events]
+
+
+async def test_a_cancellation_request_answers_before_its_consent_child_starts(running: Running) -> None:
+    record = await running.handle.execute_update(SessionWorkflow.request_cancellation, REQUEST)
+    assert record.cancellation_status == "pending"
+
+    async def delivered() -> bool:
+        return "deliver_message" in running.stubs.names()
+
+    await eventually(delivered)
+    events = (await running.handle.fetch_history()).events
+    order = [event.event_type for event in events]
+    answered = order.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)
+    child_started = order.index(EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
+    assert answered < child_started  # (before the patch: one workflow task later, after the start)
+    # The parent's request is sent only once the child that takes the tap exists.
+    [request_sent] = [
+        i
+        for i, event in enumerate(events)
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "deliver_message"
+    ]
+    assert request_sent > child_started
+
+
+async def test_a_keyed_retry_of_a_committed_request_starts_no_second_consent_child(running: Running) -> None:
+    keyed = REQUEST.model_copy(update={"request_id": "key-7"})
+    first = await running.handle.execute_update(SessionWorkflow.request_cancellation, keyed)
+    again = await running.handle.execute_update(SessionWorkflow.request_cancellation, keyed)
+    assert again.consent_workflow_id == first.consent_workflow_id and again.cancellation_status == "pending"
+    withdrawn = await running.handle.execute_update(
+        SessionWorkflow.withdraw_cancellation, WithdrawCancellationInput(actor=COACH)
+    )
+    assert withdrawn.cancellation_status == "none"
+    order = _event_types(await running.handle.fetch_history())
+    assert order.count(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED) == 1
+    assert running.stubs.names().count("deliver_message") == 1
+
+
+async def test_a_consent_child_that_cannot_start_lets_the_request_lapse(running: Running) -> None:
+    # Another workflow already holds the id the request's child would take.
+    taken = await running.env.client.start_workflow(
+        CancellationConsentWorkflow.run,
+        ConsentInput(
+            session_id=running.stubs.session.id,
+            request_message_ids=[],
+            expires_at=datetime.now(UTC) + timedelta(days=9),
+        ),
+        id=f"consent-{running.stubs.session.id}-1",
+        task_queue=f"nobody-{uuid4()}",
+    )
+    record = await running.handle.execute_update(SessionWorkflow.request_cancellation, REQUEST)
+    assert record.cancellation_status == "pending"  # the answer came before the start was tried
+
+    async def lapsed() -> bool:
+        return (SessionAction.WITHDRAW_CANCELLATION, f"consent:{taken.id}") in [
+            detail for name, detail in running.stubs.calls if name == "apply_transition"
+        ]
+
+    await eventually(lapsed)
+    assert "deliver_message" not in running.stubs.names()  # nobody could take the parent's answer
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await running.handle.execute_update(
+            SessionWorkflow.withdraw_cancellation, WithdrawCancellationInput(actor=COACH)
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == ErrorCode.NO_CANCELLATION_PENDING
+    await taken.terminate()

@@ -277,7 +277,7 @@ SPLIT_RECHECKS = 3
 
 async def _disagreement(cluster: Cluster, session_id: UUID) -> str | None:
     assert cluster.pool is not None and cluster.client is not None
-    handle = cluster.client.get_workflow_handle_for(SessionWorkflow.run, session_workflow_id(session_id))
+    handle = cluster.client.get_workflow_handle(session_workflow_id(session_id))
     try:
         description = await handle.describe()
     except RPCError:
