@@ -13,7 +13,7 @@ from coach_sessions.errors import DomainError, ErrorCode
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:  # async: a plain def would cost a thread hop per request
     return request.app.state.services  # type: ignore[no-any-return]
 
 

@@ -1,5 +1,6 @@
 """Test data built through the real repositories (and plain SQL where a test needs odd states)."""
 
+import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,11 @@ from coach_sessions.repositories.people import PeopleRepository
 
 def _digits(n: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(n))
+
+
+# Names a page test looks up must not repeat within one database (three random digits did: two
+# "Child 465" headings on the admin page), so each run numbers its children.
+_child_numbers = itertools.count(1)
 
 
 @dataclass
@@ -34,7 +40,9 @@ async def make_family(pool: asyncpg.Pool, *, coach: Coach | None = None, timezon
             timezone=timezone,
         )
     parent = await people.create_parent(name="Parent " + _digits(3), phone="+9197" + _digits(8), email=None)
-    child = await people.create_child(name="Child " + _digits(3), age=8, parent_id=parent.id, coach_id=coach.id)
+    child = await people.create_child(
+        name=f"Child {next(_child_numbers):05d}", age=8, parent_id=parent.id, coach_id=coach.id
+    )
     return Family(coach=coach, parent=parent, child=child)
 
 
