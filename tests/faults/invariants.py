@@ -19,6 +19,7 @@ from uuid import UUID
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from coach_sessions.contracts import SessionWorkflowResult
 from coach_sessions.temporal import session_workflow_id
 from tests.faults.cluster import Cluster
 from tests.faults.driver import EVENT_OF, Record
@@ -277,7 +278,7 @@ SPLIT_RECHECKS = 3
 
 async def _disagreement(cluster: Cluster, session_id: UUID) -> str | None:
     assert cluster.pool is not None and cluster.client is not None
-    handle = cluster.client.get_workflow_handle(session_workflow_id(session_id))
+    handle = cluster.client.get_workflow_handle(session_workflow_id(session_id), result_type=SessionWorkflowResult)
     try:
         description = await handle.describe()
     except RPCError:
