@@ -130,6 +130,6 @@ def test_brief_figure_renders_each_size() -> None:
                          "copy_then_build_ms_per_row": 0.5},
     }  # fmt: skip
     text = "\n".join(fig_brief.render(brief))
-    assert "| 10,000 (10,050) | 9,990 | 9.0 (1.0 / 2.0 / 6.0) | 4.0 | 12.0 |" in text
-    assert "| 10,000 | 30 | 12 | 20 | 0 | 3 / 9.5 | 0.4 | 5.00 |" in text
+    assert "| 10,000 (10,050) | 9,990 | 9.0 for 10,000 (1.0 / 2.0 / 6.0) | 4.0 | 12.0 |" in text
+    assert "| 10,000 | 30 | 12 | 20 | 0 | 3 / 9.5 | 0.4 | 5.00 |  |" in text
     assert fig_brief.render("Skipped.")[-2] == "Skipped."
