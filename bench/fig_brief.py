@@ -35,7 +35,7 @@ from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.search import hybrid_search
 
 SIZES = {"full": [10_000, 100_000], "quick": [10_000]}
-SAMPLES = {"full": 300, "quick": 100}
+SAMPLES = {"full": 300, "quick": 60}
 # The graph of 1M 256-d vectors is ~1.2 GB; a build whose graph outgrows maintenance_work_mem goes on
 # on disk, many times slower. Set for the loading session only (the server's default is 64 MB).
 MAINTENANCE_WORK_MEM = "2GB"
@@ -43,7 +43,7 @@ MAINTENANCE_WORK_MEM = "2GB"
 # server's default, three processes on two cores) and 65 s with none, in one run here.
 PARALLEL_WORKERS = max(0, (os.cpu_count() or 2) - 1)
 BRIEFS = 20  # sessions with a stored brief, read in turn
-CHECKED = 30  # children whose results are checked per size
+CHECKED = 30  # children whose results are checked per size (fewer in quick mode: samples // 10)
 CHILD_INDEX = "learning_event_embeddings_child_idx"
 PROBE = 1_000  # events inserted into the indexed table after the largest size: insert-as-you-go there
 
@@ -135,11 +135,11 @@ async def _hybrid(
 
 
 async def _checks(
-    pool: asyncpg.Pool, provider: LocalEmbeddingProvider, children: list[UUID], queries: list[str]
+    pool: asyncpg.Pool, provider: LocalEmbeddingProvider, children: list[UUID], queries: list[str], count: int
 ) -> dict[str, Any]:
     """Right child, enough rows; and the HNSW path's rows and recall with the child b-tree hidden."""
     rng = random.Random(11)
-    sample = rng.sample(children, min(CHECKED, len(children)))
+    sample = rng.sample(children, min(count, len(children)))
     hybrid_counts, vector_counts, foreign = [], [], 0
     exact: dict[UUID, set[UUID]] = {}
     searches: list[dict[str, Any]] = []
@@ -232,6 +232,7 @@ async def figure(
     pool: asyncpg.Pool, dsn: str, api: str, floor: str, secret: str, sizes: list[int], samples: int
 ) -> dict[str, Any]:
     """Load up to each size in turn (sorted) and measure there; returns the figure's results."""
+    figure_started = time.perf_counter()
     provider = LocalEmbeddingProvider()
     corpus, queries = brief_data.Corpus(provider), brief_data.fixture_queries()
     out: dict[str, Any] = {"samples": samples, "per_child": brief_data.PER_CHILD, "sizes": {}}
@@ -289,7 +290,7 @@ async def figure(
             result["endpoint"] = await _endpoint(pool, api, floor, headers, sessions, samples)
             result["hybrid"] = await _hybrid(pool, provider, children, queries, samples)
             result["plan_indexes"] = await _plan(pool, provider, children[0], _query(rng, queries))
-            result["checks"] = await _checks(pool, provider, children, queries)
+            result["checks"] = await _checks(pool, provider, children, queries, min(CHECKED, samples // 10))
             out["sizes"][str(size)] = result
         # Insert-as-you-go at the largest size, against COPY without the index + build after (per row).
         last = out["sizes"][str(max(sizes))]
@@ -303,6 +304,7 @@ async def figure(
         }
     finally:
         await conn.close()
+    out["seconds"] = round(time.perf_counter() - figure_started)
     return out
 
 
@@ -320,7 +322,8 @@ def render(brief: dict[str, Any] | str | None) -> list[str]:
         f"wordllama vectors (composed from token sums; largest difference from `WordLlama.embed` on a sample: "
         f"{brief['composition_max_error']:.1e}). {brief['samples']} calls per variant, alternating. "
         f"Index built with maintenance_work_mem {brief['settings']['maintenance_work_mem']}, "
-        f"max_parallel_maintenance_workers {brief['settings']['max_parallel_maintenance_workers']}.",
+        f"max_parallel_maintenance_workers {brief['settings']['max_parallel_maintenance_workers']}. "
+        f"The figure took {brief.get('seconds', '?')} s in all.",
         "",
         "| Events (in table) | Distinct vectors | Load s: generate / COPY events / COPY vectors (no HNSW index) "
         "| HNSW build s | HNSW MiB |",
