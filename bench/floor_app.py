@@ -1,5 +1,6 @@
-"""The read path's floor: a bare FastAPI app with one asyncpg pool running the service's SQL for
-``GET /api/sessions?childId=`` (the child, then its sessions with their lock state), no auth, no models."""
+"""The read paths' floor: a bare FastAPI app with one asyncpg pool running the service's SQL, no auth,
+no models: ``GET /api/sessions?childId=`` (the child, then its sessions with their lock state) and the
+stored brief of ``GET /api/coach/session-prep`` (the session, then the brief with its freshness check)."""
 
 import os
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ import asyncpg
 from fastapi import FastAPI, HTTPException
 
 from coach_sessions.db import create_pool
+from coach_sessions.repositories.briefs import STORED_SQL
 from coach_sessions.repositories.sessions import _RESOLVED, _SELECT_WITH_LOCK
 
 LIST_SQL = (
@@ -42,5 +44,15 @@ def create_app() -> FastAPI:
             raise HTTPException(404)
         rows = await pool.fetch(LIST_SQL, _RESOLVED, childId, coachId)
         return {"sessions": [dict(r) for r in rows]}
+
+    @app.get("/brief")
+    async def brief(sessionId: UUID) -> dict[str, Any]:
+        pool = pools["db"]
+        if await pool.fetchrow(_SELECT_WITH_LOCK + " WHERE s.id = $2", _RESOLVED, sessionId) is None:
+            raise HTTPException(404)
+        row = await pool.fetchrow(STORED_SQL, sessionId)
+        if row is None:
+            raise HTTPException(404)
+        return dict(row)
 
     return app

@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import fig_brief
+
 SHARED_NOTE = (
     "The machine was shared with other engineers running test suites during this run, so absolute CPU "
     "figures are noisy; every figure is therefore given as a ratio to a floor measured in the same run, "
@@ -140,7 +142,7 @@ def render(results: dict[str, Any]) -> str:
                     f"| {name} | {f['service_before']['p50']:.2f} | {f['service']['p50']:.2f} | {f['after_vs_before_p50']}× |"
                 ]
         lines += [""]
-    lines += ["## 5. Brief", "", results.get("brief", "Not measured."), ""]
+    lines += fig_brief.render(results.get("brief"))
     return "\n".join(lines)
 
 

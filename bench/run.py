@@ -20,9 +20,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
-from bench import fig_flow, profile, report
+from bench import fig_brief, fig_flow, profile, report
 from bench.fig_action import ACTIONS, ActionBench
 from bench.fig_read import read_path
 from bench.procs import HOST, Stack, start_stack
@@ -43,10 +44,7 @@ FULL = {
     # The issue's 1,000 children take ~30 min to enroll on this 2-core machine: BENCH_ARGS="--children 1000".
     "children": 150,
 }
-BRIEF_NOTE = (
-    "Not measured here yet: `python -m bench.brief_latency` measures the stored brief and the hybrid query "
-    "(10k and 100k events; README, Pre-session brief); bringing it into this run, with 1M events, is open."
-)
+BRIEF_NOTE = "Not measured in an A/B run (`--before`): figures 1 and 2 only."
 
 
 def machine(load_before: tuple[float, ...]) -> dict[str, Any]:
@@ -100,7 +98,21 @@ async def measure(stack: Stack, params: dict[str, Any], secret: str, webhook_sec
             }
 
         out["scale"] = await fig_flow.scale_at_rest(stack, pool, http, secret, params["children"], afterwards)
+    out["brief"] = await measure_brief(stack, pool, params, secret)
     await pool.close()
+
+
+async def measure_brief(stack: Stack, pool: asyncpg.Pool | None, params: dict[str, Any], secret: str) -> dict[str, Any]:
+    """Figure 5 (``--only brief`` runs it alone, on the same stack)."""
+    own = pool is None
+    pool = pool or await create_pool(stack.database_url, min_size=2, max_size=10)
+    api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
+    sizes, samples = params["brief_sizes"], params["brief_samples"]
+    try:
+        return await fig_brief.figure(pool, stack.database_url, api, floor, secret, sizes, samples)
+    finally:
+        if own:
+            await pool.close()
 
 
 def export_tree(ref: str, into: Path) -> Path:
@@ -167,10 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         help="A/B: also run that commit's API and worker (own task queue) beside this tree's; figures 1-2 only",
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, profiles)")
+    parser.add_argument("--only", choices=["brief"], help="run only that figure (results-<name>.md/.json)")
+    parser.add_argument("--brief-sizes", type=int, nargs="+", metavar="EVENTS", help="figure 5: learning events")
     args = parser.parse_args(argv)
     params = dict(QUICK if args.quick else FULL)
     if args.children is not None:
         params["children"] = args.children
+    params["brief_sizes"] = args.brief_sizes or fig_brief.SIZES["quick" if args.quick else "full"]
+    params["brief_samples"] = fig_brief.SAMPLES["quick" if args.quick else "full"]
     signal.signal(signal.SIGTERM, _interrupt)  # stop the stack (finally below) on SIGTERM too
     load_before, started = os.getloadavg(), time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="coach-bench-"))
@@ -180,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     before = export_tree(args.before, root / "before") if args.before else None
     stack = start_stack(root, jwt_secret=secret, webhook_secret=webhook_secret, before=before)
     try:
-        if before:
+        if args.only == "brief":
+            results["brief"] = asyncio.run(measure_brief(stack, None, params, secret))
+        elif before:
             results["before"] = args.before
             asyncio.run(measure_ab(stack, params, secret, results))
         else:
@@ -190,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     mode = "quick" if args.quick else "full"
-    results["brief"] = BRIEF_NOTE
+    results.setdefault("brief", BRIEF_NOTE)
     results["run"] = {
         "mode": mode,
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
@@ -199,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(load_before),
     }
     suffix = "-ab" if args.before else "-quick" if args.quick else ""
+    suffix = f"-{args.only}{suffix}" if args.only else suffix
     report.write(results, HERE / f"results{suffix}.md", HERE / f"results{suffix}.json")
     print(report.render(results))
     return 0

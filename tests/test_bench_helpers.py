@@ -79,3 +79,57 @@ def test_results_writer_renders_ratios_to_the_floor(tmp_path: Path) -> None:
     assert "| 1 | 4.00 / 6.00 / 8.00 | 3.00 / 4.50 / 6.00 | 1.33\u00d7 | 250 / 333 /s (75%) |" in text
     assert "shared with other engineers" in text and "load average 1 1 1 before, 2 2 2 after" in text
     assert json.loads(js.read_text())["read"]["clients_1"]["ratio_p50"] == 1.33
+
+
+def test_brief_vectors_composed_from_token_sums_equal_wordllama_embed() -> None:
+    """Figure 5's generator composes an event's vector from its notes' token sums instead of embedding a
+    million texts; that is only honest while it equals what ``WordLlama.embed`` gives for the same text."""
+    import numpy as np
+
+    from bench import brief_data
+    from coach_sessions.providers.embeddings import LocalEmbeddingProvider
+
+    corpus = brief_data.Corpus(LocalEmbeddingProvider())
+    rng = np.random.default_rng(0)
+    assert brief_data.check_composition(corpus, rng, n=300) < 1e-5
+    rows = corpus.draw(rng, 1000)
+    counts = (rows < len(corpus.notes)).sum(axis=1)
+    real = [r[r < len(corpus.notes)] for r in rows]  # the rest is padding
+    assert set(counts) == set(brief_data.NOTES_PER_EVENT) and all(len(set(r)) == len(r) for r in real)
+    (wire,) = brief_data.vector_binary(corpus.vectors(rows[:1]))
+    assert len(wire) == 4 + 256 * 4 and wire[:4] == b"\x01\x00\x00\x00"  # int16 dims, int16 unused
+
+
+def test_brief_figure_renders_each_size() -> None:
+    from bench import fig_brief
+
+    stats = _figure(5.0)
+    size = {
+        "children": 100,
+        "events_in_table": 10_050,
+        "distinct_vectors": 9_990,
+        "load": {"events": 10_000, "seconds": 9.0, "generate": 1.0, "copy_events": 2.0,
+                 "copy_embeddings": 6.0},
+        "hnsw_build": {"seconds": 4.0},
+        "mib": {"hnsw_index": 12.0},
+        "endpoint": {"service": stats, "floor": stats, "repository": stats, "ratio_p50": 1.0,
+                     "ratio_p50_vs_repository": 1.0},
+        "hybrid": {"hybrid": stats, "floor": stats, "vector": stats, "text": stats, "query_embedding": stats,
+                   "ratio_p50": 1.0},
+        "plan_indexes": ["learning_event_embeddings_child_idx"],
+        "checks": {"children": 30, "hybrid_rows_min": 12, "vector_rows_min": 20, "foreign_rows": 0,
+                   "hnsw_path": {"rows_min": 3, "rows_mean": 9.5, "recall_mean": 0.4, "latency": stats}},
+    }  # fmt: skip
+    brief = {
+        "samples": 100,
+        "per_child": 100,
+        "composition_max_error": 2e-7,
+        "settings": {"maintenance_work_mem": "2GB", "max_parallel_maintenance_workers": "2"},
+        "sizes": {"10000": size},
+        "insert_probe": {"events": 2000, "into_table_of": 10_050, "indexed_ms_per_row": 0.9,
+                         "copy_then_build_ms_per_row": 0.5},
+    }  # fmt: skip
+    text = "\n".join(fig_brief.render(brief))
+    assert "| 10,000 (10,050) | 9,990 | 9.0 for 10,000 (1.0 / 2.0 / 6.0) | 4.0 | 12.0 |" in text
+    assert "| 10,000 | 30 | 12 | 20 | 0 | 3 / 9.5 | 0.4 | 5.00 |  |" in text
+    assert fig_brief.render("Skipped.")[-2] == "Skipped."

@@ -40,6 +40,13 @@ SELECT s.id, s.child_id, s.session_number, s.scheduled_at, c.name, c.age, clock_
  WHERE s.id = $1
 """
 
+# The stored brief and its freshness in one statement (also run by the benchmark's bare floor app).
+STORED_SQL = """
+SELECT b.*, EXISTS (SELECT 1 FROM learning_events l
+                     WHERE l.child_id = b.child_id AND l.created_at > b.record_as_of) AS stale
+  FROM session_briefs b WHERE b.session_id = $1
+"""
+
 
 class BriefRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -99,14 +106,7 @@ class BriefRepository:
 
     async def stored(self, session_id: UUID) -> SessionBrief | None:
         """The stored brief, ``stale`` when the child has an event newer than the record it was made from."""
-        row = await self._pool.fetchrow(
-            """
-            SELECT b.*, EXISTS (SELECT 1 FROM learning_events l
-                                 WHERE l.child_id = b.child_id AND l.created_at > b.record_as_of) AS stale
-              FROM session_briefs b WHERE b.session_id = $1
-            """,
-            session_id,
-        )
+        row = await self._pool.fetchrow(STORED_SQL, session_id)
         if row is None:
             return None
         return SessionBrief(
