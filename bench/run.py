@@ -20,6 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bench import fig_flow, profile, report
@@ -70,27 +71,9 @@ async def measure(stack: Stack, params: dict[str, Any], secret: str, webhook_sec
     fig_flow._CLIENT[:] = [client]
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=api, limits=limits, trust_env=False, timeout=30) as http:
-        print("figure 1: read path", flush=True)
-        out["read"] = await read_path(pool, secret, api, floor, requests=params["read"])
         bench = ActionBench(pool, client, http, secret)
-        out["action"] = {}
-        for action in ACTIONS:
-            print(f"figure 2: {action}", flush=True)
-            out["action"][action] = await bench.run(action, params["action"])
-        print("figure 2: profiles of the worker and the API during `complete`", flush=True)
-        out["profile"] = await profile_actions(stack, bench, params["profile"])
-        print("figure 3: consent flows", flush=True)
-        secrets_ = (secret, webhook_secret)
-        levels = await fig_flow.consent_flows(stack, pool, http, secrets_, params["levels"], params["per_level"])
-        floor_concurrency = 16
-        one_activity = await fig_flow.one_activity_floor(client, floor_concurrency, params["floor_wf"])
-        best = max(level["flows"]["per_second"] for level in levels.values())
-        out["flows"] = {
-            "levels": levels,
-            "floor": one_activity,
-            "floor_concurrency": floor_concurrency,
-            "ratio_best_to_floor": ratio(best, one_activity["per_second"]),
-        }
+        if params.get("only") != "scale":
+            await figures_1_to_3(stack, params, secret, webhook_secret, out, pool, http, bench)
         print(f"figure 4: scale at rest ({params['children']} children)", flush=True)
 
         async def afterwards() -> dict[str, Any]:
@@ -101,6 +84,39 @@ async def measure(stack: Stack, params: dict[str, Any], secret: str, webhook_sec
 
         out["scale"] = await fig_flow.scale_at_rest(stack, pool, http, secret, params["children"], afterwards)
     await pool.close()
+
+
+async def figures_1_to_3(
+    stack: Stack,
+    params: dict[str, Any],
+    secret: str,
+    webhook_secret: str,
+    out: dict[str, Any],
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    bench: ActionBench,
+) -> None:
+    api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
+    print("figure 1: read path", flush=True)
+    out["read"] = await read_path(pool, secret, api, floor, requests=params["read"])
+    out["action"] = {}
+    for action in ACTIONS:
+        print(f"figure 2: {action}", flush=True)
+        out["action"][action] = await bench.run(action, params["action"])
+    print("figure 2: profiles of the worker and the API during `complete`", flush=True)
+    out["profile"] = await profile_actions(stack, bench, params["profile"])
+    print("figure 3: consent flows", flush=True)
+    secrets_ = (secret, webhook_secret)
+    levels = await fig_flow.consent_flows(stack, pool, http, secrets_, params["levels"], params["per_level"])
+    floor_concurrency = 16
+    one_activity = await fig_flow.one_activity_floor(bench.client, floor_concurrency, params["floor_wf"])
+    best = max(level["flows"]["per_second"] for level in levels.values())
+    out["flows"] = {
+        "levels": levels,
+        "floor": one_activity,
+        "floor_concurrency": floor_concurrency,
+        "ratio_best_to_floor": ratio(best, one_activity["per_second"]),
+    }
 
 
 def export_tree(ref: str, into: Path) -> Path:
@@ -166,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GIT_REF",
         help="A/B: also run that commit's API and worker (own task queue) beside this tree's; figures 1-2 only",
     )
+    parser.add_argument("--only", choices=["scale"], help="only that figure (scale: 4); writes bench/results-scale.*")
     parser.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, profiles)")
     args = parser.parse_args(argv)
     params = dict(QUICK if args.quick else FULL)
     if args.children is not None:
         params["children"] = args.children
+    if args.only:
+        params["only"] = args.only
     signal.signal(signal.SIGTERM, _interrupt)  # stop the stack (finally below) on SIGTERM too
     load_before, started = os.getloadavg(), time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="coach-bench-"))
@@ -198,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "make bench-quick" if args.quick else "make bench",
         "machine": machine(load_before),
     }
-    suffix = "-ab" if args.before else "-quick" if args.quick else ""
+    suffix = "-ab" if args.before else f"-{args.only}" if args.only else "-quick" if args.quick else ""
     report.write(results, HERE / f"results{suffix}.md", HERE / f"results{suffix}.json")
     print(report.render(results))
     return 0
