@@ -79,3 +79,30 @@ def test_results_writer_renders_ratios_to_the_floor(tmp_path: Path) -> None:
     assert "| 1 | 4.00 / 6.00 / 8.00 | 3.00 / 4.50 / 6.00 | 1.33\u00d7 | 250 / 333 /s (75%) |" in text
     assert "shared with other engineers" in text and "load average 1 1 1 before, 2 2 2 after" in text
     assert json.loads(js.read_text())["read"]["clients_1"]["ratio_p50"] == 1.33
+
+
+def test_scale_figure_renders_rate_memory_series_and_cache_bound() -> None:
+    after = {
+        "read": {"service": _figure(4.0), "floor": _figure(3.0), "ratio_p50": 1.33},
+        "action": {"service": _figure(30.0), "floor": _figure(20.0), "ratio_p50_vs_floor": 1.5},
+    }
+    scale = {
+        "children": 2,
+        "sessions": 24,
+        "enroll_api_seconds": 0.5,
+        "all_workflows_started_seconds": 1.5,
+        "all_workflows_running_seconds": 2.0,
+        "session_workflows_per_second": 12.0,
+        "worker_max_cached_workflows": 1000,
+        "settle_seconds": 10,
+        "cpu_cores_used": {"temporal": 0.6, "worker": 0.5},
+        "cpu_cores_total": 1.1,
+        "memory": [{"sessions": 0, "seconds": 0, "worker_rss_mib": 200.0, "temporal_rss_mib": 150.0}],
+        "temporal_sqlite_bytes_per_session": 30000,
+        "postgres_bytes_per_session": 800,
+        "after": after,
+    }
+    text = "\n".join(report._scale(scale))
+    assert "**12.0 session workflows/s**" in text and "temporal 0.6, worker 0.5; total 1.1 of 2" in text
+    assert "| 0 | 0 | 200.0 | 150.0 |" in text and "(`WORKER_MAX_CACHED_WORKFLOWS`): 1000" in text
+    assert "reschedule p50 30.00 ms vs floor 20.00 (1.5×)" in text
