@@ -141,6 +141,16 @@ def _scale(scale: dict[str, Any]) -> list[str]:
         f"| {g['sessions']} | {g.get('seconds', '')} | {g['worker_rss_mib']} | {g['temporal_rss_mib']} |"
         for g in scale["memory"]
     ]
+    rate, n = scale["session_workflows_per_second"], 120_000
+    lines += [
+        "",
+        f"Extrapolated to 10,000 children ({n:,} session workflows; estimates, from this run): "
+        f"{n} / {rate} per s = {n / rate / 3600:.1f} h of enrolment at this rate (paced; see the README), "
+        f"{n} × {scale['temporal_sqlite_bytes_per_session']} B = {n * scale['temporal_sqlite_bytes_per_session'] / 1e9:.1f} GB "
+        f"of Temporal SQLite, {n} × {scale['postgres_bytes_per_session']} B = "
+        f"{n * scale['postgres_bytes_per_session'] / 1e6:.0f} MB of PostgreSQL; worker memory follows the cache "
+        "bound, not the count.",
+    ]
     prof = scale.get("worker_profile_while_enrolling") or {}
     if "layers_pct" in prof:
         layers = ", ".join(f"{k} {v}%" for k, v in list(prof["layers_pct"].items())[:8])

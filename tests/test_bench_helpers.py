@@ -106,3 +106,4 @@ def test_scale_figure_renders_rate_memory_series_and_cache_bound() -> None:
     assert "**12.0 session workflows/s**" in text and "temporal 0.6, worker 0.5; total 1.1 of 2" in text
     assert "| 0 | 0 | 200.0 | 150.0 |" in text and "(`WORKER_MAX_CACHED_WORKFLOWS`): 1000" in text
     assert "reschedule p50 30.00 ms vs floor 20.00 (1.5\u00d7)" in text
+    assert "120000 / 12.0 per s = 2.8 h" in text and "120000 \u00d7 30000 B = 3.6 GB" in text
