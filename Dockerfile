@@ -29,6 +29,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # the services import them (only the dev-only `seed-demo` and `mint-token --demo-*` commands do); they
 # reach their servers through DATABASE_URL / TEMPORAL_ADDRESS.
 COPY . .
+# Bytecode for the application too (uv compiles only the virtualenv; PYTHONDONTWRITEBYTECODE and the
+# read-only code keep Python from writing it later): the worker's sandbox imports each new workflow's
+# module afresh, which would otherwise compile its source for every workflow it starts or replays.
+RUN python -m compileall -q /app
 
 # The code and the virtualenv stay root-owned (read-only to the service); it runs unprivileged.
 RUN groupadd --system --gid 10001 app \

@@ -66,6 +66,7 @@ def create_worker(
     whatsapp: WhatsAppProvider,
     task_queue: str,
     max_cached_workflows: int = 1000,
+    max_concurrent_workflow_tasks: int = 100,
     embedder: EmbeddingProvider | None = None,
     brief_writer: BriefProvider | None = None,
     brief_lead_time: timedelta = timedelta(hours=2),
@@ -117,6 +118,10 @@ def create_worker(
         workflows=workflows,
         activities=activities,
         max_cached_workflows=max_cached_workflows,
+        # The SDK's default (100) unless WORKER_MAX_CONCURRENT_WORKFLOW_TASKS says otherwise. Activations
+        # run Python code under the GIL: in bench figure 4 (1,000 children enrolled at once on a busy
+        # 2-core machine) hundreds of first tasks took over 5 s and two tripped the 2 s deadlock detector.
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         # A dead worker's cached workflows get their next task only after this (then any worker takes
         # it): the default 10 s is longer than an action's answer bound (ACTION_ANSWER_WITHIN, 5 s).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
@@ -171,6 +176,7 @@ async def run_worker(settings: Settings) -> None:
             whatsapp=build_whatsapp_provider(settings, http),
             task_queue=settings.temporal_task_queue,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             timers=timer_settings(settings),
             # Built once per process: wordllama loads its weights here, not per call.
             embedder=build_embedding_provider(settings),

@@ -159,15 +159,17 @@ async def one_activity_floor(client: Client, concurrency: int, count: int) -> di
 async def scale_at_rest(
     stack: Stack, pool: asyncpg.Pool, http: httpx.AsyncClient, secret: str, children: int, sample: Callable[[], Any]
 ) -> dict[str, Any]:
-    """Enroll ``children`` × 12 sessions (4 enrollments at a time), then wait until every session
-    workflow is running; memory is read as the count grows."""
+    """Enroll ``children`` × 12 sessions (ENROLL_CONCURRENCY enrollments at a time), then wait until every
+    session workflow is at rest: started (the server's visibility count) *and* through its first tasks
+    (its calendar event synced, which the workflow does first). Memory is read as that count grows."""
     admin = {"Authorization": f"Bearer {token(secret, stack_admin_id(), Role.ADMIN)}"}
     db_before = await pool.fetchval("SELECT pg_database_size(current_database())")
     temporal_db = stack.root / "temporal.db"
     disk_before = _sqlite_bytes(temporal_db)
     worker, server = stack.procs["worker"].pid, stack.procs["temporal"].pid
-    growth = [_memory(0, worker, server)]
+    growth = [_memory(0, worker, server, 0.0)]
     baseline = (await stack_client().count_workflows(_RUNNING)).count
+    synced_before = await pool.fetchval(_SYNCED)
     families = [await make_family(pool, coach=None) for _ in range(children)]
     queue: asyncio.Queue[Any] = asyncio.Queue()
     for family in families:
@@ -190,23 +192,33 @@ async def scale_at_rest(
     # Where the worker's time goes while session workflows are created (each new one builds its sandbox).
     spy_seconds, spy_file = 10, stack.root / "profile-worker-enrolling.txt"
     spy = profile.start(worker, spy_seconds, spy_file)
-    started = time.perf_counter()
-    await asyncio.gather(*(enroll() for _ in range(4)))
+    meter = CpuMeter(stack)
+    cpu_before, started = meter.read(), time.perf_counter()
+    await asyncio.gather(*(enroll() for _ in range(ENROLL_CONCURRENCY)))
     api_seconds = time.perf_counter() - started
     # The workflows start after the API has answered (EnrollmentWorkflow starts its children): memory is
-    # read against the number of session workflows actually running.
-    expected, step = baseline + children * 12, max(1, children * 12 // 10)
-    while (running := (await stack_client().count_workflows(_RUNNING)).count) < expected:
-        if running - baseline >= len(growth) * step:
-            growth.append(_memory(running - baseline, worker, server))
-        if time.perf_counter() - started > max(120, children * 3):
-            raise TimeoutError(f"{running - baseline} of {children * 12} session workflows running")
+    # read against the number of session workflows through their first tasks.
+    sessions = children * 12
+    step, started_seconds = max(1, sessions // 12), None
+    while True:
+        running = (await stack_client().count_workflows(_RUNNING)).count - baseline
+        at_rest = await pool.fetchval(_SYNCED) - synced_before
+        elapsed = time.perf_counter() - started
+        if started_seconds is None and running >= sessions:
+            started_seconds = elapsed
+        if at_rest >= len(growth) * step and at_rest < sessions:
+            growth.append(_memory(at_rest, worker, server, elapsed))
+        if running >= sessions and at_rest >= sessions:
+            break
+        if elapsed > max(180, children * 3):
+            raise TimeoutError(f"{running} of {sessions} session workflows running, {at_rest} at rest")
         await asyncio.sleep(1)
     seconds = time.perf_counter() - started
+    cores = CpuMeter.cores(cpu_before, meter.read(), seconds)
     enrolling_profile = profile.finish(spy, spy_file, spy_seconds)
-    growth.append(_memory(children * 12, worker, server))
-    await asyncio.sleep(2)
-    sessions = children * 12
+    growth.append(_memory(sessions, worker, server, seconds))
+    await asyncio.sleep(SETTLE_SECONDS)  # idle: what the worker keeps once nothing new arrives
+    growth.append(_memory(sessions, worker, server, time.perf_counter() - started))
     disk_after, db_after = (
         _sqlite_bytes(temporal_db),
         await pool.fetchval("SELECT pg_database_size(current_database())"),
@@ -214,10 +226,16 @@ async def scale_at_rest(
     return {
         "children": children,
         "sessions": sessions,
+        "enroll_concurrency": ENROLL_CONCURRENCY,
+        "worker_max_cached_workflows": int(stack.env["WORKER_MAX_CACHED_WORKFLOWS"]),
         "enroll_api_seconds": round(api_seconds, 1),
+        "all_workflows_started_seconds": round(started_seconds or seconds, 1),
         "all_workflows_running_seconds": round(seconds, 1),
         "session_workflows_per_second": round(sessions / seconds, 1),
         "memory": growth,
+        "settle_seconds": SETTLE_SECONDS,
+        "cpu_cores_used": cores,
+        "cpu_cores_total": round(sum(cores.values()), 2),
         "temporal_sqlite_bytes_per_session": round((disk_after - disk_before) / sessions),
         "postgres_bytes_per_session": round((db_after - db_before) / sessions),
         "worker_profile_while_enrolling": enrolling_profile,
@@ -231,22 +249,25 @@ def stack_admin_id() -> Any:
     return UUID("00000000-0000-4000-8000-00000000be11")
 
 
-def _memory(sessions: int, worker: int, server: int) -> dict[str, Any]:
-    return {"sessions": sessions, "worker_rss_mib": rss_mib(worker), "temporal_rss_mib": rss_mib(server)}
+def _memory(sessions: int, worker: int, server: int, seconds: float) -> dict[str, Any]:
+    return {
+        "sessions": sessions,
+        "seconds": round(seconds),
+        "worker_rss_mib": rss_mib(worker),
+        "temporal_rss_mib": rss_mib(server),
+    }
 
 
+ENROLL_CONCURRENCY = 4  # enrollments posted at a time (an admin's bulk import)
+SETTLE_SECONDS = 10
+# Sessions through their first workflow task and calendar activity (the session workflow syncs the
+# calendar first: a session enrolled here is 'pending' until its workflow has run).
+_SYNCED = "SELECT count(*) FROM scheduled_sessions WHERE calendar_sync_status = 'synced'"
 _RUNNING = "WorkflowType = 'SessionWorkflow' AND ExecutionStatus = 'Running'"
 
 
 def _sqlite_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
-
-
-async def _running_sessions(stack: Stack, expected: int) -> int | bool:
-    """Whether ``expected`` session workflows (at least) run, by the server's visibility count."""
-    client = stack_client()
-    count = await client.count_workflows(_RUNNING)
-    return count.count if count.count >= expected else False
 
 
 def ratio_or_none(a: float | None, b: float | None) -> float | None:

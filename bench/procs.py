@@ -6,6 +6,7 @@ API, and the two floors (bare FastAPI + asyncpg app; bare update → local activ
 """
 
 import asyncio
+import compileall
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from coach_sessions.db import apply_migrations
+from coach_sessions.settings import Settings
 from devtools.devstack import temporal_command, wait_for_temporal
 from devtools.embedded import EmbeddedPostgres
 
@@ -232,7 +234,13 @@ def _start(stack: Stack, *, jwt_secret: str, webhook_secret: str) -> None:
         "AISENSY_API_URL": stack.fakes["aisensy_url"],
         "PYTHONUNBUFFERED": "1",
         "BENCH_DIR": str(root),
+        # The worker's workflow cache bound (figure 4 shows memory against it): the setting's default
+        # unless the caller's environment sets another.
+        "WORKER_MAX_CACHED_WORKFLOWS": os.environ.get(
+            "WORKER_MAX_CACHED_WORKFLOWS", str(Settings.model_fields["worker_max_cached_workflows"].default)
+        ),
     }
+    precompile()
     stack.spawn("worker", [py, "worker.py"])
     stack.spawn("floor_worker", [py, "-m", "bench.floor_worker"])
     for name, target in (("api", "api.app:create_app"), ("floor_api", "bench.floor_app:create_app")):
@@ -242,6 +250,14 @@ def _start(stack: Stack, *, jwt_secret: str, webhook_secret: str) -> None:
     wait_http(f"http://{HOST}:{stack.ports['api']}/readyz", 90, stack=stack)
     wait_http(f"http://{HOST}:{stack.ports['floor_api']}/healthz", 60, stack=stack)
     wait_for_file(root / "floor_worker.ready", stack)
+
+
+def precompile() -> None:
+    """Bytecode for the application, as the Docker image has it (``compileall`` at build): the sandbox
+    imports each new workflow's module afresh, and where PYTHONDONTWRITEBYTECODE is set (this machine,
+    the image) it would otherwise compile the source every time."""
+    for package in ("workflows", "activities", "coach_sessions", "api"):
+        compileall.compile_dir(REPO_ROOT / package, quiet=1)
 
 
 def wait_for_file(path: Path, stack: Stack, seconds: float = 60) -> None:

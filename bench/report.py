@@ -102,32 +102,7 @@ def render(results: dict[str, Any]) -> str:
             "",
         ]
     if scale := results.get("scale"):
-        lines += [f"## 4. Scale at rest: {scale['children']} children × 12 sessions", ""]
-        lines += [
-            f"Enrolled through the API (4 at a time) in {scale['enroll_api_seconds']} s; all "
-            f"{scale['sessions']} session workflows running after {scale['all_workflows_running_seconds']} s "
-            f"({scale['session_workflows_per_second']}/s). Disk per session: Temporal SQLite "
-            f"{scale['temporal_sqlite_bytes_per_session']} B, PostgreSQL {scale['postgres_bytes_per_session']} B.",
-            "",
-            "| Sessions | Worker RSS MiB | Temporal RSS MiB |",
-            "|---|---|---|",
-        ]
-        lines += [f"| {g['sessions']} | {g['worker_rss_mib']} | {g['temporal_rss_mib']} |" for g in scale["memory"]]
-        prof = scale.get("worker_profile_while_enrolling") or {}
-        if "layers_pct" in prof:
-            layers = ", ".join(f"{k} {v}%" for k, v in list(prof["layers_pct"].items())[:8])
-            lines += [
-                "",
-                f"Worker profile while enrolling ({prof['samples']} samples, {prof.get('busy_cpu_share', '?')} of a core in Python): {layers}.",
-            ]
-        after = scale["after"]
-        lines += [
-            "",
-            f"Afterwards: read p50 {after['read']['service']['p50']:.2f} ms vs floor {after['read']['floor']['p50']:.2f} "
-            f"({after['read']['ratio_p50']}×); reschedule p50 {after['action']['service']['p50']:.2f} ms vs floor "
-            f"{after['action']['floor']['p50']:.2f} ({after['action']['ratio_p50_vs_floor']}×).",
-            "",
-        ]
+        lines += _scale(scale)
     if ref := results.get("before"):
         lines += [f"## A/B: this tree against `{ref}` (API + worker of each, same run, alternating)", ""]
         lines += ["| Path | Before p50 | After p50 | After ÷ before |", "|---|---|---|---|"]
@@ -144,6 +119,56 @@ def render(results: dict[str, Any]) -> str:
         lines += [""]
     lines += fig_brief.render(results.get("brief"))
     return "\n".join(lines)
+
+
+def _scale(scale: dict[str, Any]) -> list[str]:
+    """Figure 4: enrolment rate, memory against the number of sessions at rest, disk, paths afterwards."""
+    cores = ", ".join(f"{k} {v}" for k, v in list(scale.get("cpu_cores_used", {}).items())[:4])
+    lines = [f"## 4. Scale at rest: {scale['children']} children × 12 sessions", ""]
+    lines += [
+        f"Enrolled through the API ({scale.get('enroll_concurrency', 4)} at a time) in {scale['enroll_api_seconds']} s; "
+        f"all {scale['sessions']} session workflows started after {scale.get('all_workflows_started_seconds', '?')} s "
+        f"and at rest (through their first tasks: session loaded, timers armed, calendar event synced) after "
+        f"{scale['all_workflows_running_seconds']} s: **{scale['session_workflows_per_second']} session workflows/s** "
+        f"(CPU cores used meanwhile: {cores}; total {scale.get('cpu_cores_total', '?')} of 2). Disk per session: "
+        f"Temporal SQLite {scale['temporal_sqlite_bytes_per_session']} B, PostgreSQL {scale['postgres_bytes_per_session']} B.",
+        "",
+        f"Worker workflow cache bound (`WORKER_MAX_CACHED_WORKFLOWS`): {scale.get('worker_max_cached_workflows', '?')}. "
+        f"The last row is read after {scale.get('settle_seconds', '?')} s idle.",
+        "",
+        "| Sessions at rest | Seconds | Worker RSS MiB | Temporal RSS MiB |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {g['sessions']} | {g.get('seconds', '')} | {g['worker_rss_mib']} | {g['temporal_rss_mib']} |"
+        for g in scale["memory"]
+    ]
+    rate, n = scale["session_workflows_per_second"], 120_000
+    lines += [
+        "",
+        f"Extrapolated to 10,000 children ({n:,} session workflows; estimates, from this run): "
+        f"{n} / {rate} per s = {n / rate / 3600:.1f} h of enrolment at this rate (paced; see the README), "
+        f"{n} × {scale['temporal_sqlite_bytes_per_session']} B = {n * scale['temporal_sqlite_bytes_per_session'] / 1e9:.1f} GB "
+        f"of Temporal SQLite, {n} × {scale['postgres_bytes_per_session']} B = "
+        f"{n * scale['postgres_bytes_per_session'] / 1e6:.0f} MB of PostgreSQL; worker memory follows the cache "
+        "bound, not the count.",
+    ]
+    prof = scale.get("worker_profile_while_enrolling") or {}
+    if "layers_pct" in prof:
+        layers = ", ".join(f"{k} {v}%" for k, v in list(prof["layers_pct"].items())[:8])
+        lines += [
+            "",
+            f"Worker profile while enrolling ({prof['samples']} samples, {prof.get('busy_cpu_share', '?')} of a core in Python): {layers}.",
+        ]
+    after = scale["after"]
+    lines += [
+        "",
+        f"Afterwards: read p50 {after['read']['service']['p50']:.2f} ms vs floor {after['read']['floor']['p50']:.2f} "
+        f"({after['read']['ratio_p50']}×); reschedule p50 {after['action']['service']['p50']:.2f} ms vs floor "
+        f"{after['action']['floor']['p50']:.2f} ({after['action']['ratio_p50_vs_floor']}×).",
+        "",
+    ]
+    return lines
 
 
 def write(results: dict[str, Any], md: Path, js: Path) -> None:

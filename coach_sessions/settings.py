@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "coach-sessions"
     # Bounded so that 100k sleeping session workflows keep worker memory flat.
     worker_max_cached_workflows: int = 1000
+    # Workflow tasks a worker runs at once (README, "Configuration").
+    worker_max_concurrent_workflow_tasks: int = 100
 
     auth_jwt_secret: str = ""
     auth_token_ttl: Duration = timedelta(hours=12)

@@ -81,7 +81,9 @@ async def test_enrollment(stack: Stack, pool: asyncpg.Pool) -> None:
         status=201,
     )
     await stack.env.client.get_workflow_handle(enrollment_workflow_id(answer["enrollment"]["id"])).result()
-    await _save(stack, "enrollment", enrollment_workflow_id(answer["enrollment"]["id"]), "enrollment")
+    # enrollment.enrollment.json is the history from before START_SESSIONS_TOGETHER_PATCH (one at a time).
+    name = "enrollment_sessions_together"
+    await _save(stack, name, enrollment_workflow_id(answer["enrollment"]["id"]), "enrollment")
 
 
 async def _past_session(stack: Stack, pool: asyncpg.Pool) -> tuple[Family, UUID]:

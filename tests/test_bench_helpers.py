@@ -133,3 +133,31 @@ def test_brief_figure_renders_each_size() -> None:
     assert "| 10,000 (10,050) | 9,990 | 9.0 for 10,000 (1.0 / 2.0 / 6.0) | 4.0 | 12.0 |" in text
     assert "| 10,000 | 30 | 12 | 20 | 0 | 3 / 9.5 | 0.4 | 5.00 |  |" in text
     assert fig_brief.render("Skipped.")[-2] == "Skipped."
+
+
+def test_scale_figure_renders_rate_memory_series_and_cache_bound() -> None:
+    after = {
+        "read": {"service": _figure(4.0), "floor": _figure(3.0), "ratio_p50": 1.33},
+        "action": {"service": _figure(30.0), "floor": _figure(20.0), "ratio_p50_vs_floor": 1.5},
+    }
+    scale = {
+        "children": 2,
+        "sessions": 24,
+        "enroll_api_seconds": 0.5,
+        "all_workflows_started_seconds": 1.5,
+        "all_workflows_running_seconds": 2.0,
+        "session_workflows_per_second": 12.0,
+        "worker_max_cached_workflows": 1000,
+        "settle_seconds": 10,
+        "cpu_cores_used": {"temporal": 0.6, "worker": 0.5},
+        "cpu_cores_total": 1.1,
+        "memory": [{"sessions": 0, "seconds": 0, "worker_rss_mib": 200.0, "temporal_rss_mib": 150.0}],
+        "temporal_sqlite_bytes_per_session": 30000,
+        "postgres_bytes_per_session": 800,
+        "after": after,
+    }
+    text = "\n".join(report._scale(scale))
+    assert "**12.0 session workflows/s**" in text and "temporal 0.6, worker 0.5; total 1.1 of 2" in text
+    assert "| 0 | 0 | 200.0 | 150.0 |" in text and "(`WORKER_MAX_CACHED_WORKFLOWS`): 1000" in text
+    assert "reschedule p50 30.00 ms vs floor 20.00 (1.5\u00d7)" in text
+    assert "120000 / 12.0 per s = 2.8 h" in text and "120000 \u00d7 30000 B = 3.6 GB" in text

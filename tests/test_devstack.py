@@ -2,10 +2,12 @@
 port check, the development environment, and a whole start whose Ctrl-C leaves no process behind."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -78,6 +80,9 @@ async def test_dev_server_registers_search_attributes_and_restarts_on_the_same_d
     db_file = tmp_path / "temporal.db"
     await _start_check_stop(db_file)
     assert db_file.exists()
+    # SQLITE_PRAGMAS reached the server: the file is in WAL mode (kept in the file's header).
+    with contextlib.closing(sqlite3.connect(db_file)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     # `make run` passes the same --search-attribute flags on every start: they must not clash with the
     # attributes already stored in the db file.
     await _start_check_stop(db_file)

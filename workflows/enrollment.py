@@ -1,5 +1,8 @@
 """EnrollmentWorkflow: creates an enrollment's numbered sessions and starts one SessionWorkflow each."""
 
+import asyncio
+from uuid import UUID
+
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -15,24 +18,38 @@ with workflow.unsafe.imports_passed_through():
     from workflows import steps
     from workflows.session import SessionWorkflow
 
+# Patch (see the README, "Changing workflow code"): the session workflows are started together, in one
+# workflow task, instead of one after the other (one workflow task and server round trip per session).
+# Histories recorded before it replay the old way.
+START_SESSIONS_TOGETHER_PATCH = "enrollment-start-sessions-together"
+
 
 @workflow.defn
 class EnrollmentWorkflow:
     @workflow.run
     async def run(self, request: EnrollmentWorkflowInput) -> EnrollmentWorkflowResult:
         session_ids = await steps.create_sessions(request.enrollment_id)
-        for session_id in session_ids:
-            try:
-                # ABANDON: each session lives on (for weeks) after the enrollment workflow is done.
-                await workflow.start_child_workflow(
-                    SessionWorkflow.run,
-                    SessionWorkflowInput(session_id=session_id),
-                    id=session_workflow_id(session_id),
-                    parent_close_policy=ParentClosePolicy.ABANDON,
-                    # A finished session (resolved) must not be started again.
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    static_summary=f"session {session_ids.index(session_id) + 1}",
-                )
-            except WorkflowAlreadyStartedError:
-                pass  # already running (e.g. an action arrived first through update-with-start)
+        numbered = list(enumerate(session_ids, start=1))
+        if workflow.patched(START_SESSIONS_TOGETHER_PATCH):
+            # gather starts its coroutines in order: the commands are issued in session order.
+            await asyncio.gather(*(_start_session(number, session_id) for number, session_id in numbered))
+        else:
+            for number, session_id in numbered:
+                await _start_session(number, session_id)
         return EnrollmentWorkflowResult(enrollment_id=request.enrollment_id, session_ids=session_ids)
+
+
+async def _start_session(number: int, session_id: UUID) -> None:
+    try:
+        # ABANDON: each session lives on (for weeks) after the enrollment workflow is done.
+        await workflow.start_child_workflow(
+            SessionWorkflow.run,
+            SessionWorkflowInput(session_id=session_id),
+            id=session_workflow_id(session_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            # A finished session (resolved) must not be started again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"session {number}",
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # already running (e.g. an action arrived first through update-with-start)
