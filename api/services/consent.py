@@ -1,5 +1,6 @@
 """The parent's taps: record, match, then signal the consent workflow (or tell the parent it's decided)."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -22,11 +23,20 @@ class ReplyOutcome:
     status: MatchKind
 
 
+# The consent workflow starts just after the coach's request is answered (the session workflow's
+# patch consent-child-started-after-answer): a tap in that gap (a button of an older message, or a
+# benchmark) waits this long for it rather than being told the request was decided.
+CHILD_START_WAIT = 3.0
+
+
 class ConsentReplyService:
-    def __init__(self, inbound: InboundRepository, temporal: Client, task_queue: str) -> None:
+    def __init__(
+        self, inbound: InboundRepository, temporal: Client, task_queue: str, child_start_wait: float = CHILD_START_WAIT
+    ) -> None:
         self._inbound = inbound
         self._temporal = temporal
         self._task_queue = task_queue
+        self._child_start_wait = child_start_wait
 
     async def handle(self, reply: InboundReply) -> ReplyOutcome:
         match = await self._inbound.record_reply(reply)
@@ -46,14 +56,8 @@ class ConsentReplyService:
             return ReplyOutcome(reply.provider_message_id, match.kind)
         if match.kind == "signalled":
             assert match.consent_workflow_id and reply.choice and match.session_id
-            try:
-                await self._temporal.get_workflow_handle(match.consent_workflow_id).signal(
-                    CancellationConsentWorkflow.parent_reply,
-                    ParentReply(choice=reply.choice, inbound_message_id=reply.provider_message_id),
-                )
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
+            parent_reply = ParentReply(choice=reply.choice, inbound_message_id=reply.provider_message_id)
+            if not await self.signal(match.consent_workflow_id, parent_reply):
                 # Decided (and closed) between our read and the signal: the parent still hears back.
                 late_id = await self._inbound.queue_late_notice(reply, match.session_id)
                 await self._deliver(late_id)
@@ -63,6 +67,32 @@ class ConsentReplyService:
             await self._deliver(match.late_message_id)
         log.info("parent reply", extra=log_context)
         return ReplyOutcome(reply.provider_message_id, match.kind)
+
+    async def signal(self, workflow_id: str, reply: ParentReply) -> bool:
+        """Signal the consent workflow; False when it has closed (or never started within the wait)."""
+        handle = self._temporal.get_workflow_handle(workflow_id)
+        loop = asyncio.get_running_loop()
+        give_up_at, pause = loop.time() + self._child_start_wait, 0.02
+        while True:
+            try:
+                await handle.signal(CancellationConsentWorkflow.parent_reply, reply)
+                return True
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
+            if await self._exists(workflow_id) or loop.time() >= give_up_at:
+                return False  # it ran and closed: decided already (or it never started: lapsed)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    async def _exists(self, workflow_id: str) -> bool:
+        try:
+            await self._temporal.get_workflow_handle(workflow_id).describe()
+            return True
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
 
     async def _deliver(self, message_id: object) -> None:
         try:
