@@ -7,9 +7,9 @@ from typing import Any
 from bench import fig_brief
 
 SHARED_NOTE = (
-    "The machine was shared with other engineers running test suites during this run, so absolute CPU "
-    "figures are noisy; every figure is therefore given as a ratio to a floor measured in the same run, "
-    "in alternating rounds where possible."
+    "This 2-core machine is shared (its load average before and after the run is below), so absolute "
+    "milliseconds vary from run to run; every figure is therefore given as a ratio to a floor measured in "
+    "the same run, in alternating rounds where possible."
 )
 
 
