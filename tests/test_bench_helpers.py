@@ -77,7 +77,7 @@ def test_results_writer_renders_ratios_to_the_floor(tmp_path: Path) -> None:
     report.write(results, md, js)
     text = md.read_text()
     assert "| 1 | 4.00 / 6.00 / 8.00 | 3.00 / 4.50 / 6.00 | 1.33\u00d7 | 250 / 333 /s (75%) |" in text
-    assert "shared with other engineers" in text and "load average 1 1 1 before, 2 2 2 after" in text
+    assert "This 2-core machine is shared" in text and "load average 1 1 1 before, 2 2 2 after" in text
     assert json.loads(js.read_text())["read"]["clients_1"]["ratio_p50"] == 1.33
 
 
