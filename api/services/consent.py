@@ -4,7 +4,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -80,19 +80,22 @@ class ConsentReplyService:
             except RPCError as error:
                 if error.status != RPCStatusCode.NOT_FOUND:
                     raise
-            if await self._exists(workflow_id) or loop.time() >= give_up_at:
+            status = await self._status(workflow_id)
+            if loop.time() >= give_up_at or status not in (None, WorkflowExecutionStatus.RUNNING):
                 return False  # it ran and closed: decided already (or it never started: lapsed)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.25)
+            if status is None:  # not started yet: wait a little
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.25)
+            # (RUNNING: it started between our signal and this look; signal again at once)
 
-    async def _exists(self, workflow_id: str) -> bool:
+    async def _status(self, workflow_id: str) -> WorkflowExecutionStatus | None:
+        """The workflow's status; None when it does not exist (yet)."""
         try:
-            await self._temporal.get_workflow_handle(workflow_id).describe()
-            return True
+            return (await self._temporal.get_workflow_handle(workflow_id).describe()).status
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
-            return False
+            return None
 
     async def _deliver(self, message_id: object) -> None:
         try:
