@@ -21,10 +21,10 @@ DEVSTACK := $(PY) -m devtools.devstack
 help:
 	@echo "make run         start PostgreSQL, Temporal, worker and API locally (Ctrl-C stops all;"
 	@echo "                 if any one of them dies, all stop: make run again, data is kept)"
-	@echo "make test        run the test suite (starts its own servers; installs chromium when missing)"
+	@echo "make test        lint, types, then the test suite (starts its own servers; installs chromium)"
 	@echo "make browser     install Debian's chromium for the browser tests (apt-get) when missing"
 	@echo "make fuzz        schemathesis, longer (FUZZ_EXAMPLES=300 per operation and mode; make test runs 25)"
-	@echo "make lint        ruff + mypy"
+	@echo "make lint        ruff check, ruff format --check, mypy (make test runs it first)"
 	@echo "make bench       performance figures vs floors in one run (bench/results.md; bench-quick: small)"
 	@echo "make install     create/update .venv from uv.lock"
 	@echo "make migrate     apply database migrations"
@@ -46,7 +46,8 @@ install:
 run: install
 	$(DEVSTACK)
 
-test: install browser
+# Lint and types first: a red lint is a red `make test`, and so a red CI.
+test: lint browser
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 # Re-record tests/histories/ (replayed by tests/test_replay.py): only when a workflow change is meant
@@ -69,6 +70,7 @@ fuzz: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
 # The single-component targets get the same environment as `make run` (embedded PostgreSQL joined
