@@ -7,10 +7,10 @@ data converter): a new field must have a default, or running workflows can no lo
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from coach_sessions.models import SessionRecord
 from coach_sessions.statuses import ConsentChoice, DecidedBy
@@ -216,7 +216,16 @@ class SessionAction(StrEnum):
     PARENT_CALLBACK = "parent_callback"
 
 
+# The session actions a coach or admin starts with an update (a consent decision is the other way in).
+ActionInput = CompleteInput | MarkMissedInput | RescheduleInput | CancelInput | RequestCancellationInput
+
+
 class TransitionRequest(BaseModel):
+    """One transition, built from the update that asked for it (``of``) or from a consent decision."""
+
+    # A field an update carries that has no place here is a mistake, not something to drop.
+    model_config = ConfigDict(extra="forbid")
+
     session_id: UUID
     action: SessionAction
     # Stable per user request (the Temporal update id): a retried activity finds its own earlier commit.
@@ -237,6 +246,44 @@ class TransitionRequest(BaseModel):
     decision_token: str | None = None
     # COACH_MIN_NOTICE: a coach's reschedule or cancellation request for a session starting sooner is refused.
     minimum_notice: timedelta | None = None
+
+    @classmethod
+    def of(cls, update: ActionInput, session_id: UUID, request_id: str, now: datetime) -> Self:
+        """The transition an action's update asks for: the update's own fields, under the same names
+        (the consent window is the update's ``auto_approve_after``)."""
+        fields = update.model_dump(exclude={"request_id", "auto_approve_after"})
+        if isinstance(update, RequestCancellationInput):
+            fields["consent_window"] = update.auto_approve_after
+        return cls(session_id=session_id, action=_ACTION_OF[type(update)], request_id=request_id, now=now, **fields)
+
+    @classmethod
+    def of_decision(
+        cls, decision: ConsentDecision, session_id: UUID, request_id: str, now: datetime, *, with_token: bool
+    ) -> Self:
+        """The transition that applies a consent decision (``with_token``: record who decided it)."""
+        return cls(
+            session_id=session_id,
+            action=_DECISION_ACTIONS[decision.outcome],
+            request_id=request_id,
+            actor=decision.actor,
+            now=now,
+            decided_by=decision.decided_by.value,
+            decision_token=decision.token if with_token else None,
+        )
+
+
+_ACTION_OF: dict[type[BaseModel], SessionAction] = {
+    CompleteInput: SessionAction.COMPLETE,
+    MarkMissedInput: SessionAction.MARK_MISSED,
+    RescheduleInput: SessionAction.RESCHEDULE,
+    CancelInput: SessionAction.CANCEL,
+    RequestCancellationInput: SessionAction.REQUEST_CANCELLATION,
+}
+_DECISION_ACTIONS: dict[ConsentOutcome, SessionAction] = {
+    "approve": SessionAction.APPROVE_CANCELLATION,
+    "reject": SessionAction.REJECT_CANCELLATION,
+    "withdraw": SessionAction.WITHDRAW_CANCELLATION,
+}
 
 
 class TransitionResult(BaseModel):

@@ -4,7 +4,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from coach_sessions.errors import DomainError, ErrorCode
-from coach_sessions.statuses import ACTIONABLE_STATUSES, RESOLVED_STATUSES, CancellationStatus, SessionStatus
+from coach_sessions.statuses import (
+    ACTIONABLE_STATUSES,
+    RESOLVED_STATUSES,
+    TERMINAL_STATUSES,
+    CancellationStatus,
+    SessionStatus,
+)
 
 
 def blocking_session_number(session_number: int, siblings: Iterable[tuple[int, str]]) -> int | None:
@@ -58,4 +64,28 @@ def refuse_after_deadline(deadline: datetime | None, now: datetime) -> None:
         raise DomainError(
             ErrorCode.TEMPORARILY_UNAVAILABLE,
             "The action reached the service after its caller stopped waiting; it was not applied.",
+        )
+
+
+def refuse_when_finished(session_number: int, status: str) -> None:
+    """No action changes a finished session (completed, missed or cancelled): the API answers it
+    without asking the workflow, the workflow's validators before anything is written to history, and
+    the transition inside its transaction."""
+    if SessionStatus(status) in TERMINAL_STATUSES:
+        raise DomainError(
+            ErrorCode.INVALID_STATUS,
+            f"Session {session_number} is {status}; this action is not possible.",
+            current_status=status,
+        )
+
+
+def refuse_unless_cancellation_pending(session_number: int | None, cancellation_status: str | None) -> None:
+    """Withdrawing or deciding a cancellation needs a request awaiting the parent's answer (None: a
+    workflow that has not loaded its session yet, so has no request either)."""
+    if cancellation_status != CancellationStatus.PENDING:
+        session = f"Session {session_number}" if session_number is not None else "The session"
+        raise DomainError(
+            ErrorCode.NO_CANCELLATION_PENDING,
+            f"{session} has no cancellation request awaiting an answer.",
+            cancellation_status=cancellation_status,
         )

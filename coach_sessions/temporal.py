@@ -1,4 +1,5 @@
-"""Temporal set-up shared by worker, API and tests: data converter, search attributes, client."""
+"""Temporal set-up shared by worker, API and tests: data converter, search attributes, client, and
+every workflow id (one function each: ops find a session's workflows in the UI by these)."""
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
@@ -33,3 +34,13 @@ def session_brief_workflow_id(session_id: object) -> str:
 
 def embed_events_workflow_id(child_id: object) -> str:
     return f"embed-events-{child_id}"
+
+
+def consent_workflow_id(session_id: object, request_number: int) -> str:
+    """The consent child of a session's ``request_number``-th cancellation request (stored on the row)."""
+    return f"consent-{session_id}-{request_number}"
+
+
+def message_delivery_workflow_id(message_id: object) -> str:
+    """The delivery of one queued message started outside a session workflow (a late-reply notice)."""
+    return f"deliver-{message_id}"

@@ -11,7 +11,6 @@ from coach_sessions import rules
 from coach_sessions.contracts import SessionAction, TransitionRequest
 from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.statuses import (
-    ACTIONABLE_STATUSES,
     CalendarSyncStatus,
     CancellationStatus,
     DecidedBy,
@@ -29,6 +28,7 @@ from coach_sessions.templates import (
     SESSION_SUMMARY,
     format_when,
 )
+from coach_sessions.temporal import consent_workflow_id
 
 Recipient = Literal["parent", "coach"]
 
@@ -47,32 +47,17 @@ def _with_text(sentence: str, text: str | None) -> str:
     return f"{sentence}: {text.strip()}" if text and text.strip() else sentence
 
 
-def _refuse_status(number: int, status: SessionStatus) -> DomainError:
-    return DomainError(
-        ErrorCode.INVALID_STATUS,
-        f"Session {number} is {status.value}; this action is not possible.",
-        current_status=status.value,
-    )
-
-
 def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, timezone: str) -> Change:
     """Refuse the action (``DomainError``) or say what it changes."""
-    status = SessionStatus(row["status"])
     number = row["session_number"]
     action = request.action
     consent_pending = row["cancellation_status"] == CancellationStatus.PENDING
 
     if action in _CONSENT_OUTCOMES:
-        if not consent_pending:
-            raise DomainError(
-                ErrorCode.NO_CANCELLATION_PENDING,
-                f"Session {number} has no cancellation request awaiting an answer.",
-                cancellation_status=row["cancellation_status"],
-            )
+        rules.refuse_unless_cancellation_pending(number, row["cancellation_status"])
         return _CONSENT_OUTCOMES[action](request, row)
 
-    if status not in ACTIONABLE_STATUSES:
-        raise _refuse_status(number, status)
+    rules.refuse_when_finished(number, row["status"])
     if consent_pending:
         raise DomainError(
             ErrorCode.CANCELLATION_PENDING,
@@ -172,7 +157,7 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
                 "cancellation_decided_by": None,
                 "cancellation_decided_at": None,
                 "cancellation_request_count": count,
-                "consent_workflow_id": f"consent-{row['id']}-{count}",
+                "consent_workflow_id": consent_workflow_id(row["id"], count),
             },
             event_type=LearningEventType.CANCELLATION_REQUESTED,
             event_data={
@@ -211,8 +196,7 @@ def _cancelled(request: TransitionRequest, row: dict[str, Any], *, approved_by: 
 
 
 def _approve(request: TransitionRequest, row: dict[str, Any]) -> Change:
-    if SessionStatus(row["status"]) not in ACTIONABLE_STATUSES:
-        raise _refuse_status(row["session_number"], SessionStatus(row["status"]))
+    rules.refuse_when_finished(row["session_number"], row["status"])
     return _cancelled(request, row, approved_by=request.decided_by or DecidedBy.AUTO.value, notify_coach=True)
 
 

@@ -81,7 +81,7 @@ async def test_enrollment(stack: Stack, pool: asyncpg.Pool) -> None:
         status=201,
     )
     await stack.env.client.get_workflow_handle(enrollment_workflow_id(answer["enrollment"]["id"])).result()
-    # enrollment.enrollment.json is the history from before START_SESSIONS_TOGETHER_PATCH (one at a time).
+    # enrollment.enrollment.json is the history from before patches.START_SESSIONS_TOGETHER (one at a time).
     name = "enrollment_sessions_together"
     await _save(stack, name, enrollment_workflow_id(answer["enrollment"]["id"]), "enrollment")
 
@@ -211,7 +211,7 @@ async def test_consent_admin_decides(stack: Stack, pool: asyncpg.Pool) -> None:
     await _save_consent(stack, pool, "consent_admin_approved", session_id, consent_id)
 
 
-# ----- timers (SESSION_TIMERS_PATCH): reminders, a nudge, continue-as-new ------------------------------
+# ----- timers (patches.SESSION_TIMERS): reminders, a nudge, continue-as-new ------------------------------
 
 
 @pytest.fixture

@@ -21,11 +21,10 @@ with workflow.unsafe.imports_passed_through():
         TransitionRequest,
     )
     from coach_sessions.statuses import ConsentChoice, DecidedBy
+    from workflows import patches
     from workflows.steps import apply_transition, deliver_message
 
 PARENT = Actor(id=None, role="parent")
-# A failed "Call Me" notice is logged and the consent process goes on (before: the workflow failed).
-CALLBACK_FAILURE_PATCH = "consent-callback-failure-tolerated"
 
 
 @workflow.defn
@@ -59,7 +58,7 @@ class CancellationConsentWorkflow:
                 try:
                     await self._notify_coach_to_call(request, inbound_message_id)
                 except (ActivityError, ApplicationError) as error:
-                    if not workflow.patched(CALLBACK_FAILURE_PATCH):
+                    if not workflow.patched(patches.CALLBACK_FAILURE_TOLERATED):
                         raise
                     # A failed "Call Me" notice must not end the consent process: the timer runs on.
                     workflow.logger.error(

@@ -15,13 +15,8 @@ with workflow.unsafe.imports_passed_through():
         SessionWorkflowInput,
     )
     from coach_sessions.temporal import session_workflow_id
-    from workflows import steps
+    from workflows import patches, steps
     from workflows.session import SessionWorkflow
-
-# Patch (see the README, "Changing workflow code"): the session workflows are started together, in one
-# workflow task, instead of one after the other (one workflow task and server round trip per session).
-# Histories recorded before it replay the old way.
-START_SESSIONS_TOGETHER_PATCH = "enrollment-start-sessions-together"
 
 
 @workflow.defn
@@ -30,7 +25,7 @@ class EnrollmentWorkflow:
     async def run(self, request: EnrollmentWorkflowInput) -> EnrollmentWorkflowResult:
         session_ids = await steps.create_sessions(request.enrollment_id)
         numbered = list(enumerate(session_ids, start=1))
-        if workflow.patched(START_SESSIONS_TOGETHER_PATCH):
+        if workflow.patched(patches.START_SESSIONS_TOGETHER):
             # gather starts its coroutines in order: the commands are issued in session order.
             await asyncio.gather(*(_start_session(number, session_id) for number, session_id in numbered))
         else:

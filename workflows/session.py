@@ -9,14 +9,17 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.errors import domain_error_to_application_error
+    from coach_sessions import rules
     from coach_sessions.contracts import (
+        ActionInput,
         Actor,
         CancelInput,
         CompleteInput,
@@ -26,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         MarkMissedInput,
         RequestCancellationInput,
         RescheduleInput,
-        SessionAction,
         SessionBrief,
         SessionWorkflowInput,
         SessionWorkflowResult,
@@ -34,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionResult,
         WithdrawCancellationInput,
     )
-    from coach_sessions.errors import ErrorCode
+    from coach_sessions.errors import DomainError, ErrorCode
     from coach_sessions.models import SessionRecord
     from coach_sessions.statuses import (
         TERMINAL_STATUSES,
@@ -44,26 +46,11 @@ with workflow.unsafe.imports_passed_through():
         SessionStatus,
     )
     from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
-    from workflows import steps
+    from workflows import patches, steps
     from workflows.brief_timer import PreSessionBrief
-    from workflows.session_machinery import (
-        BackgroundTasks,
-        CalendarSync,
-        ConsentChild,
-        request_id,
-        validate_with,
-    )
-    from workflows.session_timers import SESSION_TIMERS_PATCH, SessionTimers
-
-# Patches (see the README, "Changing workflow code"): each names a change to what a running session
-# does; histories recorded before it replay the old way.
-DECISION_TOKEN_PATCH = "consent-decision-token"  # the decision's token is written with its learning event
-
-_CONSENT_ACTIONS = {
-    "approve": SessionAction.APPROVE_CANCELLATION,
-    "reject": SessionAction.REJECT_CANCELLATION,
-    "withdraw": SessionAction.WITHDRAW_CANCELLATION,
-}
+    from workflows.consent_child import ConsentChild
+    from workflows.session_machinery import BackgroundTasks, CalendarSync, request_id, validate_with
+    from workflows.session_timers import SessionTimers
 
 
 @workflow.defn
@@ -77,7 +64,7 @@ class SessionWorkflow:
         self._calendar = CalendarSync(self._background, lambda: self._current().id)
         self._consent = ConsentChild(self._background, self._apply_consent_decision)
         self._brief = PreSessionBrief(self._background, self._current)
-        self._timers: SessionTimers | None = None  # None: a history from before SESSION_TIMERS_PATCH
+        self._timers: SessionTimers | None = None  # None: a history from before patches.SESSION_TIMERS
 
     # ----- main loop ---------------------------------------------------------------------------
 
@@ -89,9 +76,9 @@ class SessionWorkflow:
             session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
         ):
             self._calendar.request()
-        if workflow.patched("pre-session-brief"):
+        if workflow.patched(patches.PRE_SESSION_BRIEF):
             self._brief.start_timer()
-        if workflow.patched(SESSION_TIMERS_PATCH):
+        if workflow.patched(patches.SESSION_TIMERS):
             self._timers = await SessionTimers.start(request, self._background)
 
         while self._current().status not in TERMINAL_STATUSES:
@@ -99,7 +86,7 @@ class SessionWorkflow:
             if self._timers is not None:
                 await self._next_timer(request, self._timers)
                 continue
-            try:  # (histories from before SESSION_TIMERS_PATCH: the end timer only)
+            try:  # (histories from before patches.SESSION_TIMERS: the end timer only)
                 await workflow.wait_condition(
                     lambda: self._changed, timeout=self._until_end(), timeout_summary="session end → pending"
                 )
@@ -146,68 +133,36 @@ class SessionWorkflow:
 
     @workflow.update
     async def complete(self, request: CompleteInput) -> SessionRecord:
-        return await self._transition(
-            SessionAction.COMPLETE, request.actor, request.request_id, notes=request.notes, deadline=request.deadline
-        )
+        return await self._transition(request)
 
     @workflow.update
     async def mark_missed(self, request: MarkMissedInput) -> SessionRecord:
-        return await self._transition(
-            SessionAction.MARK_MISSED,
-            request.actor,
-            request.request_id,
-            notes=request.notes,
-            notify_parent=request.notify_parent,
-            deadline=request.deadline,
-        )
+        return await self._transition(request)
 
     @workflow.update
     async def reschedule(self, request: RescheduleInput) -> SessionRecord:
-        return await self._transition(
-            SessionAction.RESCHEDULE,
-            request.actor,
-            request.request_id,
-            new_scheduled_at=request.new_scheduled_at,
-            reason=request.reason,
-            deadline=request.deadline,
-            minimum_notice=request.minimum_notice,
-        )
+        return await self._transition(request)
 
     @workflow.update
     async def cancel(self, request: CancelInput) -> SessionRecord:
-        return await self._transition(
-            SessionAction.CANCEL, request.actor, request.request_id, reason=request.reason, deadline=request.deadline
-        )
+        return await self._transition(request)
 
     @workflow.update
     async def request_cancellation(self, request: RequestCancellationInput) -> SessionRecord:
-        result = await self._apply(
-            SessionAction.REQUEST_CANCELLATION,
-            request.actor,
-            request.request_id or request_id(),
-            reason=request.reason,
-            consent_window=request.auto_approve_after,
-            deadline=request.deadline,
-            minimum_notice=request.minimum_notice,
-        )
+        result = await self._apply(request, request.request_id or request_id())
         await self._consent.start(result.session, result.message_ids)
         return result.session
 
-    def _refuse_when_terminal(self) -> None:
+    def _refuse_when_finished(self) -> None:
         """Refuse before anything is written to history when the answer is already known."""
-        if self._session is not None and self._session.status in TERMINAL_STATUSES:
-            raise ApplicationError(
-                f"Session {self._session.session_number} is {self._session.status}; this action is not possible.",
-                {"current_status": self._session.status},
-                type=ErrorCode.INVALID_STATUS,
-                non_retryable=True,
-            )
+        if self._session is not None:
+            _refuse(rules.refuse_when_finished, self._session.session_number, self._session.status)
 
-    validate_with(complete, _refuse_when_terminal)
-    validate_with(mark_missed, _refuse_when_terminal)
-    validate_with(reschedule, _refuse_when_terminal)
-    validate_with(cancel, _refuse_when_terminal)
-    validate_with(request_cancellation, _refuse_when_terminal)
+    validate_with(complete, _refuse_when_finished)
+    validate_with(mark_missed, _refuse_when_finished)
+    validate_with(reschedule, _refuse_when_finished)
+    validate_with(cancel, _refuse_when_finished)
+    validate_with(request_cancellation, _refuse_when_finished)
 
     # ----- updates: deciding a pending cancellation ----------------------------------------------
 
@@ -220,10 +175,14 @@ class SessionWorkflow:
         return await self._decide_consent(request.decision, DecidedBy.ADMIN, request.actor, request)
 
     def _refuse_unless_consent_pending(self) -> None:
-        if self._session is not None and (
-            self._session.cancellation_status != CancellationStatus.PENDING or not self._consent.waiting
-        ):
-            raise _no_pending_request(self._session)
+        if self._session is not None:
+            self._refuse_unless_waiting()
+
+    def _refuse_unless_waiting(self) -> None:
+        """A pending request on the row, and the consent child that takes its decision."""
+        session = self._session
+        pending = session.cancellation_status if session is not None and self._consent.waiting else None
+        _refuse(rules.refuse_unless_cancellation_pending, session.session_number if session else None, pending)
 
     validate_with(withdraw_cancellation, _refuse_unless_consent_pending)
     validate_with(decide_cancellation, _refuse_unless_consent_pending)
@@ -240,26 +199,24 @@ class SessionWorkflow:
 
     # ----- transitions ---------------------------------------------------------------------------
 
-    async def _transition(self, action: SessionAction, actor: Actor, key: str | None, **fields: Any) -> SessionRecord:
-        result = await self._apply(action, actor, key or request_id(), **fields)
+    async def _transition(self, request: ActionInput) -> SessionRecord:
+        result = await self._apply(request, request.request_id or request_id())
         self._run_side_effects(result)
         return result.session
 
-    async def _apply(self, action: SessionAction, actor: Actor, request_id: str, **fields: Any) -> TransitionResult:
+    async def _apply(
+        self, update: ActionInput | ConsentDecision, request_id: str, *, with_token: bool = False
+    ) -> TransitionResult:
         """Run one transition in Postgres, one at a time."""
         # An update can arrive (update-with-start) before run() has loaded the session.
         await workflow.wait_condition(lambda: self._session is not None)
         async with self._transition_lock:
-            result = await steps.apply_transition(
-                TransitionRequest(
-                    session_id=self._current().id,
-                    action=action,
-                    request_id=request_id,
-                    actor=actor,
-                    now=workflow.now(),
-                    **fields,
-                )
-            )
+            session_id, now = self._current().id, workflow.now()
+            if isinstance(update, ConsentDecision):
+                request = TransitionRequest.of_decision(update, session_id, request_id, now, with_token=with_token)
+            else:
+                request = TransitionRequest.of(update, session_id, request_id, now)
+            result = await steps.apply_transition(request)
             self._set_session(result.session)
             self._changed = True
         return result
@@ -271,11 +228,8 @@ class SessionWorkflow:
             self._calendar.request()
 
     async def _apply_consent_decision(self, decision: ConsentDecision, request_id: str) -> None:
-        action = _CONSENT_ACTIONS[decision.outcome]
-        fields: dict[str, Any] = {"decided_by": decision.decided_by.value}
-        if workflow.patched(DECISION_TOKEN_PATCH):
-            fields["decision_token"] = decision.token
-        result = await self._apply(action, decision.actor, request_id, **fields)
+        with_token = workflow.patched(patches.DECISION_TOKEN)
+        result = await self._apply(decision, request_id, with_token=with_token)
         self._run_side_effects(result)
 
     async def _decide_consent(
@@ -286,7 +240,7 @@ class SessionWorkflow:
         request: WithdrawCancellationInput | DecideCancellationInput,
     ) -> SessionRecord:
         if not self._consent.waiting:
-            raise _no_pending_request(self._session)
+            self._refuse_unless_waiting()
         if request.deadline is not None:  # (inputs recorded before deadlines existed carry none)
             await steps.check_deadline(request.deadline)
         if not await self._consent.decide(outcome, decided_by, actor, request.request_id or request_id()):
@@ -321,10 +275,9 @@ class SessionWorkflow:
         )
 
 
-def _no_pending_request(session: SessionRecord | None) -> ApplicationError:
-    return ApplicationError(
-        "There is no cancellation request awaiting an answer.",
-        {"cancellation_status": session.cancellation_status if session else None},
-        type=ErrorCode.NO_CANCELLATION_PENDING,
-        non_retryable=True,
-    )
+def _refuse(rule: Callable[..., None], *facts: object) -> None:
+    """Run a rule of ``coach_sessions.rules`` as a workflow refusal (the update's caller sees its code)."""
+    try:
+        rule(*facts)
+    except DomainError as error:
+        raise domain_error_to_application_error(error) from None

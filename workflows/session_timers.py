@@ -23,10 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import steps
     from workflows.session_machinery import BackgroundTasks
 
-# Patch (see the README, "Changing workflow code"): reminders, pending nudges and continue-as-new.
-# Sessions whose histories began before it keep only their end timer, as they were started.
-SESSION_TIMERS_PATCH = "session-reminders-nudges"
-
 
 class SessionTimers:
     def __init__(self, settings: SessionTimerSettings, done: Iterable[str], tasks: BackgroundTasks) -> None:

@@ -12,19 +12,21 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api.services.access import visible_session
+from api.services.session_workflow import session_workflow_start
 from coach_sessions.auth import Principal
-from coach_sessions.contracts import BriefWorkflowInput, SessionBrief, SessionWorkflowInput
-from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.contracts import BriefWorkflowInput, SessionBrief
+from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.models import SessionRecord
 from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.statuses import TERMINAL_STATUSES
-from coach_sessions.temporal import session_brief_workflow_id, session_workflow_id
+from coach_sessions.temporal import session_brief_workflow_id
 from workflows.brief import SessionBriefWorkflow
 from workflows.session import SessionWorkflow
 
@@ -58,9 +60,7 @@ class BriefService:
         self._wait = wait
 
     async def session_prep(self, principal: Principal, session_id: UUID) -> SessionBrief:
-        record = await self._sessions.get(session_id)
-        if record is None or (not principal.is_admin and record.coach_id != principal.id):
-            raise NotFound()
+        record = await visible_session(self._sessions, principal, session_id)
         stored = await self._briefs.stored(session_id)
         if stored is not None and not stored.stale:
             return stored
@@ -91,15 +91,8 @@ class BriefService:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             )
-        start = WithStartWorkflowOperation(
-            SessionWorkflow.run,
-            SessionWorkflowInput(session_id=record.id),
-            id=session_workflow_id(record.id),
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # Finished in the meantime: never start a second lifecycle for the session (fails → stored brief).
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        # Finished in the meantime: never start a second lifecycle for the session (fails → stored brief).
+        start = session_workflow_start(record.id, self._task_queue, restart_finished=False)
         return await self._temporal.execute_update_with_start_workflow(
             SessionWorkflow.generate_brief, start_workflow_operation=start
         )

@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from coach_sessions.contracts import OutboxDeliveryInput, ParentReply
 from coach_sessions.repositories.inbound import InboundReply, InboundRepository, MatchKind
+from coach_sessions.temporal import message_delivery_workflow_id
 from workflows.consent import CancellationConsentWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
 
@@ -102,7 +103,7 @@ class ConsentReplyService:
             await self._temporal.start_workflow(
                 OutboxDeliveryWorkflow.run,
                 OutboxDeliveryInput(message_ids=[message_id]),  # type: ignore[list-item]
-                id=f"deliver-{message_id}",
+                id=message_delivery_workflow_id(message_id),
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )

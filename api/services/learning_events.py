@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
+from api.services.access import visible_child
 from coach_sessions.auth import Principal
 from coach_sessions.contracts import EmbedEventsInput
 from coach_sessions.errors import ErrorCode, NotFound
@@ -52,9 +53,7 @@ class LearningEventService:
         content: str,
     ) -> LearningEventRecord:
         """The child's coach or an admin; anyone else gets the same 404 as a missing child."""
-        child = await self._people.get_child(child_id)
-        if child is None or (not principal.is_admin and child.coach_id != principal.id):
-            raise NotFound("child", ErrorCode.NOT_FOUND)
+        await visible_child(self._people, principal, child_id)
         if session_id is not None:
             session = await self._sessions.get(session_id)
             if session is None or session.child_id != child_id:

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from api.services.access import may_see
 from api.services.sessions import Clock, utc_now
 from coach_sessions.auth import Principal
 from coach_sessions.errors import DomainError, ErrorCode, NotFound
@@ -85,7 +86,7 @@ class ProgressService:
     async def _visible_child(self, principal: Principal, child_id: UUID, *, what: str = "child") -> Child:
         """The child if this caller is its coach or an admin; otherwise the same 404 as a missing one."""
         child = await self._people.get_child(child_id)
-        if child is None or (not principal.is_admin and child.coach_id != principal.id):
+        if child is None or not may_see(principal, child.coach_id):
             raise NotFound(what, ErrorCode.NOT_FOUND)
         return child
 

@@ -6,22 +6,20 @@ workflow is started if it is not running). The routes call these verbs and never
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
-from temporalio.client import (
-    Client,
-    RPCTimeoutOrCancelledError,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-)
-from temporalio.common import WorkflowIDConflictPolicy
+from pydantic import BaseModel
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.services.idempotency import KeyedOutcomes
+from api.services.access import visible_session
+from api.services.idempotency import KeyedOutcomes, KeyedRequest, key_request_id
+from api.services.session_workflow import session_workflow_start
+from coach_sessions import rules
 from coach_sessions.auth import Principal
 from coach_sessions.contracts import (
     Actor,
@@ -31,7 +29,6 @@ from coach_sessions.contracts import (
     MarkMissedInput,
     RequestCancellationInput,
     RescheduleInput,
-    SessionWorkflowInput,
     WithdrawCancellationInput,
 )
 from coach_sessions.errors import KNOWN_CODES, DomainError, ErrorCode, NotFound
@@ -40,8 +37,6 @@ from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.scheduling import local_datetime
-from coach_sessions.statuses import TERMINAL_STATUSES, CancellationStatus
-from coach_sessions.temporal import session_workflow_id
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.api")
@@ -88,7 +83,7 @@ class SessionService:
         return SessionView.of(record, self._clock(), self._minimum_notice)
 
     async def get(self, principal: Principal, session_id: UUID) -> SessionView:
-        return self.view(await self._visible_session(principal, session_id))
+        return self.view(await visible_session(self._sessions, principal, session_id))
 
     async def list_for_child(self, principal: Principal, child_id: UUID) -> list[SessionView]:
         """The child's sessions this caller may see. A coach not (or no longer) the child's coach
@@ -103,17 +98,15 @@ class SessionService:
         return [self.view(r) for r in records]
 
     # ----- actions -----------------------------------------------------------------------------
-    # Each verb may carry the caller's Idempotency-Key: a retry with the same key gets the first
-    # outcome (see ``_once``), never a refusal caused by its own earlier success.
+    # Each verb builds the update it sends and hands it to ``_act``. With the caller's Idempotency-Key,
+    # a retry gets the first outcome, never a refusal caused by its own earlier success.
 
     async def complete(
         self, principal: Principal, session_id: UUID, *, notes: str | None, idempotency_key: str | None = None
     ) -> SessionView:
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            argument = CompleteInput(actor=_actor(principal), notes=notes, **self._stamp(key_id))
-            return await self._update(record, SessionWorkflow.complete, argument, key_id)
-
-        return await self._once(principal, session_id, "complete", {"notes": notes}, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = CompleteInput(actor=_actor(principal), notes=notes, **self._stamp(principal, idempotency_key))
+        return await self._act(principal, record, SessionWorkflow.complete, update, idempotency_key)
 
     async def mark_missed(
         self,
@@ -124,18 +117,14 @@ class SessionService:
         notes: str | None,
         idempotency_key: str | None = None,
     ) -> SessionView:
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            argument = MarkMissedInput(
-                actor=_actor(principal),
-                notify_parent=notify_parent,
-                notes=notes,
-                deadline=self._deadline(),
-                request_id=key_id,
-            )
-            return await self._update(record, SessionWorkflow.mark_missed, argument, key_id)
-
-        arguments = {"notify_parent": notify_parent, "notes": notes}
-        return await self._once(principal, session_id, "mark_missed", arguments, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = MarkMissedInput(
+            actor=_actor(principal),
+            notify_parent=notify_parent,
+            notes=notes,
+            **self._stamp(principal, idempotency_key),
+        )
+        return await self._act(principal, record, SessionWorkflow.mark_missed, update, idempotency_key)
 
     async def reschedule(
         self,
@@ -148,37 +137,23 @@ class SessionService:
         idempotency_key: str | None = None,
     ) -> SessionView:
         """Move the session to a date and time read in its coach's timezone (must be in the future)."""
-
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            new_at = await self._coach_local_time(record, new_date, new_time)
-            argument = RescheduleInput(
-                actor=_actor(principal),
-                new_scheduled_at=new_at,
-                reason=reason,
-                deadline=self._deadline(),
-                minimum_notice=self._minimum_notice,
-                request_id=key_id,
-            )
-            return await self._update(record, SessionWorkflow.reschedule, argument, key_id)
-
-        arguments = {"new_date": new_date, "new_time": new_time, "reason": reason}
-        return await self._once(principal, session_id, "reschedule", arguments, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = RescheduleInput(
+            actor=_actor(principal),
+            new_scheduled_at=await self._coach_local_time(record, new_date, new_time),
+            reason=reason,
+            minimum_notice=self._minimum_notice,
+            **self._stamp(principal, idempotency_key),
+        )
+        return await self._act(principal, record, SessionWorkflow.reschedule, update, idempotency_key)
 
     async def cancel(
         self, principal: Principal, session_id: UUID, *, reason: str, idempotency_key: str | None = None
     ) -> SessionView:
         """An admin's cancellation. Coaches cancel through the parent's consent (request_cancellation)."""
-
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            if not principal.is_admin:
-                raise DomainError(
-                    ErrorCode.PARENT_CONSENT_REQUIRED,
-                    "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
-                )
-            argument = CancelInput(actor=_actor(principal), reason=reason, **self._stamp(key_id))
-            return await self._update(record, SessionWorkflow.cancel, argument, key_id)
-
-        return await self._once(principal, session_id, "cancel", {"reason": reason}, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = CancelInput(actor=_actor(principal), reason=reason, **self._stamp(principal, idempotency_key))
+        return await self._act(principal, record, SessionWorkflow.cancel, update, idempotency_key)
 
     async def request_cancellation(
         self, principal: Principal, session_id: UUID, *, reason: str, idempotency_key: str | None = None
@@ -188,30 +163,22 @@ class SessionService:
             raise DomainError(
                 ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow."
             )
-
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            argument = RequestCancellationInput(
-                actor=_actor(principal),
-                reason=reason,
-                auto_approve_after=self._consent_window,
-                deadline=self._deadline(),
-                minimum_notice=self._minimum_notice,
-                request_id=key_id,
-            )
-            return await self._update(record, SessionWorkflow.request_cancellation, argument, key_id)
-
-        arguments = {"reason": reason}
-        return await self._once(principal, session_id, "request_cancellation", arguments, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = RequestCancellationInput(
+            actor=_actor(principal),
+            reason=reason,
+            auto_approve_after=self._consent_window,
+            minimum_notice=self._minimum_notice,
+            **self._stamp(principal, idempotency_key),
+        )
+        return await self._act(principal, record, SessionWorkflow.request_cancellation, update, idempotency_key)
 
     async def withdraw_cancellation(
         self, principal: Principal, session_id: UUID, *, idempotency_key: str | None = None
     ) -> SessionView:
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            _require_pending_cancellation(record)
-            argument = WithdrawCancellationInput(actor=_actor(principal), **self._stamp(key_id))
-            return await self._update(record, SessionWorkflow.withdraw_cancellation, argument, key_id)
-
-        return await self._once(principal, session_id, "withdraw_cancellation", {}, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = WithdrawCancellationInput(actor=_actor(principal), **self._stamp(principal, idempotency_key))
+        return await self._act(principal, record, SessionWorkflow.withdraw_cancellation, update, idempotency_key)
 
     async def decide_cancellation(
         self,
@@ -221,95 +188,90 @@ class SessionService:
         decision: Literal["approve", "reject"],
         idempotency_key: str | None = None,
     ) -> SessionView:
-        async def send(record: SessionRecord, key_id: str | None) -> SessionView:
-            _require_pending_cancellation(record)
-            argument = DecideCancellationInput(actor=_actor(principal), decision=decision, **self._stamp(key_id))
-            return await self._update(record, SessionWorkflow.decide_cancellation, argument, key_id)
-
-        arguments = {"decision": decision}
-        return await self._once(principal, session_id, "decide_cancellation", arguments, idempotency_key, send)
+        record = await visible_session(self._sessions, principal, session_id)
+        update = DecideCancellationInput(
+            actor=_actor(principal), decision=decision, **self._stamp(principal, idempotency_key)
+        )
+        return await self._act(principal, record, SessionWorkflow.decide_cancellation, update, idempotency_key)
 
     # ----- machinery ---------------------------------------------------------------------------
 
-    async def _visible_session(self, principal: Principal, session_id: UUID) -> SessionRecord:
-        """The session if this caller may see it; otherwise the same 404 as a missing one."""
-        record = await self._sessions.get(session_id)
-        if record is None or (not principal.is_admin and record.coach_id != principal.id):
-            raise NotFound()
-        return record
-
-    async def _once(
+    async def _act(
         self,
         principal: Principal,
-        session_id: UUID,
-        action: str,
-        arguments: dict[str, Any],
+        record: SessionRecord,
+        method: SessionUpdate[UpdateInput],
+        update: UpdateInput,
         key: str | None,
-        send: Callable[[SessionRecord, str | None], Awaitable[SessionView]],
     ) -> SessionView:
-        """Run an action; with an Idempotency-Key, at most once per caller and key.
+        """Send one action's update; with an Idempotency-Key, at most once per caller and key.
 
-        The key becomes the Temporal update id, which is also the transition's idempotency key in
+        The key's request id travels in the update and is the transition's idempotency key in
         Postgres: an earlier attempt that committed (even one whose caller got 503) is found and
         answered, and its outcome is kept for later retries. Unavailability is never kept.
         """
         if key is None:
-            return await send(await self._visible_session(principal, session_id), None)
-        fingerprint = self._keys.fingerprint(action, session_id, arguments)
-        if (first := await self._keys.first_outcome(principal.id, key, fingerprint)) is not None:
+            return await self._send(principal, record, method, update)
+        assert isinstance(update, BaseModel)
+        keyed = KeyedRequest.of(principal.id, key, record.id, update)
+        if (first := await self._keys.first_outcome(keyed)) is not None:
             return first
-        record = await self._visible_session(principal, session_id)
-        key_id = self._keys.request_id(principal.id, key)
         try:
-            if await self._sessions.transition_committed(session_id, key_id):
+            if await self._sessions.transition_committed(record.id, keyed.request_id):
                 view = self.view(record)  # an earlier attempt committed: it is the answer
             else:
-                view = await send(record, key_id)
+                view = await self._send(principal, record, method, update, update_id_prefix=keyed.request_id)
         except DomainError as error:
-            await self._keys.keep_refusal(principal.id, key, fingerprint, error)
+            await self._keys.keep_refusal(keyed, error)
             raise
-        await self._keys.keep_view(principal.id, key, fingerprint, view)
+        await self._keys.keep_view(keyed, view)
         return view
 
-    def _stamp(self, key_id: str | None) -> dict[str, Any]:
+    def _refuse_early(self, principal: Principal, record: SessionRecord, update: object) -> None:
+        """What the row already says about the action, refused without asking the workflow (which may
+        have finished): the same answers the workflow would give."""
+        if isinstance(update, CancelInput) and not principal.is_admin:
+            raise DomainError(
+                ErrorCode.PARENT_CONSENT_REQUIRED,
+                "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
+            )
+        if isinstance(update, WithdrawCancellationInput | DecideCancellationInput):
+            rules.refuse_unless_cancellation_pending(record.session_number, record.cancellation_status)
+        if isinstance(update, RescheduleInput) and update.new_scheduled_at <= self._clock():
+            raise DomainError(
+                ErrorCode.TIME_IN_PAST, f"The new time ({update.new_scheduled_at.isoformat()}) must be in the future."
+            )
+        rules.refuse_when_finished(record.session_number, record.status)
+
+    def _stamp(self, principal: Principal, key: str | None) -> dict[str, Any]:
         """What every update carries: its deadline and, with an Idempotency-Key, the key's request id."""
-        return {"deadline": self._deadline(), "request_id": key_id}
+        return {"deadline": self._deadline(), "request_id": key_request_id(principal.id, key) if key else None}
 
     def _deadline(self) -> datetime:
         """When the action stops being wanted: a little before this API stops waiting for it, so a
         worker whose clock runs a little ahead cannot apply it after the caller had a 503."""
         return self._clock() + self._answer_within - min(DEADLINE_MARGIN, self._answer_within / 5)
 
-    async def _update(
+    async def _send(
         self,
+        principal: Principal,
         record: SessionRecord,
-        update: SessionUpdate[UpdateInput],
-        argument: UpdateInput,
-        key_id: str | None = None,
+        method: SessionUpdate[UpdateInput],
+        update: UpdateInput,
+        *,
+        update_id_prefix: str | None = None,
     ) -> SessionView:
         """Send one update to the session's workflow, starting the workflow if it is not running.
 
         With a key, every attempt is its own update (a repeated update id would get the first
         attempt's answer back from Temporal, a refusal included) carrying the key's request id."""
-        update_id = f"{key_id}-{uuid4().hex[:12]}" if key_id else None
-        if record.status in TERMINAL_STATUSES:
-            # Known without asking the workflow (which may have finished): same answer it would give.
-            raise DomainError(
-                ErrorCode.INVALID_STATUS,
-                f"Session {record.session_number} is {record.status}; this action is not possible.",
-                current_status=record.status,
-            )
-        start = WithStartWorkflowOperation(
-            SessionWorkflow.run,
-            SessionWorkflowInput(session_id=record.id),
-            id=session_workflow_id(record.id),
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+        self._refuse_early(principal, record, update)
+        update_id = f"{update_id_prefix}-{uuid4().hex[:12]}" if update_id_prefix else None
+        start = session_workflow_start(record.id, self._task_queue, restart_finished=True)
         try:
             updated = await asyncio.wait_for(
                 self._temporal.execute_update_with_start_workflow(
-                    update, argument, start_workflow_operation=start, id=update_id
+                    method, update, start_workflow_operation=start, id=update_id
                 ),
                 self._answer_within.total_seconds(),
             )
@@ -327,26 +289,11 @@ class SessionService:
     async def _coach_local_time(self, record: SessionRecord, day: date, at: time) -> datetime:
         coach = await self._people.get_coach(record.coach_id)
         assert coach is not None  # FK
-        when = local_datetime(day, at.replace(tzinfo=None), coach.timezone)
-        if when <= self._clock():
-            raise DomainError(
-                ErrorCode.TIME_IN_PAST,
-                f"The new time ({when.isoformat()}, {coach.timezone}) must be in the future.",
-            )
-        return when
+        return local_datetime(day, at.replace(tzinfo=None), coach.timezone)
 
 
 def _actor(principal: Principal) -> Actor:
     return Actor(id=principal.id, role=principal.role.value)
-
-
-def _require_pending_cancellation(record: SessionRecord) -> None:
-    if record.cancellation_status != CancellationStatus.PENDING:
-        raise DomainError(
-            ErrorCode.NO_CANCELLATION_PENDING,
-            f"Session {record.session_number} has no cancellation request awaiting an answer.",
-            cancellation_status=record.cancellation_status,
-        )
 
 
 def _as_domain_error(error: WorkflowUpdateFailedError) -> DomainError:

@@ -7,9 +7,9 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel
 
+from api.services.access import visible_session
 from api.services.sessions import Clock, utc_now
 from coach_sessions.auth import Principal
-from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
 from coach_sessions.providers.calendar import BusyTimes, CalendarError
 from coach_sessions.repositories.people import PeopleRepository
@@ -57,9 +57,7 @@ class SlotService:
         self._clock = clock
 
     async def available(self, principal: Principal, session_id: UUID, day: date) -> SlotList:
-        record = await self._sessions.get(session_id)
-        if record is None or (not principal.is_admin and record.coach_id != principal.id):
-            raise NotFound()
+        record = await visible_session(self._sessions, principal, session_id)
         now = self._clock()
         coach = await self._people.get_coach(record.coach_id)
         assert coach is not None  # FK
