@@ -88,7 +88,7 @@ api: install
 	$(DEVSTACK) exec -- $(PY) -m api.server --host 127.0.0.1 --port $(API_PORT)
 
 token: install
-	@$(DEVSTACK) exec -- $(PY) -m coach_sessions mint-token --demo-coach
+	@$(DEVSTACK) exec -- $(PY) -m devtools mint-token --demo-coach
 
 # Refuses while the embedded PostgreSQL is running from .data/pg (stop `make run` first).
 clean-data:

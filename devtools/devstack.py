@@ -135,12 +135,12 @@ def prestart(env: Mapping[str, str]) -> None:
     wait_for_servers(env)
     print(f"migrations applied: {asyncio.run(apply_migrations(env['DATABASE_URL']))}")
     if env.get("APP_ENV") != "production":
-        subprocess.run([sys.executable, "-m", "coach_sessions", "seed-demo"], check=True, cwd=REPO_ROOT)
+        subprocess.run([sys.executable, "-m", "devtools", "seed-demo"], check=True, cwd=REPO_ROOT)
 
 
 def mint_token(who: str) -> str:
-    """A demo token (``python -m coach_sessions mint-token``), retried while the demo data is being loaded."""
-    command = [sys.executable, "-m", "coach_sessions", "mint-token", who]
+    """A demo token (``python -m devtools mint-token``), retried while the demo data is being loaded."""
+    command = [sys.executable, "-m", "devtools", "mint-token", who]
     try:
         for attempt in retrying(60):
             with attempt:
