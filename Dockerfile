@@ -26,7 +26,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev
 
 # .dockerignore leaves out tests/ and devtools/ (the dev launcher, embedded PostgreSQL, demo data): none of
-# the services import them (only the dev-only `seed-demo` and `mint-token --demo-*` commands do); they
+# the services or their commands import them (the dev-only commands are `python -m devtools`); they
 # reach their servers through DATABASE_URL / TEMPORAL_ADDRESS.
 COPY . .
 # Bytecode for the application too (uv compiles only the virtualenv; PYTHONDONTWRITEBYTECODE and the

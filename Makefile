@@ -11,6 +11,8 @@ MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# API_PORT, TEMPORAL_PORT and TEMPORAL_UI_PORT reach devtools/devstack.py through the environment (from
+# the shell or the make command line); API_PORT is also needed here, by `make api`.
 API_PORT ?= 8000
 # uv from PATH, else the copy pip installs: `python -m uv` works wherever pip put the script.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
@@ -33,6 +35,7 @@ help:
 	@echo "make token       print a demo coach token (TOKEN=\$$(make -s token))"
 	@echo "make clean-data  delete .data/ (local database, Temporal state, dev secrets)"
 	@echo "DATABASE_URL / TEMPORAL_ADDRESS point at existing servers instead of local ones."
+	@echo "API_PORT / TEMPORAL_PORT / TEMPORAL_UI_PORT move the local ports (8000, 7233 and +10 +11, 8233)."
 
 # `uv sync` is exact: it also removes packages that are not in the lock (and keeps the dev group).
 install:
@@ -85,7 +88,7 @@ api: install
 	$(DEVSTACK) exec -- $(PY) -m api.server --host 127.0.0.1 --port $(API_PORT)
 
 token: install
-	@$(DEVSTACK) exec -- $(PY) -m coach_sessions mint-token --demo-coach
+	@$(DEVSTACK) exec -- $(PY) -m devtools mint-token --demo-coach
 
 # Refuses while the embedded PostgreSQL is running from .data/pg (stop `make run` first).
 clean-data:

@@ -24,6 +24,7 @@ from coach_sessions.db import apply_migrations
 from coach_sessions.settings import Settings
 from devtools.devstack import temporal_command, wait_for_temporal
 from devtools.embedded import EmbeddedPostgres
+from tests.fakes.service_account import service_account_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -150,28 +151,6 @@ def wait_http(url: str, seconds: float = 60, *, status: int = 200, stack: Stack 
             last = error
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer {status} within {seconds}s (last: {last!r})")
-
-
-def service_account_file(path: Path, token_uri: str) -> Path:
-    """A throwaway service-account key whose token endpoint is the fake calendar's ``/token``."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "bench",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "bench@bench.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-    path.write_text(json.dumps(info))
-    return path
 
 
 BEFORE_QUEUE = "coach-sessions-before"

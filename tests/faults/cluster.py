@@ -8,7 +8,6 @@ fake's ``/token``) and AiSensy, so no product code needed a hook for this harnes
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import tempfile
@@ -20,8 +19,6 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
@@ -31,6 +28,7 @@ from coach_sessions.temporal import connect
 from tests.factories import make_family, make_sessions
 from tests.fakes.aisensy import FakeAiSensy
 from tests.fakes.google_calendar import FakeGoogleCalendar
+from tests.fakes.service_account import service_account_file
 from tests.faults.procs import PYTHON, Postgres, Process, free_port, poll, port_open, temporal_process
 from tests.helpers import TEST_SECRET
 
@@ -45,24 +43,6 @@ def make_pg_template(directory: Path) -> Path:
     asyncio.run(apply_migrations(dsn))
     postgres.stop_cleanly()
     return directory / "pg"
-
-
-def _service_account_file(path: Path, token_uri: str) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "coach-sessions-faults",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "calendar@coach-sessions-faults.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-    path.write_text(json.dumps(info))
-    return path
 
 
 @dataclass
@@ -129,7 +109,7 @@ class Cluster:
             "AUTH_JWT_SECRET": TEST_SECRET,
             "CALENDAR_PROVIDER": "google",
             "GOOGLE_SERVICE_ACCOUNT_FILE": str(
-                _service_account_file(self.tmp / "service-account.json", self.calendar.token_uri)
+                service_account_file(self.tmp / "service-account.json", self.calendar.token_uri)
             ),
             "GOOGLE_CALENDAR_API_ENDPOINT": self.calendar.api_endpoint,
             "WHATSAPP_PROVIDER": "aisensy",
