@@ -4,7 +4,7 @@ Per action, five variants run in rotation on fresh sessions whose workflows are 
 ``service`` (HTTP → API → update-with-start → SessionWorkflow → local activity → answer),
 ``direct`` (the same update-with-start from a plain Temporal client: no HTTP, auth or API read),
 ``floor`` (update-with-start on a bare workflow → local activity running the same transaction,
-``SessionRepository.apply``), ``floor_unsandboxed`` (the same bare workflow without the sandbox) and
+``activities.sessions.run_transition``), ``floor_unsandboxed`` (the same bare workflow without the sandbox) and
 ``tx`` (the transaction alone in asyncpg). Their differences are the breakdown.
 """
 
@@ -20,6 +20,7 @@ import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.sessions import run_transition
 from bench.floor_worker import FLOOR_QUEUE, FLOOR_QUEUE_UNSANDBOXED, FloorWorkflow
 from bench.procs import BEFORE_QUEUE
 from bench.stats import ratio, summarize
@@ -138,7 +139,7 @@ class ActionBench:
             return floor
 
         async def tx(target: Target) -> Any:
-            return await self.repo.apply(_transition(action, target))
+            return await run_transition(self.repo, _transition(action, target))
 
         return {
             "service": service,

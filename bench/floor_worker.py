@@ -1,5 +1,5 @@
 """The action's floor: a bare workflow whose update runs one local activity doing the very transaction
-the service runs (``SessionRepository.apply``), on its own task queue, with the SDK's default worker
+the service runs (``activities.sessions.run_transition``), on its own task queue, with the SDK's default worker
 settings. ``python -m bench.floor_worker`` (environment as the worker's) writes ``floor_worker.ready``
 next to its log once it polls."""
 
@@ -14,6 +14,7 @@ from temporalio import activity, workflow
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 with workflow.unsafe.imports_passed_through():
+    from activities.sessions import run_transition
     from coach_sessions.contracts import TransitionRequest, TransitionResult
     from coach_sessions.db import create_pool
     from coach_sessions.repositories.sessions import SessionRepository
@@ -29,7 +30,7 @@ class FloorActivities:
 
     @activity.defn
     async def floor_apply(self, request: TransitionRequest) -> TransitionResult:
-        return await self._sessions.apply(request)
+        return await run_transition(self._sessions, request)
 
 
 @workflow.defn

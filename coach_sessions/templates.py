@@ -4,10 +4,13 @@ Each campaign named here must exist in AiSensy as a live API campaign bound to a
 whose body has exactly these parameters, in this order.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
+
+Recipient = Literal["parent", "coach"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,26 @@ class MessageContext:
     decided_by: str = ""
     meet_link: str = ""
     locked_sessions: int = 0  # later sessions waiting behind this one (the sequence lock)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], *, timezone: str, **details: Any) -> Self:
+        """From a row of the session joined with its child, parent and coach (``child_name``,
+        ``parent_name``, ``coach_name``, ``session_number``, ``scheduled_at``), read in ``timezone``."""
+        return cls(
+            parent_name=row["parent_name"],
+            child_name=row["child_name"],
+            coach_name=row["coach_name"],
+            session_number=row["session_number"],
+            scheduled_at=row["scheduled_at"],
+            timezone=timezone,
+            **details,
+        )
+
+
+def addressee(row: Mapping[str, Any], recipient: Recipient) -> tuple[str | None, str]:
+    """The phone and name a message to the session's parent or coach goes to (from the same joined row;
+    a coach may have no WhatsApp number: None)."""
+    return row[f"{recipient}_phone"], row[f"{recipient}_name"]
 
 
 def format_when(at: datetime, timezone: str) -> str:

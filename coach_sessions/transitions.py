@@ -1,11 +1,11 @@
 """What each session action changes, or why it is refused. Pure functions: no I/O.
 
-The repository runs ``plan`` inside the transaction that holds the session's row locks, then writes
-the columns, the learning event and the queued messages it returns.
+``activities/sessions.py`` runs ``plan`` inside the transaction that holds the session's row locks,
+then writes the columns, the learning event and the queued messages it returns.
 """
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from coach_sessions import rules
 from coach_sessions.contracts import SessionAction, TransitionRequest
@@ -26,11 +26,10 @@ from coach_sessions.templates import (
     SESSION_NOSHOW,
     SESSION_RESCHEDULED,
     SESSION_SUMMARY,
+    Recipient,
     format_when,
 )
 from coach_sessions.temporal import consent_workflow_id
-
-Recipient = Literal["parent", "coach"]
 
 
 @dataclass(frozen=True)

@@ -363,6 +363,7 @@ async def test_concurrent_complete_of_4_and_5_never_breaks_the_order(stack: Stac
 
 async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
     """The same race straight at the transaction, without Temporal's pacing in between."""
+    from activities.sessions import run_transition
     from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
     from coach_sessions.errors import DomainError
     from coach_sessions.repositories.sessions import SessionRepository
@@ -377,14 +378,15 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
 
         async def complete(session_id: UUID, run: int = run, family: Family = family) -> str:
             try:
-                await repo.apply(
+                await run_transition(
+                    repo,
                     TransitionRequest(
                         session_id=session_id,
                         action=SessionAction.COMPLETE,
                         request_id=f"race-{run}-{session_id}",
                         actor=Actor(id=family.coach.id, role=Role.COACH.value),
                         now=datetime.now(UTC),
-                    )
+                    ),
                 )
                 return "ok"
             except DomainError as error:
@@ -401,6 +403,7 @@ async def test_repository_race_many_times(pool: asyncpg.Pool) -> None:
 
 async def test_a_retried_transition_returns_its_own_commit(pool: asyncpg.Pool) -> None:
     """The local activity's retry after a lost answer must not fail with invalid_status."""
+    from activities.sessions import run_transition
     from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
     from coach_sessions.repositories.sessions import SessionRepository
 
@@ -414,11 +417,11 @@ async def test_a_retried_transition_returns_its_own_commit(pool: asyncpg.Pool) -
         notes="Good",
     )
     repo = SessionRepository(pool)
-    first = await repo.apply(request)
-    again = await repo.apply(request)
+    first = await run_transition(repo, request)
+    again = await run_transition(repo, request)
     assert again.session.version == first.session.version and again.session.status == "completed"
     assert again.message_ids == first.message_ids and len(first.message_ids) == 1
     assert [e["event_type"] for e in await _events(pool, ids[0])] == ["session_completed"]
     other = request.model_copy(update={"request_id": "update-2"})
     with pytest.raises(Exception, match="completed"):
-        await repo.apply(other)  # a different request is refused as usual
+        await run_transition(repo, other)  # a different request is refused as usual

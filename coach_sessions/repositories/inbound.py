@@ -139,14 +139,8 @@ class InboundRepository:
 
     async def _queue_late_notice(self, conn: asyncpg.Connection, reply: InboundReply, session: dict[str, Any]) -> UUID:
         status = CancellationStatus(session["cancellation_status"])
-        context = MessageContext(
-            parent_name=session["parent_name"],
-            child_name=session["child_name"],
-            coach_name=session["coach_name"],
-            session_number=session["session_number"],
-            scheduled_at=session["scheduled_at"],
-            timezone=session["timezone"],
-            notes=_OUTCOME_TEXT.get(status, "the request was already decided"),
+        context = MessageContext.from_row(
+            session, timezone=session["timezone"], notes=_OUTCOME_TEXT.get(status, "the request was already decided")
         )
         # One "already decided" note per request, however many late taps arrive for it.
         request_key = session["consent_workflow_id"] or session["id"]

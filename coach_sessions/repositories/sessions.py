@@ -1,25 +1,22 @@
-"""Scheduled sessions: reads with their lock state, and every status transition in one transaction."""
+"""Scheduled sessions: reads with their lock state, and the primitives of a status transition."""
 
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from coach_sessions import rules
 from coach_sessions.contracts import SessionAction, TransitionRequest, TransitionResult
 from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
-from coach_sessions.repositories.learning_events import insert_learning_event
-from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import (
     RESOLVED_STATUSES,
     TERMINAL_STATUSES,
     CalendarSyncStatus,
     SessionStatus,
 )
-from coach_sessions.templates import CANCELLATION_REQUEST, MessageContext, render_params
-from coach_sessions.transitions import plan
 
 # Actions whose replay (a retried activity) must re-run the calendar sync.
 CALENDAR_ACTIONS = frozenset({SessionAction.RESCHEDULE, SessionAction.CANCEL, SessionAction.APPROVE_CANCELLATION})
@@ -44,12 +41,17 @@ SELECT s.*,
 """
 
 # What a transition needs beyond the row: who to tell, in whose timezone.
-_CONTEXT = """
+_PEOPLE = """
 SELECT ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
        co.name AS coach_name, co.phone AS coach_phone, co.timezone AS coach_timezone
   FROM children ch JOIN parents pa ON pa.id = ch.parent_id JOIN coaches co ON co.id = $2
  WHERE ch.id = $1
 """
+
+
+def transition_key(session_id: UUID, request_id: str) -> str:
+    """The idempotency key of one transition's learning event; its messages' keys start with it."""
+    return f"transition:{session_id}:{request_id}"
 
 
 class SessionRepository:
@@ -80,7 +82,7 @@ class SessionRepository:
                 "SELECT EXISTS (SELECT 1 FROM learning_events WHERE session_id = $1"
                 " AND (idempotency_key = $2 OR event_data->>'decision_token' = $3))",
                 session_id,
-                f"transition:{session_id}:{request_id}",
+                transition_key(session_id, request_id),
                 request_id,
             )
         )
@@ -106,119 +108,41 @@ class SessionRepository:
             raise NotFound()
         return record
 
-    # ----- coach/admin actions -----------------------------------------------------------------
+    # ----- transitions: the primitives activities/sessions.py runs in one transaction -------------
 
-    async def apply(self, request: TransitionRequest) -> TransitionResult:
-        """Check the rules and apply one action, with its learning event and messages, atomically.
-
-        Earlier sessions of the enrollment are locked (``FOR UPDATE``, in session order) before the
-        lock rule is read, so two concurrent actions on sessions 4 and 5 serialise and 5 can never be
-        resolved while 4 is not.
-        """
-        event_key = f"transition:{request.session_id}:{request.request_id}"
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self._pool.acquire() as conn, conn.transaction():
-            # This session and every earlier one of its enrollment, locked in session order.
-            siblings = await conn.fetch(
-                """
-                SELECT s.* FROM scheduled_sessions s
-                  JOIN scheduled_sessions target ON target.id = $1
-                 WHERE s.enrollment_id = target.enrollment_id AND s.session_number <= target.session_number
-                 ORDER BY s.session_number
-                   FOR UPDATE OF s
-                """,
-                request.session_id,
-            )
-            if not siblings:
-                raise NotFound()
-            row = siblings[-1]
-            already = await conn.fetchval("SELECT 1 FROM learning_events WHERE idempotency_key = $1", event_key)
-            if already:  # this very request committed before (a retried activity): answer the same
-                return await self._result_after_replay(conn, request)
-            rules.refuse_after_deadline(request.deadline, datetime.now(UTC))  # (not on the replay above)
-            context = await conn.fetchrow(_CONTEXT, row["child_id"], row["coach_id"])
-            blocking = rules.blocking_session_number(
-                row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
-            )
-            change = plan(request, dict(row), blocking, context["coach_timezone"])
-            if change.columns:
-                assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=2))
-                row = await conn.fetchrow(
-                    f"UPDATE scheduled_sessions SET {assignments}, version = version + 1, updated_at = now()"
-                    " WHERE id = $1 RETURNING *",
-                    request.session_id,
-                    *change.columns.values(),
-                )
-            if row["status"] in _TERMINAL:
-                # The last session resolved ends the enrollment: the child may be enrolled again.
-                await conn.execute(_END_ENROLLMENT_WHEN_DONE, row["enrollment_id"], _TERMINAL)
-            await insert_learning_event(
-                conn,
-                child_id=row["child_id"],
-                coach_id=row["coach_id"],
-                session_id=row["id"],
-                event_type=change.event_type.value,
-                event_date=request.now,
-                event_data=change.event_data
-                | {
-                    "actor_role": request.actor.role,
-                    "actor_id": str(request.actor.id) if request.actor.id else None,
-                }
-                | ({"decision_token": request.decision_token} if request.decision_token else {}),
-                content_for_embedding=change.sentence,
-                idempotency_key=event_key,
-            )
-            message_context = MessageContext(
-                parent_name=context["parent_name"],
-                child_name=context["child_name"],
-                coach_name=context["coach_name"],
-                session_number=row["session_number"],
-                scheduled_at=row["scheduled_at"],
-                timezone=context["coach_timezone"],
-                reason=row["cancellation_reason"] or request.reason or "",
-                notes=request.notes or "",
-                parent_phone=context["parent_phone"],
-                decided_by=request.decided_by or request.actor.role,
-            )
-            message_ids = []
-            for template_name, recipient in change.messages:
-                phone = context["parent_phone"] if recipient == "parent" else context["coach_phone"]
-                name = context["parent_name"] if recipient == "parent" else context["coach_name"]
-                if phone is None:  # a coach without a WhatsApp number: the event still records it
-                    continue
-                message_id = await enqueue_message(
-                    conn,
-                    idempotency_key=f"{event_key}:{template_name}",
-                    template_name=template_name,
-                    destination=phone,
-                    user_name=name,
-                    template_params=render_params(template_name, message_context),
-                    session_id=row["id"],
-                    child_id=row["child_id"],
-                    recipient_role=recipient,
-                )
-                message_ids.append(message_id)
-                if template_name == CANCELLATION_REQUEST:  # the request's own message: taps reply to it
-                    row = await conn.fetchrow(
-                        "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1 RETURNING *",
-                        row["id"],
-                        message_id,
-                    )
-            # No re-read: ``row`` is this session as written, and the earlier sessions the lock state
-            # depends on are locked by this transaction, so ``blocking`` (read above) still holds.
-            record = SessionRecord.model_validate(dict(row) | {"blocking_session_number": blocking})
-        return TransitionResult(session=record, message_ids=message_ids, calendar_sync_needed=change.calendar_sync)
+            yield conn
 
-    async def _get_in(self, conn: asyncpg.Connection, session_id: UUID) -> SessionRecord:
-        row = await conn.fetchrow(_SELECT_WITH_LOCK + " WHERE s.id = $2", _RESOLVED, session_id)
-        return SessionRecord.model_validate(dict(row))
+    @staticmethod
+    async def lock_through(conn: asyncpg.Connection, session_id: UUID) -> list[asyncpg.Record]:
+        """This session and every earlier one of its enrollment, locked (``FOR UPDATE``) in session
+        order, the session last: two concurrent actions on sessions 4 and 5 serialise, so 5 can never
+        be resolved while 4 is not."""
+        siblings = await conn.fetch(
+            """
+            SELECT s.* FROM scheduled_sessions s
+              JOIN scheduled_sessions target ON target.id = $1
+             WHERE s.enrollment_id = target.enrollment_id AND s.session_number <= target.session_number
+             ORDER BY s.session_number
+               FOR UPDATE OF s
+            """,
+            session_id,
+        )
+        if not siblings:
+            raise NotFound()
+        return list(siblings)
 
-    async def _result_after_replay(self, conn: asyncpg.Connection, request: TransitionRequest) -> TransitionResult:
-        event_key = f"transition:{request.session_id}:{request.request_id}"
+    async def replayed(self, conn: asyncpg.Connection, request: TransitionRequest) -> TransitionResult | None:
+        """The result of this very request when it committed before (a retried activity), else None."""
+        key = transition_key(request.session_id, request.request_id)
+        if not await conn.fetchval("SELECT 1 FROM learning_events WHERE idempotency_key = $1", key):
+            return None
         message_ids = [
             r["id"]
             for r in await conn.fetch(
-                "SELECT id FROM outbound_messages WHERE idempotency_key LIKE $1 || ':%' ORDER BY created_at",
-                event_key,
+                "SELECT id FROM outbound_messages WHERE idempotency_key LIKE $1 || ':%' ORDER BY created_at", key
             )
         ]
         return TransitionResult(
@@ -226,6 +150,40 @@ class SessionRepository:
             message_ids=message_ids,
             calendar_sync_needed=request.action in CALENDAR_ACTIONS,
         )
+
+    @staticmethod
+    async def people(conn: asyncpg.Connection, child_id: UUID, coach_id: UUID) -> asyncpg.Record:
+        """Who a transition tells, in whose timezone: the child's and parent's names, the coach's."""
+        return await conn.fetchrow(_PEOPLE, child_id, coach_id)
+
+    @staticmethod
+    async def write(conn: asyncpg.Connection, session_id: UUID, columns: dict[str, Any]) -> asyncpg.Record:
+        """Write a transition's columns (names from ``transitions.plan``, never from a caller)."""
+        assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=2))
+        return await conn.fetchrow(
+            f"UPDATE scheduled_sessions SET {assignments}, version = version + 1, updated_at = now()"
+            " WHERE id = $1 RETURNING *",
+            session_id,
+            *columns.values(),
+        )
+
+    @staticmethod
+    async def end_enrollment_when_done(conn: asyncpg.Connection, enrollment_id: UUID) -> None:
+        """The last session resolved ends the enrollment: the child may be enrolled again."""
+        await conn.execute(_END_ENROLLMENT_WHEN_DONE, enrollment_id, _TERMINAL)
+
+    @staticmethod
+    async def record_request_message(conn: asyncpg.Connection, session_id: UUID, message_id: UUID) -> asyncpg.Record:
+        """The cancellation request's own message: the parent's taps reply to it."""
+        return await conn.fetchrow(
+            "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1 RETURNING *",
+            session_id,
+            message_id,
+        )
+
+    async def _get_in(self, conn: asyncpg.Connection, session_id: UUID) -> SessionRecord:
+        row = await conn.fetchrow(_SELECT_WITH_LOCK + " WHERE s.id = $2", _RESOLVED, session_id)
+        return SessionRecord.model_validate(dict(row))
 
     # ----- calendar sync state -----------------------------------------------------------------
 

@@ -13,7 +13,14 @@ import asyncpg
 from coach_sessions.contracts import TimerMessageInput
 from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import RESOLVED_STATUSES, CancellationStatus, SessionStatus
-from coach_sessions.templates import COACH_PENDING_NUDGE, SESSION_REMINDER, MessageContext, render_params
+from coach_sessions.templates import (
+    COACH_PENDING_NUDGE,
+    SESSION_REMINDER,
+    MessageContext,
+    Recipient,
+    addressee,
+    render_params,
+)
 
 _REMINDED = [SessionStatus.SCHEDULED.value, SessionStatus.RESCHEDULED.value]
 _RESOLVED = sorted(s.value for s in RESOLVED_STATUSES)
@@ -50,35 +57,21 @@ class TimerMessageRepository:
             row = await conn.fetchrow(_SESSION_AND_PEOPLE, request.session_id)
             if row is None or row["scheduled_at"] != request.scheduled_at:
                 return None  # moved since the timer was armed: the new time has its own timers
+            recipient: Recipient = "parent" if request.kind == "reminder" else "coach"
+            phone, name = addressee(row, recipient)
+            if phone is None:
+                return None  # a coach without a WhatsApp number gets no nudges
             if request.kind == "reminder":
                 if row["status"] not in _REMINDED or row["cancellation_status"] == CancellationStatus.PENDING:
                     return None
-                template, phone, name, timezone, locked = (
-                    SESSION_REMINDER,
-                    row["parent_phone"],
-                    row["parent_name"],
-                    row["parent_timezone"],
-                    0,
-                )
+                template, locked = SESSION_REMINDER, 0
             else:
-                if row["status"] != SessionStatus.PENDING.value or row["coach_phone"] is None:
+                if row["status"] != SessionStatus.PENDING.value:
                     return None
                 locked = await conn.fetchval(_LOCKED_BEHIND, row["enrollment_id"], row["session_number"], _RESOLVED)
-                template, phone, name, timezone = (
-                    COACH_PENDING_NUDGE,
-                    row["coach_phone"],
-                    row["coach_name"],
-                    row["coach_timezone"],
-                )
-            context = MessageContext(
-                parent_name=row["parent_name"],
-                child_name=row["child_name"],
-                coach_name=row["coach_name"],
-                session_number=row["session_number"],
-                scheduled_at=row["scheduled_at"],
-                timezone=timezone,
-                meet_link=row["meet_link"] or "",
-                locked_sessions=locked,
+                template = COACH_PENDING_NUDGE
+            context = MessageContext.from_row(
+                row, timezone=row[f"{recipient}_timezone"], meet_link=row["meet_link"] or "", locked_sessions=locked
             )
             return await enqueue_message(
                 conn,
@@ -89,5 +82,5 @@ class TimerMessageRepository:
                 template_params=render_params(template, context),
                 session_id=row["id"],
                 child_id=row["child_id"],
-                recipient_role="parent" if request.kind == "reminder" else "coach",
+                recipient_role=recipient,
             )
