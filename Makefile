@@ -54,7 +54,7 @@ test: lint browser
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 # Re-record tests/histories/ (replayed by tests/test_replay.py): only when a workflow change is meant
-# to produce new histories. See the README, "Changing workflow code".
+# to produce new histories. See docs/reliability.md, "Changing workflow code".
 histories: install
 	$(VENV)/bin/pytest -q tests/record_histories.py --record-histories
 

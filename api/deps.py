@@ -44,7 +44,7 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 # A client-chosen key (e.g. a UUID) that makes an action safe to retry: the same key returns the first
-# outcome. Keys are per caller and kept with the outcome; see the README, "After a 503".
+# outcome. Keys are per caller and kept with the outcome; see docs/reliability.md, "What a client can rely on".
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),

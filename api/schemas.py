@@ -48,7 +48,7 @@ def _timezone(value: str) -> str:
     return value
 
 
-# Every date the API accepts lies in this window (the README's "Hostile input" section states it):
+# Every date the API accepts lies in this window (docs/security.md states it):
 # wide enough to import a running programme or plan years ahead, narrow enough that no conversion
 # to UTC in any zone overflows and PostgreSQL never stores ±infinity.
 EARLIEST_DATE = date(2000, 1, 1)

@@ -147,7 +147,7 @@ def _scale(scale: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Extrapolated to 10,000 children ({n:,} session workflows; estimates, from this run): "
-        f"{n} / {rate} per s = {n / rate / 3600:.1f} h of enrolment at this rate (paced; see the README), "
+        f"{n} / {rate} per s = {n / rate / 3600:.1f} h of enrolment at this rate (paced; see bench/README.md), "
         f"{n} × {scale['temporal_sqlite_bytes_per_session']} B = {n * scale['temporal_sqlite_bytes_per_session'] / 1e9:.1f} GB "
         f"of Temporal SQLite, {n} × {scale['postgres_bytes_per_session']} B = "
         f"{n * scale['postgres_bytes_per_session'] / 1e6:.0f} MB of PostgreSQL; worker memory follows the cache "

@@ -1,4 +1,4 @@
-"""Configuration from the environment (every variable is listed in the README)."""
+"""Configuration from the environment (every variable is listed in docs/configuration.md)."""
 
 import re
 from datetime import time, timedelta
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "coach-sessions"
     # Bounded so that 100k sleeping session workflows keep worker memory flat.
     worker_max_cached_workflows: int = 1000
-    # Workflow tasks a worker runs at once (README, "Configuration").
+    # Workflow tasks a worker runs at once (docs/configuration.md).
     worker_max_concurrent_workflow_tasks: int = 100
 
     auth_jwt_secret: str = ""
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     cancellation_auto_approve_after: Duration = timedelta(hours=48)
 
     # How long an action waits for its workflow's answer before the API answers 503
-    # temporarily_unavailable (the action is then never applied later; see the README).
+    # temporarily_unavailable (the action is then never applied later; see docs/reliability.md).
     action_answer_within: Duration = timedelta(seconds=5)
     # Each worker marks itself alive every WORKER_HEARTBEAT_EVERY; /readyz says "no worker" for a task
     # queue whose newest mark is older than WORKER_HEARTBEAT_STALE_AFTER.
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     working_hours_start: time = time(9, 0)
     working_hours_end: time = time(20, 0)
     slot_step_minutes: int = 30
-    # Pre-session brief (README "Pre-session brief"). "local" runs on this machine with no credentials:
+    # Pre-session brief (docs/domain.md, "Pre-session brief"). "local" runs on this machine with no credentials:
     # wordllama embeddings from its wheel and a deterministic brief labelled "model": "local".
     embedding_provider: Literal["local", "gemini"] = "local"
     brief_provider: Literal["local", "gemini"] = "local"
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     # Events retrieved per brief (the hybrid search's fused top k).
     brief_source_count: int = 12
 
-    # Timers each session holds (README, "Timers and nudges"). WhatsApp reminders to the parent this
+    # Timers each session holds (docs/domain.md, "Timers and nudges"). WhatsApp reminders to the parent this
     # long before the session's start (empty: none).
     session_reminders: Durations = [timedelta(hours=24), timedelta(hours=1)]
     # A session left pending (its end passed, not completed or marked missed) nudges its coach this long

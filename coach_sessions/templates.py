@@ -69,7 +69,7 @@ CANCELLATION_ALREADY_DECIDED = "p28_cancellation_already_decided"
 COACH_CANCELLATION_APPROVED = "c01_cancellation_approved"
 COACH_CANCELLATION_REJECTED = "c02_cancellation_rejected"
 COACH_CALLBACK_REQUESTED = "c03_parent_callback_requested"
-# Timers (README, "Timers and nudges"): the parent's reminder before a session (the date and time in
+# Timers (docs/domain.md, "Timers and nudges"): the parent's reminder before a session (the date and time in
 # the parent's timezone when recorded, else the coach's; the Meet link), and the coach's nudge for a
 # session left pending.
 SESSION_REMINDER = "p22_session_reminder"

@@ -28,7 +28,7 @@ class InboundReply:
 
 
 def sign(secret: str, body: bytes) -> str:
-    """The header value a sender computes: hex HMAC-SHA256 of the raw body (the README shows it)."""
+    """The header value a sender computes: hex HMAC-SHA256 of the raw body (docs/domain.md shows it)."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--record-histories",
         action="store_true",
-        help="write tests/histories/*.json from tests/record_histories.py (see the README)",
+        help="write tests/histories/*.json from tests/record_histories.py (see docs/reliability.md)",
     )
 
 

@@ -4,8 +4,8 @@
 
 Each scenario drives the real API, worker and workflows (time skipping, fake providers) through one
 outcome and saves the history of every workflow it ran to ``tests/histories/<scenario>.<workflow>.json``.
-Refresh only when a workflow change is *meant* to produce new histories (see the README, "Changing
-workflow code"); keep the old files too while running workflows may still have them.
+Refresh only when a workflow change is *meant* to produce new histories (see docs/reliability.md,
+"Changing workflow code"); keep the old files too while running workflows may still have them.
 """
 
 from collections.abc import AsyncIterator

@@ -2,7 +2,7 @@
 
 Session workflows live for weeks: a change in ``workflows/`` that would send a running workflow down
 another path fails here (a non-determinism error), not in production. The histories are recorded by
-``tests/record_histories.py`` (``make histories``); see the README's "Changing workflow code".
+``tests/record_histories.py`` (``make histories``); see docs/reliability.md, "Changing workflow code".
 """
 
 import json

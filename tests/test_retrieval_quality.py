@@ -2,7 +2,7 @@
 
 Real local embedding model (wordllama), real PostgreSQL. recall@5 = share of a query's relevant notes
 (capped at 5) among the top 5. Hybrid must do at least as well as vector-only and text-only.
-Run with ``-s`` to see the figures (they are in the README).
+Run with ``-s`` to see the figures (they are in docs/domain.md).
 """
 
 import json

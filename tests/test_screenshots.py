@@ -1,4 +1,4 @@
-"""Screenshots of the coach pages for the README (docs/*.png), from realistic data on the test stack.
+"""Screenshots of the coach pages for docs/api.md (docs/*.png), from realistic data on the test stack.
 
 Skipped unless UPDATE_SCREENSHOTS=1: `UPDATE_SCREENSHOTS=1 .venv/bin/pytest -q tests/test_screenshots.py`
 (alone, so the database holds only this data).
