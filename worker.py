@@ -129,7 +129,7 @@ def create_worker(
 
 
 def timer_settings(settings: Settings) -> SessionTimerSettings:
-    """What every new session workflow reads at its start (README, "Timers and nudges")."""
+    """What every new session workflow reads at its start (docs/domain.md, "Timers and nudges")."""
     return SessionTimerSettings(
         reminders=settings.session_reminders,
         nudge_after=settings.pending_nudge_after,

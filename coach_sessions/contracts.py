@@ -25,7 +25,7 @@ class Actor(BaseModel):
 
 
 class SessionTimerSettings(BaseModel):
-    """The timers a session holds besides its end (README, "Timers and nudges"): fixed for a
+    """The timers a session holds besides its end (docs/domain.md, "Timers and nudges"): fixed for a
     workflow run, so a replay computes the same timers."""
 
     reminders: list[timedelta] = []  # before the start: a WhatsApp reminder to the parent
