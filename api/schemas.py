@@ -20,7 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from coach_sessions.models import Child, Coach, Enrollment, Parent, SessionView
+from coach_sessions.models import Child, Coach, Enrollment, EnrollmentPlan, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
 from coach_sessions.statuses import LearningEventType
 
@@ -173,6 +173,10 @@ class CreateEnrollment(Body):
     weekdays: list[Weekday] = Field(min_length=1, max_length=7)
     session_count: Count = Field(alias="sessionCount", ge=1, le=52)
     duration_minutes: Count = Field(default=45, alias="durationMinutes", ge=15, le=180)
+
+    def plan(self) -> EnrollmentPlan:
+        """The plan this body asks for; a weekday named twice counts once."""
+        return EnrollmentPlan.model_validate(self.model_dump() | {"weekdays": list(dict.fromkeys(self.weekdays))})
 
 
 class CompleteSession(Body):

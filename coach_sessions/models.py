@@ -40,6 +40,25 @@ class Child(Row):
     created_at: datetime
 
 
+class EnrollmentPlan(BaseModel):
+    """What an enrollment is asked for: the child, the coach and the timetable of its sessions.
+
+    Two requests with equal plans are the same enrollment (posting it again answers the first).
+    """
+
+    child_id: UUID
+    coach_id: UUID
+    start_date: date
+    session_time: time  # wall clock in the coach's timezone
+    weekdays: list[str]  # mon … sun
+    session_count: int
+    duration_minutes: int
+
+    @classmethod
+    def of(cls, enrollment: "Enrollment") -> "EnrollmentPlan":
+        return cls.model_validate(enrollment, from_attributes=True)
+
+
 class Enrollment(Row):
     id: UUID
     child_id: UUID

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from coach_sessions.models import EnrollmentPlan
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.temporal import enrollment_workflow_id
@@ -62,13 +63,15 @@ async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> di
                 name=family.child, age=family.age, parent_id=parent.id, coach_id=coaches[family.coach].id
             )
             await enrollments.create(
-                child_id=child.id,
-                coach_id=coaches[family.coach].id,
-                start_date=_monday_weeks_ago(today, family.weeks_ago),
-                session_time=family.session_time,
-                weekdays=list(family.weekdays),
-                session_count=family.sessions,
-                duration_minutes=45,
+                EnrollmentPlan(
+                    child_id=child.id,
+                    coach_id=coaches[family.coach].id,
+                    start_date=_monday_weeks_ago(today, family.weeks_ago),
+                    session_time=family.session_time,
+                    weekdays=list(family.weekdays),
+                    session_count=family.sessions,
+                    duration_minutes=45,
+                )
             )
     coach_ids = []
     for email in DEMO_COACH_EMAILS:

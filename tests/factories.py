@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from coach_sessions.models import Child, Coach, Parent
+from coach_sessions.models import Child, Coach, EnrollmentPlan, Parent
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.people import PeopleRepository
 
@@ -56,13 +56,15 @@ async def make_sessions(
 ) -> list[UUID]:
     """An enrollment whose sessions start at exactly ``starts`` (numbered 1..n), with given statuses."""
     enrollment = await EnrollmentRepository(pool).create(
-        child_id=family.child.id,
-        coach_id=family.coach.id,
-        start_date=starts[0].date(),
-        session_time=starts[0].time().replace(tzinfo=None),
-        weekdays=["mon"],
-        session_count=len(starts),
-        duration_minutes=duration_minutes,
+        EnrollmentPlan(
+            child_id=family.child.id,
+            coach_id=family.coach.id,
+            start_date=starts[0].date(),
+            session_time=starts[0].time().replace(tzinfo=None),
+            weekdays=["mon"],
+            session_count=len(starts),
+            duration_minutes=duration_minutes,
+        )
     )
     statuses = statuses or ["scheduled"] * len(starts)
     ids = []

@@ -24,7 +24,7 @@ from coach_sessions.statuses import DecidedBy
 NOW = datetime(2026, 12, 3, 10, tzinfo=UTC)
 COACH = Actor(id=uuid4(), role="coach")
 STAMP: dict[str, Any] = {"deadline": NOW + timedelta(seconds=5), "request_id": "idem-1"}
-UPDATES = [
+UPDATES: list[tuple[Any, SessionAction]] = [
     (CompleteInput(actor=COACH, notes="read two books", **STAMP), SessionAction.COMPLETE),
     (MarkMissedInput(actor=COACH, notes="no show", notify_parent=True, **STAMP), SessionAction.MARK_MISSED),
     (

@@ -9,6 +9,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from coach_sessions.contracts import CreateSessionsInput, EnrollmentWorkflowInput
+from coach_sessions.models import EnrollmentPlan
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.temporal import CHILD_ID, SESSION_NUMBER, SESSION_STATUS, session_workflow_id
@@ -20,13 +21,15 @@ from workflows.enrollment import EnrollmentWorkflow
 async def _enroll(pool: asyncpg.Pool, *, days_ago: int, count: int) -> tuple[object, UUID]:
     family = await make_family(pool)
     enrollment = await EnrollmentRepository(pool).create(
-        child_id=family.child.id,
-        coach_id=family.coach.id,
-        start_date=(datetime.now(UTC) - timedelta(days=days_ago)).date(),
-        session_time=time(10, 0),
-        weekdays=["mon", "wed", "fri"],
-        session_count=count,
-        duration_minutes=45,
+        EnrollmentPlan(
+            child_id=family.child.id,
+            coach_id=family.coach.id,
+            start_date=(datetime.now(UTC) - timedelta(days=days_ago)).date(),
+            session_time=time(10, 0),
+            weekdays=["mon", "wed", "fri"],
+            session_count=count,
+            duration_minutes=45,
+        )
     )
     return family, enrollment.id
 

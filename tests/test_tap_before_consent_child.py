@@ -13,7 +13,7 @@ import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from api.services.consent import ConsentReplyService
+from api.services.parent_replies import ParentReplyService
 from coach_sessions.contracts import ConsentInput, ParentReply
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.statuses import ConsentChoice
@@ -22,8 +22,8 @@ from workflows.consent import CancellationConsentWorkflow
 TAP = ParentReply(choice=ConsentChoice.APPROVE, inbound_message_id="wamid.early")
 
 
-def _service(pool: asyncpg.Pool, env: WorkflowEnvironment, wait: float) -> ConsentReplyService:
-    return ConsentReplyService(InboundRepository(pool), env.client, "nobody", child_start_wait=wait)
+def _service(pool: asyncpg.Pool, env: WorkflowEnvironment, wait: float) -> ParentReplyService:
+    return ParentReplyService(InboundRepository(pool), env.client, "nobody", child_start_wait=wait)
 
 
 async def _start_consent(env: WorkflowEnvironment, workflow_id: str) -> None:

@@ -23,15 +23,7 @@ async def create_enrollment(
 ) -> EnrollmentCreated:
     """Enroll a child: sessions 1..N are created at once; posting the same enrollment again answers
     it (200); another plan while the child has an active enrollment with the coach is 409."""
-    enrollment, sessions, created = await services.enrollments.enroll(
-        child_id=body.child_id,
-        coach_id=body.coach_id,
-        start_date=body.start_date,
-        session_time=body.session_time,
-        weekdays=list(dict.fromkeys(body.weekdays)),
-        session_count=body.session_count,
-        duration_minutes=body.duration_minutes,
-    )
+    enrollment, sessions, created = await services.enrollments.enroll(body.plan())
     if not created:
         response.status_code = status.HTTP_200_OK
     return EnrollmentCreated(enrollment=enrollment, sessions=[services.sessions.view(s) for s in sessions])

@@ -1,19 +1,35 @@
-"""/api/sessions: read a child's sessions or one session; complete, miss, reschedule, cancel."""
+"""/api/sessions: read a child's sessions or one session; complete, miss, reschedule, cancel; and
+cancellation with the parent's consent (request, withdraw, admin decision). The parent's tap arrives
+through api/routes/webhooks.py."""
 
+from enum import Enum
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
-from api.openapi import ACTION, AUTHENTICATED, JSON_BODY, errors
-from api.schemas import CompleteSession, MarkMissed, Reason, RescheduleSession, SessionEnvelope, SessionList
+from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
+from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
+from api.schemas import (
+    CompleteSession,
+    DecideCancellation,
+    MarkMissed,
+    Reason,
+    RequestCancellation,
+    RescheduleSession,
+    SessionEnvelope,
+    SessionList,
+    WithdrawCancellation,
+)
 from coach_sessions.errors import DomainError, ErrorCode
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions")
+# Tags per operation: the consent actions keep their own group in /docs.
+SESSIONS: list[str | Enum] = ["sessions"]
+CONSENT: list[str | Enum] = ["cancellation consent"]
 
 
-@router.get("", response_model=SessionEnvelope | SessionList, responses=errors(*AUTHENTICATED, 404))
+@router.get("", tags=SESSIONS, response_model=SessionEnvelope | SessionList, responses=errors(*AUTHENTICATED, 404))
 async def read_sessions(
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -29,7 +45,9 @@ async def read_sessions(
     return SessionList(sessions=await services.sessions.list_for_child(principal, child_id))
 
 
-@router.post("/complete", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
+@router.post(
+    "/complete", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION)
+)
 async def complete_session(
     body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -41,7 +59,9 @@ async def complete_session(
     )
 
 
-@router.post("/missed", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
+@router.post(
+    "/missed", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION)
+)
 async def mark_missed(
     body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -57,7 +77,7 @@ async def mark_missed(
     )
 
 
-@router.patch("", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
+@router.patch("", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
 async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -74,7 +94,7 @@ async def reschedule_session(
     )
 
 
-@router.delete("", response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, 403, 404, 409))
+@router.delete("", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, 403, 404, 409))
 async def cancel_session(
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -85,4 +105,66 @@ async def cancel_session(
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
     return SessionEnvelope(
         session=await services.sessions.cancel(principal, session_id, reason=reason, idempotency_key=idempotency_key)
+    )
+
+
+# ----- cancellation with the parent's consent ----------------------------------------------------------
+
+
+@router.post(
+    "/request-cancel",
+    tags=CONSENT,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 403, 404, 409),
+)
+async def request_cancellation(
+    body: RequestCancellation,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> SessionEnvelope:
+    """The coach asks the parent (WhatsApp, buttons Approve / Reschedule / Call Me); no answer within
+    the consent window (CANCELLATION_AUTO_APPROVE_AFTER, default 48 h) approves it."""
+    return SessionEnvelope(
+        session=await services.sessions.request_cancellation(
+            principal, body.session_id, reason=body.reason, idempotency_key=idempotency_key
+        )
+    )
+
+
+@router.post(
+    "/withdraw-cancel",
+    tags=CONSENT,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 404, 409),
+)
+async def withdraw_cancellation(
+    body: WithdrawCancellation,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> SessionEnvelope:
+    """The coach takes back a pending request; the parent is told the session stands."""
+    return SessionEnvelope(
+        session=await services.sessions.withdraw_cancellation(
+            principal, body.session_id, idempotency_key=idempotency_key
+        )
+    )
+
+
+@router.post(
+    "/decide-cancel",
+    tags=CONSENT,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, 404, 409),
+)
+async def decide_cancellation(
+    body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> SessionEnvelope:
+    """An admin decides a pending request, e.g. for a parent who phoned in."""
+    return SessionEnvelope(
+        session=await services.sessions.decide_cancellation(
+            principal, body.session_id, decision=body.decision, idempotency_key=idempotency_key
+        )
     )

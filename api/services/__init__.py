@@ -6,9 +6,9 @@ import asyncpg
 from temporalio.client import Client
 
 from api.services.briefs import BriefService
-from api.services.consent import ConsentReplyService
 from api.services.enrollments import EnrollmentService
 from api.services.learning_events import LearningEventService
+from api.services.parent_replies import ParentReplyService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
@@ -33,7 +33,7 @@ class Services:
     people: PeopleService
     sessions: SessionService
     enrollments: EnrollmentService
-    consent_replies: ConsentReplyService
+    parent_replies: ParentReplyService
     readiness: ReadinessService
     progress: ProgressService
     slots: SlotService
@@ -65,7 +65,7 @@ class Services:
             enrollments=EnrollmentService(
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
             ),
-            consent_replies=ConsentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
+            parent_replies=ParentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
             readiness=ReadinessService(
                 pool, temporal, settings.temporal_task_queue, worker_stale_after=settings.worker_heartbeat_stale_after
             ),

@@ -29,6 +29,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
+from coach_sessions.repositories.local_calendar import LocalCalendarRepository
 from coach_sessions.settings import Settings
 from coach_sessions.slots import Busy
 
@@ -315,52 +316,8 @@ def local_meet_link(event_id: str) -> str:
     return f"https://meet.google.com/{letters[:3]}-{letters[3:7]}-{letters[7:]}"
 
 
-class _LocalEventStore:
-    """The local provider's own storage (table ``local_calendar_events``)."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def upsert(self, calendar_id: str, spec: CalendarEventSpec, meet_link: str) -> str:
-        link = await self._pool.fetchval(
-            """
-            INSERT INTO local_calendar_events (calendar_id, event_id, summary, start_at, end_at, meet_link)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (calendar_id, event_id) DO UPDATE
-               SET summary = EXCLUDED.summary, start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,
-                   status = 'confirmed', updated_at = now()
-            RETURNING meet_link
-            """,
-            calendar_id,
-            spec.event_id,
-            spec.summary,
-            spec.start,
-            spec.end,
-            meet_link,
-        )
-        return str(link)
-
-    async def busy(self, calendar_id: str, lo: datetime, hi: datetime) -> list[Busy]:
-        rows = await self._pool.fetch(
-            "SELECT start_at, end_at FROM local_calendar_events WHERE calendar_id = $1 AND status = 'confirmed'"
-            " AND start_at < $3 AND end_at > $2 ORDER BY start_at",
-            calendar_id,
-            lo,
-            hi,
-        )
-        return [(r["start_at"], r["end_at"]) for r in rows]
-
-    async def cancel(self, calendar_id: str, event_id: str) -> None:
-        await self._pool.execute(
-            "UPDATE local_calendar_events SET status = 'cancelled', updated_at = now()"
-            " WHERE calendar_id = $1 AND event_id = $2 AND status <> 'cancelled'",
-            calendar_id,
-            event_id,
-        )
-
-
 class LocalCalendarProvider:
-    """Keeps events in Postgres for machines without Google credentials.
+    """Keeps events in Postgres (:class:`LocalCalendarRepository`) for machines without Google credentials.
 
     Clearly a stand-in: nothing reaches a real calendar, and the Meet link (derived from the event
     id, so stable across retries) does not lead to a real meeting.
@@ -369,7 +326,7 @@ class LocalCalendarProvider:
     name = "local"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._store = _LocalEventStore(pool)
+        self._store = LocalCalendarRepository(pool)
 
     @staticmethod
     def calendar_key(calendar_id: str | None, subject: str | None) -> str:
@@ -378,7 +335,9 @@ class LocalCalendarProvider:
 
     async def upsert_event(self, spec: CalendarEventSpec) -> CalendarEvent:
         calendar = self.calendar_key(spec.calendar_id, spec.subject)
-        link = await self._store.upsert(calendar, spec, local_meet_link(spec.event_id))
+        link = await self._store.upsert(
+            calendar, spec.event_id, spec.summary, spec.start, spec.end, local_meet_link(spec.event_id)
+        )
         return CalendarEvent(event_id=spec.event_id, meet_link=link)
 
     async def cancel_event(self, calendar_id: str | None, event_id: str, subject: str | None) -> None:

@@ -1,13 +1,12 @@
 """Enrollments and the creation of their numbered sessions."""
 
-from datetime import date, datetime, time
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from coach_sessions.errors import DomainError, ErrorCode, NotFound
-from coach_sessions.models import Enrollment
+from coach_sessions.models import Enrollment, EnrollmentPlan
 from coach_sessions.scheduling import session_start_times
 from coach_sessions.statuses import SessionStatus
 
@@ -16,54 +15,29 @@ class EnrollmentRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(
-        self,
-        *,
-        child_id: UUID,
-        coach_id: UUID,
-        start_date: date,
-        session_time: time,
-        weekdays: list[str],
-        session_count: int,
-        duration_minutes: int,
-    ) -> Enrollment:
+    async def create(self, plan: EnrollmentPlan) -> Enrollment:
         """An enrollment without its sessions (tests and demo data create those themselves)."""
         async with self._pool.acquire() as conn:
-            enrollment, created = await self._insert_or_find_active(
-                conn, child_id, coach_id, start_date, session_time, weekdays, session_count, duration_minutes
-            )
+            enrollment, created = await self._insert_or_find_active(conn, plan)
         if not created:
             raise DomainError(
                 ErrorCode.ENROLLMENT_EXISTS, "The child already has an active enrollment with this coach."
             )
         return enrollment
 
-    async def create_with_sessions(
-        self,
-        *,
-        child_id: UUID,
-        coach_id: UUID,
-        start_date: date,
-        session_time: time,
-        weekdays: list[str],
-        session_count: int,
-        duration_minutes: int,
-        now: datetime,
-    ) -> tuple[Enrollment, bool]:
+    async def create_with_sessions(self, plan: EnrollmentPlan, *, now: datetime) -> tuple[Enrollment, bool]:
         """The enrollment and all its numbered sessions in one transaction, or the child's active
         enrollment with this coach (``created`` False) when there is one already."""
         async with self._pool.acquire() as conn, conn.transaction():
-            enrollment, created = await self._insert_or_find_active(
-                conn, child_id, coach_id, start_date, session_time, weekdays, session_count, duration_minutes
-            )
+            enrollment, created = await self._insert_or_find_active(conn, plan)
             if created:
                 await self._insert_sessions(conn, enrollment, now)
         return enrollment, created
 
     @staticmethod
-    async def _insert_or_find_active(conn: asyncpg.Connection, *plan: Any) -> tuple[Enrollment, bool]:
-        """Insert (child, coach, start, time, weekdays, count, duration); the coach's timezone is copied.
-        The one-active-enrollment index turns a twin into "found" (False) rather than an error."""
+    async def _insert_or_find_active(conn: asyncpg.Connection, plan: EnrollmentPlan) -> tuple[Enrollment, bool]:
+        """Insert the plan; the coach's timezone is copied. The one-active-enrollment index turns a
+        twin into "found" (False) rather than an error."""
         row = await conn.fetchrow(
             """
             INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays,
@@ -74,12 +48,20 @@ class EnrollmentRepository:
             ON CONFLICT (child_id, coach_id) WHERE status = 'active' DO NOTHING
             RETURNING *
             """,
-            *plan,
+            plan.child_id,
+            plan.coach_id,
+            plan.start_date,
+            plan.session_time,
+            plan.weekdays,
+            plan.session_count,
+            plan.duration_minutes,
         )
         if row is not None:
             return Enrollment.model_validate(dict(row)), True
         existing = await conn.fetchrow(
-            "SELECT * FROM enrollments WHERE child_id = $1 AND coach_id = $2 AND status = 'active'", plan[0], plan[1]
+            "SELECT * FROM enrollments WHERE child_id = $1 AND coach_id = $2 AND status = 'active'",
+            plan.child_id,
+            plan.coach_id,
         )
         if existing is None:
             raise NotFound("child or coach", ErrorCode.NOT_FOUND)

@@ -30,7 +30,7 @@ class ReplyOutcome:
 CHILD_START_WAIT = 3.0
 
 
-class ConsentReplyService:
+class ParentReplyService:
     def __init__(
         self, inbound: InboundRepository, temporal: Client, task_queue: str, child_start_wait: float = CHILD_START_WAIT
     ) -> None:
