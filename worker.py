@@ -94,6 +94,7 @@ def create_worker(
     )
     activities: list[Callable[..., Any]] = [
         session_activities.load_session,
+        session_activities.load_catch_up,
         session_activities.mark_pending,
         session_activities.apply_transition,
         session_activities.check_deadline,

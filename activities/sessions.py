@@ -18,6 +18,7 @@ from coach_sessions.contracts import (
     CheckDeadlineInput,
     LoadSessionInput,
     MarkPendingInput,
+    SessionCatchUp,
     TransitionRequest,
     TransitionResult,
 )
@@ -42,6 +43,15 @@ class SessionActivities:
         if record is None:
             raise NotFound()
         return record
+
+    @activity.defn
+    @business_failures_are_final
+    async def load_catch_up(self, request: LoadSessionInput) -> SessionCatchUp:
+        """The row and its still-queued messages, for a workflow asked to reconcile."""
+        record = await self._sessions.get(request.session_id)
+        if record is None:
+            raise NotFound()
+        return SessionCatchUp(session=record, queued_message_ids=await self._sessions.queued_messages(record.id))
 
     @activity.defn
     @business_failures_are_final

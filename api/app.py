@@ -1,5 +1,7 @@
 """The FastAPI application: ``create_app()`` opens one pool and one Temporal client for the process."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,8 +40,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         try:
             client = await connect(settings.temporal_address, settings.temporal_namespace)
             app.state.services = Services.build(pool, client, settings)
+            reconciling = asyncio.create_task(app.state.services.reconciler.run(settings.reconcile_every))
             log.info("api started", extra={"temporal_address": settings.temporal_address})
-            yield
+            try:
+                yield
+            finally:
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
         finally:
             await pool.close()
 

@@ -160,6 +160,14 @@ class LoadSessionInput(BaseModel):
     session_id: UUID
 
 
+class SessionCatchUp(BaseModel):
+    """The row as it is now, and the messages still queued for the session: what a workflow that
+    missed an update (its transaction committed, its history event was lost) must catch up on."""
+
+    session: SessionRecord
+    queued_message_ids: list[UUID] = []
+
+
 class MarkPendingInput(BaseModel):
     session_id: UUID
     now: datetime

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Each worker marks itself alive every WORKER_HEARTBEAT_EVERY; /readyz says "no worker" for a task
     # queue whose newest mark is older than WORKER_HEARTBEAT_STALE_AFTER.
     worker_heartbeat_every: Duration = timedelta(seconds=2)
+    # Each API process looks for workflows to bring back to their rows (api/services/reconciler.py)
+    # this often: the bound on how long a lost update leaves a session's workflow behind its row.
+    reconcile_every: Duration = timedelta(seconds=2)
     worker_heartbeat_stale_after: Duration = timedelta(seconds=6)
     # Free slots offered for rescheduling: the coach's working hours (their timezone) and slot step.
     working_hours_start: time = time(9, 0)

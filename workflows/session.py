@@ -9,14 +9,12 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.errors import domain_error_to_application_error
     from coach_sessions import rules
     from coach_sessions.contracts import (
         ActionInput,
@@ -36,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionResult,
         WithdrawCancellationInput,
     )
-    from coach_sessions.errors import DomainError, ErrorCode
+    from coach_sessions.errors import ErrorCode
     from coach_sessions.models import SessionRecord
     from coach_sessions.statuses import (
         TERMINAL_STATUSES,
@@ -45,11 +43,17 @@ with workflow.unsafe.imports_passed_through():
         DecidedBy,
         SessionStatus,
     )
-    from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
     from workflows import patches, steps
     from workflows.brief_timer import PreSessionBrief
     from workflows.consent_child import ConsentChild
-    from workflows.session_machinery import BackgroundTasks, CalendarSync, request_id, validate_with
+    from workflows.session_machinery import (
+        BackgroundTasks,
+        CalendarSync,
+        publish_status,
+        refuse_with,
+        request_id,
+        validate_with,
+    )
     from workflows.session_timers import SessionTimers
 
 
@@ -156,7 +160,7 @@ class SessionWorkflow:
     def _refuse_when_finished(self) -> None:
         """Refuse before anything is written to history when the answer is already known."""
         if self._session is not None:
-            _refuse(rules.refuse_when_finished, self._session.session_number, self._session.status)
+            refuse_with(rules.refuse_when_finished, self._session.session_number, self._session.status)
 
     validate_with(complete, _refuse_when_finished)
     validate_with(mark_missed, _refuse_when_finished)
@@ -182,7 +186,7 @@ class SessionWorkflow:
         """A pending request on the row, and the consent child that takes its decision."""
         session = self._session
         pending = session.cancellation_status if session is not None and self._consent.waiting else None
-        _refuse(rules.refuse_unless_cancellation_pending, session.session_number if session else None, pending)
+        refuse_with(rules.refuse_unless_cancellation_pending, session.session_number if session else None, pending)
 
     validate_with(withdraw_cancellation, _refuse_unless_consent_pending)
     validate_with(decide_cancellation, _refuse_unless_consent_pending)
@@ -192,6 +196,29 @@ class SessionWorkflow:
         """Generate and store the pre-session brief now; concurrent calls share one generation."""
         await workflow.wait_condition(lambda: self._session is not None)
         return await self._brief.generate()
+
+    @workflow.update
+    async def reconcile(self) -> SessionRecord:
+        """Catch up with the row after a lost update: its transaction committed, but the Temporal server
+        died before the update was in history (api/services/reconciler.py asks). A no-op when the
+        workflow already holds the row's version; otherwise it adopts the row and does what the lost
+        transition left undone: its queued messages, the calendar, the consent child."""
+        await workflow.wait_condition(lambda: self._session is not None)
+        async with self._transition_lock:
+            caught = await steps.load_catch_up(self._current().id)
+            if caught.session.version == self._current().version:
+                return self._current()
+            self._set_session(caught.session)
+            self._changed = True
+        session, request_message = self._current(), self._current().cancellation_message_id
+        for message_id in caught.queued_message_ids:
+            if message_id != request_message:  # (the request goes out once its consent child exists)
+                self._background.spawn(steps.deliver_message(message_id))
+        if session.calendar_sync_status != CalendarSyncStatus.SYNCED:
+            self._calendar.request()
+        if session.cancellation_status == CancellationStatus.PENDING and not self._consent.waiting:
+            await self._consent.start(session, [m for m in caught.queued_message_ids if m == request_message])
+        return session
 
     @workflow.query
     def session(self) -> SessionRecord | None:
@@ -263,21 +290,4 @@ class SessionWorkflow:
 
     def _set_session(self, session: SessionRecord) -> None:
         previous, self._session = self._session, session
-        if previous is not None and previous.status == session.status:
-            return  # the search attributes only follow the status; no history event for nothing
-        workflow.upsert_search_attributes(
-            [
-                CHILD_ID.value_set(str(session.child_id)),
-                COACH_ID.value_set(str(session.coach_id)),
-                SESSION_NUMBER.value_set(session.session_number),
-                SESSION_STATUS.value_set(session.status),
-            ]
-        )
-
-
-def _refuse(rule: Callable[..., None], *facts: object) -> None:
-    """Run a rule of ``coach_sessions.rules`` as a workflow refusal (the update's caller sees its code)."""
-    try:
-        rule(*facts)
-    except DomainError as error:
-        raise domain_error_to_application_error(error) from None
+        publish_status(previous, session)

@@ -14,6 +14,10 @@ from uuid import UUID
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.errors import domain_error_to_application_error
+    from coach_sessions.errors import DomainError
+    from coach_sessions.models import SessionRecord
+    from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
     from workflows import steps
 
 
@@ -21,6 +25,28 @@ def request_id() -> str:
     """The id that makes a transition idempotent: the current update's id (stable across retries)."""
     update = workflow.current_update_info()
     return update.id if update else str(workflow.uuid4())
+
+
+def refuse_with(rule: Callable[..., None], *facts: object) -> None:
+    """Run a rule of ``coach_sessions.rules`` as a workflow refusal (the update's caller sees its code)."""
+    try:
+        rule(*facts)
+    except DomainError as error:
+        raise domain_error_to_application_error(error) from None
+
+
+def publish_status(previous: SessionRecord | None, session: SessionRecord) -> None:
+    """Keep the search attributes (ids, number, status: no personal data) on the session's status."""
+    if previous is not None and previous.status == session.status:
+        return  # the search attributes only follow the status; no history event for nothing
+    workflow.upsert_search_attributes(
+        [
+            CHILD_ID.value_set(str(session.child_id)),
+            COACH_ID.value_set(str(session.coach_id)),
+            SESSION_NUMBER.value_set(session.session_number),
+            SESSION_STATUS.value_set(session.status),
+        ]
+    )
 
 
 def validate_with(update: Any, check: Callable[[Any], None]) -> None:

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         MarkPendingInput,
         RecordCalendarFailureInput,
         SessionBrief,
+        SessionCatchUp,
         SessionTimerSettings,
         SyncCalendarInput,
         TimerMessageInput,
@@ -48,6 +49,15 @@ Result = TypeVar("Result")
 async def load_session(session_id: UUID) -> SessionRecord:
     return await workflow.execute_local_activity_method(
         SessionActivities.load_session,
+        LoadSessionInput(session_id=session_id),
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )
+
+
+async def load_catch_up(session_id: UUID) -> SessionCatchUp:
+    return await workflow.execute_local_activity_method(
+        SessionActivities.load_catch_up,
         LoadSessionInput(session_id=session_id),
         start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
         retry_policy=policies.DB_RETRY,

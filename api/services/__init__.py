@@ -12,6 +12,7 @@ from api.services.parent_replies import ParentReplyService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
+from api.services.reconciler import WorkflowReconciler
 from api.services.sessions import SessionService
 from api.services.slots import SlotService
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
@@ -22,6 +23,7 @@ from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.learning_events import LearningEventRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.progress import ProgressRepository
+from coach_sessions.repositories.reconciliations import ReconciliationRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.settings import Settings
 
@@ -39,6 +41,7 @@ class Services:
     slots: SlotService
     briefs: BriefService
     learning_events: LearningEventService
+    reconciler: WorkflowReconciler
 
     @classmethod
     def build(
@@ -47,6 +50,7 @@ class Services:
         """``calendar`` answers free/busy for the slot finder; by default the configured provider."""
         people_repo = PeopleRepository(pool)
         session_repo = SessionRepository(pool)
+        reconciliations = ReconciliationRepository(pool)
         sessions = SessionService(
             session_repo,
             people_repo,
@@ -56,6 +60,7 @@ class Services:
             consent_window=settings.cancellation_auto_approve_after,
             answer_within=settings.action_answer_within,
             minimum_notice=settings.coach_min_notice,
+            reconciliations=reconciliations,
         )
         return cls(
             pool=pool,
@@ -63,8 +68,9 @@ class Services:
             people=PeopleService(people_repo),
             sessions=sessions,
             enrollments=EnrollmentService(
-                EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue
+                EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue, reconciliations
             ),
+            reconciler=WorkflowReconciler(reconciliations, temporal, settings.temporal_task_queue),
             parent_replies=ParentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
             readiness=ReadinessService(
                 pool, temporal, settings.temporal_task_queue, worker_stale_after=settings.worker_heartbeat_stale_after

@@ -10,6 +10,7 @@ from coach_sessions.contracts import EnrollmentWorkflowInput
 from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.models import Enrollment, EnrollmentPlan, SessionRecord
 from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.reconciliations import ReconciliationRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.temporal import enrollment_workflow_id
 from workflows.enrollment import EnrollmentWorkflow
@@ -22,7 +23,9 @@ class EnrollmentService:
         sessions: SessionRepository,
         temporal: Client,
         task_queue: str,
+        reconciliations: ReconciliationRepository,
     ) -> None:
+        self._reconciliations = reconciliations
         self._enrollments = enrollments
         self._sessions = sessions
         self._temporal = temporal
@@ -54,5 +57,6 @@ class EnrollmentService:
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
+        await self._reconciliations.forget("enrollment", enrollment.id)  # started: nothing to reconcile
         records = await self._sessions.list_for_child(plan.child_id, None)
         return enrollment, [r for r in records if r.enrollment_id == enrollment.id], created

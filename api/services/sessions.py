@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
+import asyncpg
 from pydantic import BaseModel
 from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.services.access import visible_session
@@ -35,6 +37,7 @@ from coach_sessions.errors import KNOWN_CODES, DomainError, ErrorCode, NotFound
 from coach_sessions.models import SessionRecord, SessionView
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.reconciliations import ReconciliationRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.scheduling import local_datetime
 from workflows.session import SessionWorkflow
@@ -65,8 +68,10 @@ class SessionService:
         consent_window: timedelta,
         answer_within: timedelta,
         minimum_notice: timedelta = timedelta(0),
+        reconciliations: ReconciliationRepository,
         clock: Clock = utc_now,
     ) -> None:
+        self._reconciliations = reconciliations
         self._minimum_notice = minimum_notice  # COACH_MIN_NOTICE: applied by the transition rules
         self._keys = KeyedOutcomes(idempotency)
         self._answer_within = answer_within
@@ -219,6 +224,7 @@ class SessionService:
         try:
             if await self._sessions.transition_committed(record.id, keyed.request_id):
                 view = self.view(record)  # an earlier attempt committed: it is the answer
+                await self._reconciliations.request("session", record.id)  # its workflow may not know
             else:
                 view = await self._send(principal, record, method, update, update_id_prefix=keyed.request_id)
         except DomainError as error:
@@ -275,16 +281,31 @@ class SessionService:
                 ),
                 self._answer_within.total_seconds(),
             )
-        except (TimeoutError, RPCTimeoutOrCancelledError) as error:
-            # (Cancelled by the bound, the client raises its own RPCTimeoutOrCancelledError.)
+        except (TimeoutError, RPCTimeoutOrCancelledError, RPCError) as error:
+            # (Cancelled by the bound, the client raises its own RPCTimeoutOrCancelledError.) The action
+            # may have committed with its update lost (the Temporal server died in between): the
+            # reconciler brings the workflow back to the row, whichever it was.
+            await self._ask_reconciliation(record.id)
+            if isinstance(error, RPCError) and not isinstance(error, RPCTimeoutOrCancelledError):
+                raise
             raise DomainError(
                 ErrorCode.TEMPORARILY_UNAVAILABLE,
                 "The session service did not answer in time; the action was not applied. Retry it.",
                 retry_after=RETRY_AFTER_SECONDS,
             ) from error
         except WorkflowUpdateFailedError as error:
-            raise _as_domain_error(error) from error
+            refusal = _as_domain_error(error)
+            if refusal.code == ErrorCode.TEMPORARILY_UNAVAILABLE:
+                await self._ask_reconciliation(record.id)
+            raise refusal from error
         return self.view(updated)
+
+    async def _ask_reconciliation(self, session_id: UUID) -> None:
+        """Best effort: with PostgreSQL down as well, no transition can have committed either."""
+        try:
+            await self._reconciliations.request("session", session_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("reconciliation not recorded", extra={"session_id": str(session_id), "error": repr(error)})
 
     async def _coach_local_time(self, record: SessionRecord, day: date, at: time) -> datetime:
         coach = await self._people.get_coach(record.coach_id)

@@ -7,6 +7,7 @@ import asyncpg
 
 from coach_sessions.errors import DomainError, ErrorCode, NotFound
 from coach_sessions.models import Enrollment, EnrollmentPlan
+from coach_sessions.repositories.reconciliations import ENROLLMENT_START_GRACE, request_reconciliation
 from coach_sessions.scheduling import session_start_times
 from coach_sessions.statuses import SessionStatus
 
@@ -32,6 +33,9 @@ class EnrollmentRepository:
             enrollment, created = await self._insert_or_find_active(conn, plan)
             if created:
                 await self._insert_sessions(conn, enrollment, now)
+                # Until the API has started its workflow: if it cannot (Temporal down, the API dies),
+                # the reconciler starts it (docs/reliability.md).
+                await request_reconciliation(conn, "enrollment", enrollment.id, after=ENROLLMENT_START_GRACE)
         return enrollment, created
 
     @staticmethod

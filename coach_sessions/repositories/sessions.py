@@ -87,6 +87,14 @@ class SessionRepository:
             )
         )
 
+    async def queued_messages(self, session_id: UUID) -> list[UUID]:
+        """The session's messages not yet handed to a delivery attempt, oldest first."""
+        rows = await self._pool.fetch(
+            "SELECT id FROM outbound_messages WHERE session_id = $1 AND status = 'queued' ORDER BY created_at",
+            session_id,
+        )
+        return [r["id"] for r in rows]
+
     # ----- timer-driven ------------------------------------------------------------------------
 
     async def mark_pending(self, session_id: UUID, now: datetime) -> SessionRecord:

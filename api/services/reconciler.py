@@ -1,0 +1,98 @@
+"""Bringing workflows back to agreement with their rows (table ``workflow_reconciliations``).
+
+An action's transaction commits inside its workflow's update; if the Temporal server dies after the
+commit and before the update is in history, the workflow never hears of it and the row is ahead of
+it. Every action whose caller got no answer asks for its session here (``SessionService``), and every
+enrollment asks for its workflow start in the transaction that creates it. This loop runs in each API
+process: it takes due rows (``SKIP LOCKED``: processes share the work), sends the session's workflow
+its ``reconcile`` update (a no-op when they agree) or starts the enrollment's workflow (idempotent),
+and deletes the row. While Temporal is unreachable the row waits, with backoff, and is retried.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.services.session_workflow import session_workflow_start
+from coach_sessions.contracts import EnrollmentWorkflowInput
+from coach_sessions.repositories.reconciliations import Reconciliation, ReconciliationRepository
+from coach_sessions.temporal import enrollment_workflow_id
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.session import SessionWorkflow
+
+log = logging.getLogger("coach_sessions.reconciler")
+
+BATCH = 20
+CALL_TIMEOUT = timedelta(seconds=5)
+MAX_BACKOFF = timedelta(seconds=30)
+
+
+class WorkflowReconciler:
+    def __init__(self, repository: ReconciliationRepository, temporal: Client, task_queue: str) -> None:
+        self._repository = repository
+        self._temporal = temporal
+        self._task_queue = task_queue
+
+    async def run(self, every: timedelta) -> None:
+        """Reconcile due rows every ``every`` until cancelled; a failed pass is logged and retried."""
+        while True:
+            try:
+                while await self.reconcile_due() == BATCH:
+                    pass  # more may be due
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("reconciliation pass failed", extra={"error": repr(error)})
+            await asyncio.sleep(every.total_seconds())
+
+    async def reconcile_due(self) -> int:
+        """One pass over the due rows; how many were taken."""
+        async with self._repository.take_due(BATCH) as (conn, due):
+            for item in due:
+                try:
+                    await asyncio.wait_for(self._reconcile(item), CALL_TIMEOUT.total_seconds())
+                except (RPCError, WorkflowUpdateFailedError, TimeoutError) as error:
+                    backoff = min(timedelta(seconds=2 ** min(item.attempts, 5)), MAX_BACKOFF)
+                    log.warning(
+                        "workflow not reconciled yet",
+                        extra={"kind": item.kind, "target_id": str(item.target_id), "error": type(error).__name__},
+                    )
+                    await self._repository.retry_later(conn, item, backoff, repr(error))
+                    continue
+                await self._repository.done(conn, item)
+            return len(due)
+
+    async def _reconcile(self, item: Reconciliation) -> None:
+        if item.kind == "session":
+            await self._session(item.target_id)
+        else:
+            await self._enrollment(item.target_id)
+
+    async def _session(self, session_id: UUID) -> None:
+        try:
+            record = await self._temporal.execute_update_with_start_workflow(
+                SessionWorkflow.reconcile,
+                start_workflow_operation=session_workflow_start(session_id, self._task_queue, restart_finished=False),
+            )
+        except WorkflowAlreadyStartedError:
+            return  # the workflow has finished: it ran to a terminal row, nothing left to catch up on
+        log.info("session reconciled", extra={"session_id": str(session_id), "status": record.status})
+
+    async def _enrollment(self, enrollment_id: UUID) -> None:
+        try:
+            await self._temporal.start_workflow(
+                EnrollmentWorkflow.run,
+                EnrollmentWorkflowInput(enrollment_id=enrollment_id),
+                id=enrollment_workflow_id(enrollment_id),
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # it ran already: its sessions' workflows were started
+        log.info("enrollment workflow ensured", extra={"enrollment_id": str(enrollment_id)})
