@@ -1,8 +1,6 @@
 """Demo data for `make run`: two coaches, three families, enrollments with past and future sessions."""
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from uuid import UUID
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from temporalio.client import Client
@@ -12,36 +10,16 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.temporal import enrollment_workflow_id
+from devtools.demo_data import COACH_TIMEZONE, COACHES, DEMO_ADMIN_ID, DEMO_COACH_EMAILS, FAMILIES
+from devtools.demo_learning import seed_learning_events
+from devtools.demo_progress import seed_progress
 
-DEMO_ADMIN_ID = UUID("00000000-0000-4000-8000-00000000ad01")
-DEMO_COACH_EMAILS = ("asha.coach@example.org", "ravi.coach@example.org")
-
-
-@dataclass(frozen=True)
-class _Family:
-    parent: str
-    phone: str
-    child: str
-    age: int
-    coach: int  # index into the coaches
-    weeks_ago: int  # the programme started this many weeks before today
-    weekdays: tuple[str, ...]
-    session_time: time
-    sessions: int
-
-
-FAMILIES = (
-    _Family("Meera Iyer", "+919800000001", "Aarav Iyer", 7, 0, 3, ("tue", "thu"), time(17, 0), 12),
-    _Family("Farah Khan", "+919800000002", "Zoya Khan", 9, 0, 0, ("mon",), time(18, 30), 8),
-    _Family("Daniel Joseph", "+919800000003", "Anna Joseph", 6, 1, 1, ("wed", "sat"), time(10, 0), 10),
-)
+__all__ = ["DEMO_ADMIN_ID", "DEMO_COACH_EMAILS", "seed_demo"]  # the CLI imports the first two from here
 
 
 async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> dict[str, object]:
     """Create the demo data once; on later runs only make sure every enrollment workflow exists."""
     from coach_sessions.contracts import EnrollmentWorkflowInput
-    from devtools.demo_learning import seed_learning_events
-    from devtools.demo_progress import seed_progress
     from workflows.enrollment import EnrollmentWorkflow
 
     people = PeopleRepository(pool)
@@ -49,11 +27,8 @@ async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> di
     existing = await people.find_coach_by_email(DEMO_COACH_EMAILS[0])
     if existing is None:
         coaches = [
-            await people.create_coach(name=name, email=email, phone=phone, calendar_id=email, timezone="Asia/Kolkata")
-            for name, email, phone in (
-                ("Asha Menon", DEMO_COACH_EMAILS[0], "+919811111111"),
-                ("Ravi Shankar", DEMO_COACH_EMAILS[1], "+919822222222"),
-            )
+            await people.create_coach(name=name, email=email, phone=phone, calendar_id=email, timezone=COACH_TIMEZONE)
+            for name, email, phone in COACHES
         ]
         today = datetime.now(UTC).date()
         for family in FAMILIES:

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from devtools.demo import DEMO_COACH_EMAILS
+from devtools.demo_data import demo_children
 
 # (days before now, event type, event data, what the coach wrote) per demo child, oldest first.
 Note = tuple[int, str, dict[str, Any], str]
@@ -252,11 +252,7 @@ NOTES: dict[str, list[Note]] = {
 
 async def seed_learning_events(pool: asyncpg.Pool, now: datetime) -> None:
     """Write the demo notes of every demo child found (idempotent; children not found are skipped)."""
-    rows = await pool.fetch(
-        "SELECT ch.id, ch.name, ch.coach_id FROM children ch JOIN coaches co ON co.id = ch.coach_id"
-        " WHERE lower(co.email) = ANY($1::text[])",
-        list(DEMO_COACH_EMAILS),
-    )
+    rows = await demo_children(pool)
     async with pool.acquire() as conn, conn.transaction():
         for child in rows:
             for number, (days_ago, event_type, data, text) in enumerate(NOTES.get(child["name"], [])):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from coach_sessions.repositories.progress import ProgressRepository
-from devtools.demo import DEMO_COACH_EMAILS
+from devtools.demo_data import DEMO_COACH_EMAILS
 
 WEEKS = 8
 HOMEWORK = (

@@ -11,7 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from coach_sessions.db import apply_migrations, create_pool
 from coach_sessions.repositories.people import PeopleRepository
-from devtools.demo_learning import DEMO_COACH_EMAILS, NOTES, seed_learning_events
+from devtools.demo_data import DEMO_COACH_EMAILS
+from devtools.demo_learning import NOTES, seed_learning_events
 from tests.factories import make_family, make_sessions, now_utc
 from tests.helpers import api_client, auth, running_worker
 

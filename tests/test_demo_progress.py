@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from coach_sessions.repositories.people import PeopleRepository
-from devtools.demo_progress import DEMO_COACH_EMAILS, seed_progress
+from devtools.demo_data import DEMO_COACH_EMAILS
+from devtools.demo_progress import seed_progress
 from tests.factories import make_family
 
 

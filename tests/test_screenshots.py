@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from coach_sessions.repositories.people import PeopleRepository
-from devtools.demo_progress import DEMO_COACH_EMAILS, seed_progress
+from devtools.demo_data import DEMO_COACH_EMAILS
+from devtools.demo_progress import seed_progress
 from tests.factories import Family, make_sessions, now_utc
 from tests.helpers import Stack, auth
 from tests.pages_support import chromium, live_app, open_page, sign_in_link
