@@ -27,17 +27,25 @@ class Family:
     child: str
     age: int
     coach: int  # index into COACHES
-    weeks_ago: int  # the programme started this many weeks before today
     weekdays: tuple[str, ...]
     session_time: time
-    sessions: int
+    sessions: int  # in the enrollment
+    # Sessions already over when the demo is seeded: all resolved but the last, which awaits the coach.
+    past: int
 
 
 FAMILIES = (
-    Family("Meera Iyer", "+919800000001", "Aarav Iyer", 7, 0, 3, ("tue", "thu"), time(17, 0), 12),
-    Family("Farah Khan", "+919800000002", "Zoya Khan", 9, 0, 0, ("mon",), time(18, 30), 8),
-    Family("Daniel Joseph", "+919800000003", "Anna Joseph", 6, 1, 1, ("wed", "sat"), time(10, 0), 10),
+    Family("Meera Iyer", "+919800000001", "Aarav Iyer", 7, 0, ("tue", "thu"), time(17, 0), 16, past=10),
+    Family("Farah Khan", "+919800000002", "Zoya Khan", 9, 0, ("mon", "fri"), time(18, 30), 12, past=6),
+    Family("Daniel Joseph", "+919800000003", "Anna Joseph", 6, 1, ("wed", "sat"), time(10, 0), 12, past=7),
 )
+SESSION_MINUTES = 45
+# Why each child's coach asks to cancel one upcoming session (the request awaits the parent).
+CANCELLATION_REASONS = {
+    "Aarav Iyer": "I am at a coaches' training day",
+    "Zoya Khan": "Coach unwell: doctor's appointment",
+    "Anna Joseph": "I am travelling for a family wedding",
+}
 
 
 async def demo_children(pool: asyncpg.Pool) -> list[asyncpg.Record]:

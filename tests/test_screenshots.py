@@ -13,7 +13,6 @@ import pytest
 
 from coach_sessions.repositories.people import PeopleRepository
 from devtools.demo_data import DEMO_COACH_EMAILS
-from devtools.demo_progress import seed_progress
 from tests.factories import Family, make_sessions, now_utc
 from tests.helpers import Stack, auth
 from tests.pages_support import chromium, live_app, open_page, sign_in_link
@@ -67,7 +66,6 @@ async def test_screenshots(stack: Stack, pool: asyncpg.Pool) -> None:
         headers=auth(aarav.coach.id),
     )
     assert r.status_code == 202, r.text
-    await seed_progress(pool, now)
 
     DOCS.mkdir(exist_ok=True)
     async with live_app(stack, pool) as base_url, chromium() as browser:
