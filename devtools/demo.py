@@ -8,8 +8,10 @@ cancellation request awaiting the parent; the rest scheduled.
     demo ──▶ demo_sessions, demo_learning, demo_progress, demo_workflows ──▶ demo_data
 
 Idempotent: a second run finds everything made and changes nothing; a run stopped half-way is
-completed by the next one. The history is planned from the enrollment's start date, fixed at its
-creation, so a later run resolves the same sessions.
+completed by the next one (the history is planned from the enrollment's start date, fixed at its
+creation, so a later run resolves the same sessions). Once an enrollment's workflow has started, its
+sessions are its workflows' business: the seed leaves that enrollment as it is (a database seeded by
+an older version of this seed keeps its data; `make clean-data` starts afresh).
 """
 
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from coach_sessions.providers.calendar import CalendarProvider, build_calendar_p
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.settings import Settings, get_settings
+from coach_sessions.temporal import enrollment_workflow_id
 from devtools.demo_data import (
     CANCELLATION_REASONS,
     COACH_TIMEZONE,
@@ -35,7 +38,12 @@ from devtools.demo_data import (
 from devtools.demo_learning import LESSONS, seed_learning_events
 from devtools.demo_progress import seed_progress
 from devtools.demo_sessions import seed_history, start_date
-from devtools.demo_workflows import cancellation_target, request_cancellations, start_enrollment_workflows
+from devtools.demo_workflows import (
+    cancellation_target,
+    request_cancellations,
+    start_enrollment_workflows,
+    workflow_exists,
+)
 
 __all__ = ["DEMO_ADMIN_ID", "DEMO_COACH_EMAILS", "seed_demo"]  # the CLI imports these from here
 
@@ -68,6 +76,8 @@ async def seed_demo(
         child_id = await _child(pool, family, coach_id)
         enrollment_id = await _enrollment(pool, family, child_id, coach_id, now)
         enrollment_ids.append(enrollment_id)
+        if await workflow_exists(temporal, enrollment_workflow_id(enrollment_id)):
+            continue  # its sessions live in their workflows now: seeded before (or by an older seed)
         lessons = LESSONS[family.child]
         past = await seed_history(pool, enrollment_id, coach_id, lessons, calendar, now)
         await seed_learning_events(pool, child_id, coach_id, lessons, past)

@@ -72,9 +72,9 @@ async def seed_history(
                 await calendar_sync.sync_calendar(SyncCalendarInput(session_id=session["id"]))
             except Exception as error:  # history: a calendar that cannot be reached leaves it "pending"
                 log.warning("demo: past session's calendar event not written", extra={"error": repr(error)})
-        if SessionStatus(session["status"]) not in ACTIONABLE_STATUSES:
-            continue  # resolved already (an earlier run)
         resolved_at = session["scheduled_at"] + timedelta(minutes=session["duration_minutes"]) + RESOLVED_AFTER
+        if SessionStatus(session["status"]) not in ACTIONABLE_STATUSES or resolved_at > now:
+            continue  # resolved already (an earlier run), or not over yet: nothing to write up
         await repo.apply(
             TransitionRequest(
                 session_id=session["id"],

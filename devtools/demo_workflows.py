@@ -24,6 +24,7 @@ import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from coach_sessions.contracts import (
     Actor,
@@ -135,7 +136,7 @@ async def _quiet(temporal: Client, workflow_ids: list[str]) -> bool:
     for workflow_id in workflow_ids:
         try:
             raw = (await temporal.get_workflow_handle(workflow_id).describe()).raw_description
-        except Exception:  # not started yet (the consent child starts after the update's answer)
+        except RPCError:  # not started yet (the consent child starts after the update's answer)
             return False
         if raw.HasField("pending_workflow_task") or raw.pending_activities:
             return False
@@ -167,6 +168,16 @@ async def _worker_unless_running(
         )
         async with worker:
             yield
+
+
+async def workflow_exists(temporal: Client, workflow_id: str) -> bool:
+    try:
+        await temporal.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def start_enrollment_workflows(temporal: Client, task_queue: str, enrollment_ids: list[UUID]) -> None:
