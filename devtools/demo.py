@@ -1,106 +1,136 @@
-"""Demo data for `make run`: two coaches, three families, enrollments with past and future sessions."""
+"""Demo data for `make run`: two coaches, three families, each a programme weeks under way.
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+Per demo child (``devtools.demo_data.FAMILIES``): the past sessions resolved (completed, one missed)
+with the notes, scores and homework they produced, dated at those sessions; the last past session
+still pending (it awaits the coach); the next one scheduled; the one after it with the coach's
+cancellation request awaiting the parent; the rest scheduled.
+
+    demo ──▶ demo_sessions, demo_learning, demo_progress, demo_workflows ──▶ demo_data
+
+Idempotent: a second run finds everything made and changes nothing; a run stopped half-way is
+completed by the next one (the history is planned from the enrollment's start date, fixed at its
+creation, so a later run resolves the same sessions). Once an enrollment's workflow has started, its
+sessions are its workflows' business: the seed leaves that enrollment as it is (a database seeded by
+an older version of this seed keeps its data; `make clean-data` starts afresh).
+"""
+
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from coach_sessions.models import EnrollmentPlan
+from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import enrollment_workflow_id
-
-DEMO_ADMIN_ID = UUID("00000000-0000-4000-8000-00000000ad01")
-DEMO_COACH_EMAILS = ("asha.coach@example.org", "ravi.coach@example.org")
-
-
-@dataclass(frozen=True)
-class _Family:
-    parent: str
-    phone: str
-    child: str
-    age: int
-    coach: int  # index into the coaches
-    weeks_ago: int  # the programme started this many weeks before today
-    weekdays: tuple[str, ...]
-    session_time: time
-    sessions: int
-
-
-FAMILIES = (
-    _Family("Meera Iyer", "+919800000001", "Aarav Iyer", 7, 0, 3, ("tue", "thu"), time(17, 0), 12),
-    _Family("Farah Khan", "+919800000002", "Zoya Khan", 9, 0, 0, ("mon",), time(18, 30), 8),
-    _Family("Daniel Joseph", "+919800000003", "Anna Joseph", 6, 1, 1, ("wed", "sat"), time(10, 0), 10),
+from devtools.demo_data import (
+    CANCELLATION_REASONS,
+    COACH_TIMEZONE,
+    COACHES,
+    DEMO_ADMIN_ID,
+    DEMO_COACH_EMAILS,
+    FAMILIES,
+    SESSION_MINUTES,
+    Family,
+)
+from devtools.demo_learning import LESSONS, seed_learning_events
+from devtools.demo_progress import seed_progress
+from devtools.demo_sessions import seed_history, start_date
+from devtools.demo_workflows import (
+    cancellation_target,
+    request_cancellations,
+    start_enrollment_workflows,
+    workflow_exists,
 )
 
+__all__ = ["DEMO_ADMIN_ID", "DEMO_COACH_EMAILS", "seed_demo"]  # the CLI imports these from here
 
-async def seed_demo(pool: asyncpg.Pool, temporal: Client, task_queue: str) -> dict[str, object]:
-    """Create the demo data once; on later runs only make sure every enrollment workflow exists."""
-    from coach_sessions.contracts import EnrollmentWorkflowInput
-    from devtools.demo_learning import seed_learning_events
-    from devtools.demo_progress import seed_progress
-    from workflows.enrollment import EnrollmentWorkflow
 
+async def seed_demo(
+    pool: asyncpg.Pool,
+    temporal: Client,
+    task_queue: str,
+    *,
+    settings: Settings | None = None,
+    calendar: CalendarProvider | None = None,
+    now: datetime | None = None,
+) -> dict[str, object]:
+    """Create whatever of the demo is missing, then make sure every enrollment workflow exists."""
+    settings = settings or get_settings()
+    calendar = calendar or build_calendar_provider(settings, pool)
+    now = now or datetime.now(UTC)
     people = PeopleRepository(pool)
-    enrollments = EnrollmentRepository(pool)
-    existing = await people.find_coach_by_email(DEMO_COACH_EMAILS[0])
-    if existing is None:
-        coaches = [
-            await people.create_coach(name=name, email=email, phone=phone, calendar_id=email, timezone="Asia/Kolkata")
-            for name, email, phone in (
-                ("Asha Menon", DEMO_COACH_EMAILS[0], "+919811111111"),
-                ("Ravi Shankar", DEMO_COACH_EMAILS[1], "+919822222222"),
-            )
-        ]
-        today = datetime.now(UTC).date()
-        for family in FAMILIES:
-            parent = await people.create_parent(name=family.parent, phone=family.phone, email=None)
-            child = await people.create_child(
-                name=family.child, age=family.age, parent_id=parent.id, coach_id=coaches[family.coach].id
-            )
-            await enrollments.create(
-                EnrollmentPlan(
-                    child_id=child.id,
-                    coach_id=coaches[family.coach].id,
-                    start_date=_monday_weeks_ago(today, family.weeks_ago),
-                    session_time=family.session_time,
-                    weekdays=list(family.weekdays),
-                    session_count=family.sessions,
-                    duration_minutes=45,
-                )
-            )
+    created = await people.find_coach_by_email(DEMO_COACH_EMAILS[0]) is None
     coach_ids = []
-    for email in DEMO_COACH_EMAILS:
-        coach = await people.find_coach_by_email(email)
-        assert coach is not None
+    for name, email, phone in COACHES:
+        coach = await people.find_coach_by_email(email) or await people.create_coach(
+            name=name, email=email, phone=phone, calendar_id=email, timezone=COACH_TIMEZONE
+        )
         coach_ids.append(coach.id)
-    enrollment_ids = await enrollments.list_ids_for_coaches(coach_ids)
-    for enrollment_id in enrollment_ids:
-        # Idempotent: an existing (running or finished) workflow with this id is left alone.
-        try:
-            await temporal.start_workflow(
-                EnrollmentWorkflow.run,
-                EnrollmentWorkflowInput(enrollment_id=enrollment_id),
-                id=enrollment_workflow_id(enrollment_id),
-                task_queue=task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            pass
-    # Idempotent: children that already have scores / notes are left alone.
-    await seed_progress(pool, datetime.now(UTC))
-    await seed_learning_events(pool, datetime.now(UTC))
+
+    enrollment_ids, cancellations = [], []
+    for family in FAMILIES:
+        coach_id = coach_ids[family.coach]
+        child_id = await _child(pool, family, coach_id)
+        enrollment_id = await _enrollment(pool, family, child_id, coach_id, now)
+        enrollment_ids.append(enrollment_id)
+        if await workflow_exists(temporal, enrollment_workflow_id(enrollment_id)):
+            continue  # its sessions live in their workflows now: seeded before (or by an older seed)
+        lessons = LESSONS[family.child]
+        past = await seed_history(pool, enrollment_id, coach_id, lessons, calendar, now)
+        await seed_learning_events(pool, child_id, coach_id, lessons, past)
+        await seed_progress(pool, child_id, coach_id, family.child, lessons, past)
+        # The session after the next: the next one stays an ordinary upcoming session.
+        target = await cancellation_target(pool, enrollment_id, family.past + 2, now, settings.coach_min_notice)
+        if target is not None:
+            cancellations.append((target, coach_id, CANCELLATION_REASONS[family.child]))
+
+    await request_cancellations(pool, temporal, task_queue, settings, cancellations)
+    await start_enrollment_workflows(temporal, task_queue, enrollment_ids)
     return {
         "coach_ids": [str(c) for c in coach_ids],
         "enrollment_ids": [str(e) for e in enrollment_ids],
-        "created": existing is None,
+        "created": created,
+        "cancellation_requests": len(cancellations),
     }
 
 
-def _monday_weeks_ago(today: date, weeks: int) -> date:
-    return today - timedelta(days=today.weekday()) - timedelta(weeks=weeks)
+async def _child(pool: asyncpg.Pool, family: Family, coach_id: UUID) -> UUID:
+    existing = await pool.fetchval(
+        "SELECT id FROM children WHERE name = $1 AND coach_id = $2 ORDER BY created_at LIMIT 1", family.child, coach_id
+    )
+    if isinstance(existing, UUID):
+        return existing
+    people = PeopleRepository(pool)
+    parent_id = await pool.fetchval("SELECT id FROM parents WHERE phone = $1", family.phone)
+    if not isinstance(parent_id, UUID):
+        parent_id = (await people.create_parent(name=family.parent, phone=family.phone, email=None)).id
+    child = await people.create_child(name=family.child, age=family.age, parent_id=parent_id, coach_id=coach_id)
+    return child.id
+
+
+async def _enrollment(pool: asyncpg.Pool, family: Family, child_id: UUID, coach_id: UUID, now: datetime) -> UUID:
+    """The child's demo enrollment (its first with this coach), created to start on the day that
+    puts ``family.past`` sessions behind ``now``."""
+    existing = await pool.fetchval(
+        "SELECT id FROM enrollments WHERE child_id = $1 AND coach_id = $2 ORDER BY created_at, id LIMIT 1",
+        child_id,
+        coach_id,
+    )
+    if isinstance(existing, UUID):
+        return existing
+    enrollment = await EnrollmentRepository(pool).create(
+        EnrollmentPlan(
+            child_id=child_id,
+            coach_id=coach_id,
+            start_date=start_date(family, now),
+            session_time=family.session_time,
+            weekdays=list(family.weekdays),
+            session_count=family.sessions,
+            duration_minutes=SESSION_MINUTES,
+        )
+    )
+    return enrollment.id

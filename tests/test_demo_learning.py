@@ -1,74 +1,38 @@
-"""The demo learning record: found for the demo children, varied, idempotent, and enough for a brief."""
+"""The demo learning record: one lesson per resolved session, varied, consistent, and enough for a brief."""
 
-import secrets
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from datetime import timedelta
 
 import asyncpg
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from coach_sessions.db import apply_migrations, create_pool
-from coach_sessions.repositories.people import PeopleRepository
-from devtools.demo_learning import DEMO_COACH_EMAILS, NOTES, seed_learning_events
+from devtools.demo_data import FAMILIES
+from devtools.demo_learning import LESSONS, NOTE_MINUTES, Note
 from tests.factories import make_family, make_sessions, now_utc
 from tests.helpers import api_client, auth, running_worker
 
 
-@pytest.fixture
-async def own_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A database of its own: the demo coaches' emails are fixed, and other tests may seed the demo too."""
-    name = "demo_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(database_url)._replace(path="/" + name))
-    try:
-        await apply_migrations(dsn)
-        pool = await create_pool(dsn, min_size=1, max_size=2)
-        yield pool
-        await pool.close()
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-async def _demo_children(pool: asyncpg.Pool) -> dict[str, object]:
-    """The demo seed's coaches and children (created here if this database has none yet)."""
-    people = PeopleRepository(pool)
-    coach = await people.find_coach_by_email(DEMO_COACH_EMAILS[0])
-    if coach is None:
-        coach = await people.create_coach(
-            name="Asha Menon", email=DEMO_COACH_EMAILS[0], phone=None, calendar_id=None, timezone="Asia/Kolkata"
-        )
-    ids = {}
-    for i, name in enumerate(NOTES):
-        existing = await pool.fetchval("SELECT id FROM children WHERE name = $1 AND coach_id = $2", name, coach.id)
-        if existing is None:
-            parent = await people.create_parent(name=f"Demo parent {i}", phone=f"+91990000{i:04d}", email=None)
-            existing = (await people.create_child(name=name, age=7, parent_id=parent.id, coach_id=coach.id)).id
-        ids[name] = existing
-    return ids
-
-
-async def test_seeding_writes_weeks_of_varied_notes_once(own_pool: asyncpg.Pool) -> None:
-    pool = own_pool
-    children = await _demo_children(pool)
-    now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-    await seed_learning_events(pool, now)
-    await seed_learning_events(pool, now)  # again: nothing new
-    for name, child_id in children.items():
-        rows = await pool.fetch(
-            "SELECT event_type, event_date, content_for_embedding FROM learning_events"
-            " WHERE child_id = $1 AND idempotency_key LIKE 'demo-learning:%'",
-            child_id,
-        )
-        assert len(rows) == len(NOTES[name]) >= 12
-        assert len({r["event_type"] for r in rows}) >= 4
-        span = max(r["event_date"] for r in rows) - min(r["event_date"] for r in rows)
-        assert span.days >= 14  # several weeks
-        assert all(r["event_date"] <= now for r in rows)
-    text = " ".join(n[3].lower() for notes in NOTES.values() for n in notes)
+def test_each_child_has_a_lesson_per_resolved_session_and_consistent_homework() -> None:
+    assert set(LESSONS) == {f.child for f in FAMILIES}
+    for family in FAMILIES:
+        lessons = LESSONS[family.child]
+        assert len(lessons) == family.past - 1  # the last past session awaits the coach
+        assert family.sessions >= family.past + 3  # then the next, the one to cancel, and more
+        assert any(lesson.missed for lesson in lessons) and sum(not lesson.missed for lesson in lessons) >= 4
+        given: list[str] = []
+        for lesson in lessons:
+            assert not (lesson.missed and (lesson.events or lesson.homework or lesson.homework_done))
+            assert all(title in given for title in lesson.homework_done)  # done after it was given
+            given += [lesson.homework] if lesson.homework else []
+            assert len(lesson.events) <= len(NOTE_MINUTES)
+        notes = [lesson.notes for lesson in lessons] + [text for lesson in lessons for _, _, text in lesson.events]
+        assert len(notes) >= 12  # enough for a brief's 12 sources
+        assert len({t for lesson in lessons for t, _, _ in lesson.events}) >= 3
+    text = " ".join(
+        n.lower()
+        for lessons in LESSONS.values()
+        for lesson in lessons
+        for n in (lesson.notes, *(e[2] for e in lesson.events))
+    )
     for topic in ("sound", "blend", "wpm", "retell", "new words", "proud", "missed"):
         assert topic in text
 
@@ -78,16 +42,19 @@ async def test_with_no_credentials_prep_answers_for_every_session_from_the_local
 ) -> None:
     """What `make run` does: local wordllama + local writer, a demo child's notes, past and future sessions."""
     family = await make_family(pool)
-    for number, (days_ago, event_type, data, text) in enumerate(NOTES["Aarav Iyer"]):
+    lessons = LESSONS["Aarav Iyer"]
+    notes: list[Note] = [("session_completed", {}, lesson.notes) for lesson in lessons] + [
+        e for n in lessons for e in n.events
+    ]
+    for number, (event_type, data, text) in enumerate(notes):
         await pool.execute(
             "INSERT INTO learning_events (child_id, coach_id, event_type, event_date, event_data,"
             " content_for_embedding)"
-            " VALUES ($1, $2, $3, now() - make_interval(days => $4, hours => $5), $6, $7)",
+            " VALUES ($1, $2, $3, now() - make_interval(days => $4), $5, $6)",
             family.child.id,
             family.coach.id,
             event_type,
-            days_ago,
-            number % 5,
+            30 - number,
             data,
             text,
         )

@@ -1,56 +1,59 @@
-"""devtools.demo_progress: the demo children get score curves and homework, once."""
+"""devtools.demo_progress: a demo child's scores and homework, at its completed sessions, once."""
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import asyncpg
 
-from coach_sessions.repositories.people import PeopleRepository
-from devtools.demo_progress import DEMO_COACH_EMAILS, seed_progress
-from tests.factories import make_family
+from devtools.demo_learning import LESSONS, PastSession
+from devtools.demo_progress import seed_progress
+from tests.factories import make_family, make_sessions, now_utc
 
 
-async def _demo_family(pool: asyncpg.Pool):  # type: ignore[no-untyped-def]
-    """The demo coach as demo.py creates it (reused if another test made it already) with a new child."""
-    people = PeopleRepository(pool)
-    coach = await people.find_coach_by_email(DEMO_COACH_EMAILS[0]) or await people.create_coach(
-        name="Asha Menon", email=DEMO_COACH_EMAILS[0], phone=None, calendar_id=None, timezone="Asia/Kolkata"
-    )
-    return await make_family(pool, coach=coach)
+async def test_scores_and_homework_belong_to_completed_sessions_and_are_written_once(pool: asyncpg.Pool) -> None:
+    family = await make_family(pool)
+    lessons = LESSONS["Anna Joseph"]
+    now = now_utc().replace(minute=0, second=0, microsecond=0)
+    starts = [now - timedelta(days=3 * (len(lessons) - n)) for n in range(len(lessons))]
+    statuses = ["missed" if lesson.missed else "completed" for lesson in lessons]
+    ids = await make_sessions(pool, family, starts, statuses=statuses)
+    sessions = [
+        PastSession(i, n, s, 45, st) for n, (i, s, st) in enumerate(zip(ids, starts, statuses, strict=True), start=1)
+    ]
+    child, coach = family.child.id, family.coach.id
 
-
-async def test_seed_progress_is_idempotent_and_writes_events(pool: asyncpg.Pool) -> None:
-    family = await _demo_family(pool)
-    outsider = await make_family(pool)  # not a demo coach's child
-    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    await seed_progress(pool, now)
-
-    async def counts(child_id: object) -> tuple[int, int, int]:
+    async def counts() -> tuple[int, int, int, int]:
         row = await pool.fetchrow(
             "SELECT (SELECT count(*) FROM assessments WHERE child_id = $1) AS a,"
             " (SELECT count(*) FROM homework_assignments WHERE child_id = $1) AS h,"
+            " (SELECT count(*) FROM homework_assignments WHERE child_id = $1 AND completed_at IS NOT NULL) AS d,"
             " (SELECT count(*) FROM learning_events WHERE child_id = $1) AS e",
-            child_id,
+            child,
         )
-        return row["a"], row["h"], row["e"]
+        return row["a"], row["h"], row["d"], row["e"]
 
-    first = await counts(family.child.id)
-    assert first[0] == 12 and first[1] == 4  # 8 reading + 4 phonics; 4 homework
-    assert first[2] >= first[0] + first[1] + 2  # each score, each homework, and each completion
-    assert await counts(outsider.child.id) == (0, 0, 0)
-    await seed_progress(pool, now)
-    assert await counts(family.child.id) == first  # second run: nothing new
+    await seed_progress(pool, child, coach, "Anna Joseph", lessons, sessions)
+    first = await counts()
+    completed = statuses.count("completed")
+    assert first[0] == completed + (completed + 1) // 2  # reading each time, phonics every other
+    assert first[1] == sum(1 for lesson in lessons if lesson.homework)
+    assert first[2] == sum(len(lesson.homework_done) for lesson in lessons)
+    assert first[3] == first[0] + first[1] + first[2]  # each with its learning event
+    await seed_progress(pool, child, coach, "Anna Joseph", lessons, sessions)
+    assert await counts() == first  # second run: nothing new
 
-    scores = [
+    by_id = {s.id: s for s in sessions}
+    for row in await pool.fetch("SELECT session_id, assessed_at FROM assessments WHERE child_id = $1", child):
+        session = by_id[row["session_id"]]
+        assert session.status == "completed" and session.scheduled_at <= row["assessed_at"] <= session.ends_at
+    for row in await pool.fetch("SELECT session_id, completed_at FROM homework_assignments WHERE child_id = $1", child):
+        assert by_id[row["session_id"]].status == "completed"
+        assert row["completed_at"] is None or any(
+            s.status == "completed" and s.scheduled_at <= row["completed_at"] <= s.ends_at for s in sessions
+        )
+    reading = [
         float(r["score"])
         for r in await pool.fetch(
-            "SELECT score FROM assessments WHERE child_id = $1 AND kind = 'reading' ORDER BY assessed_at",
-            family.child.id,
+            "SELECT score FROM assessments WHERE child_id = $1 AND kind = 'reading' ORDER BY assessed_at", child
         )
     ]
-    assert all(0 <= s <= 100 for s in scores) and scores[-1] > scores[0]  # a rising curve
-    overdue = await pool.fetchval(
-        "SELECT count(*) FROM homework_assignments WHERE child_id = $1 AND completed_at IS NULL AND due_date < $2",
-        family.child.id,
-        now.date(),
-    )
-    assert overdue >= 1
+    assert all(0 <= s <= 100 for s in reading) and reading == sorted(reading) and reading[-1] > reading[0]

@@ -1,7 +1,10 @@
-"""Screenshots of the coach pages for docs/api.md (docs/*.png), from realistic data on the test stack.
+"""Screenshots of the coach pages for docs/api.md (docs/*.png), of the demo that `make run` seeds.
 
-Skipped unless UPDATE_SCREENSHOTS=1: `UPDATE_SCREENSHOTS=1 .venv/bin/pytest -q tests/test_screenshots.py`
-(alone, so the database holds only this data).
+The same ``seed_demo`` as `python -m devtools seed-demo`, on the test stack (its own database),
+with the settings a new user has (a 24 h minimum notice, a 48 h consent window); the pages as Asha
+Menon, the first demo coach, sees them. So what the docs show is what a new user sees.
+
+Skipped unless UPDATE_SCREENSHOTS=1: `UPDATE_SCREENSHOTS=1 .venv/bin/pytest -q tests/test_screenshots.py`.
 """
 
 import os
@@ -11,77 +14,54 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from coach_sessions.repositories.people import PeopleRepository
-from devtools.demo_progress import DEMO_COACH_EMAILS, seed_progress
-from tests.factories import Family, make_sessions, now_utc
-from tests.helpers import Stack, auth
-from tests.pages_support import chromium, live_app, open_page, sign_in_link
+from api.app import create_app
+from api.services import Services
+from devtools.demo import seed_demo
+from devtools.demo_data import DEMO_COACH_EMAILS, FAMILIES
+from tests import helpers
+from tests.demo_support import demo_stack, own_pool
+from tests.helpers import Stack, eventually, real_server
+from tests.pages_support import chromium, open_page, sign_in_link
 
 pytestmark = pytest.mark.skipif(not os.environ.get("UPDATE_SCREENSHOTS"), reason="set UPDATE_SCREENSHOTS=1")
+__all__ = ["demo_stack", "own_pool"]  # fixtures
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+AARAV = FAMILIES[0]
 
 
-async def _people(pool: asyncpg.Pool) -> tuple[Family, Family]:
-    people = PeopleRepository(pool)
-    coach = await people.create_coach(
-        name="Asha Menon", email=DEMO_COACH_EMAILS[0], phone="+919811111111", calendar_id=None, timezone="Asia/Kolkata"
-    )
-    families = []
-    for parent, phone, child, age in (
-        ("Meera Iyer", "+919800000001", "Aarav Iyer", 7),
-        ("Farah Khan", "+919800000002", "Zoya Khan", 9),
-    ):
-        p = await people.create_parent(name=parent, phone=phone, email=None)
-        c = await people.create_child(name=child, age=age, parent_id=p.id, coach_id=coach.id)
-        families.append(Family(coach=coach, parent=p, child=c))
-    return families[0], families[1]
+async def test_screenshots(demo_stack: Stack, own_pool: asyncpg.Pool) -> None:
+    pool, client = own_pool, demo_stack.env.client
+    settings = helpers.test_settings(demo_stack.task_queue, coach_min_notice=timedelta(hours=24))
+    await seed_demo(pool, client, demo_stack.task_queue, settings=settings)
 
+    async def settled() -> bool:  # every enrollment's sessions started, every calendar event written
+        unsynced = await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE calendar_sync_status <> 'synced'")
+        started = await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE meet_link IS NOT NULL")
+        return bool(unsynced == 0 and started == sum(f.sessions for f in FAMILIES))
 
-async def test_screenshots(stack: Stack, pool: asyncpg.Pool) -> None:
-    aarav, zoya = await _people(pool)
-    now = now_utc().replace(minute=0, second=0, microsecond=0)
-    day = timedelta(days=1)
-    starts = [now - day * d for d in (24, 21, 17, 14, 10, 3)] + [now + day * d for d in (2, 4, 7, 9)]
-    starts = [s.replace(hour=11, minute=30) for s in starts]  # 17:00 in Kolkata
-    statuses = ["completed", "completed", "missed", "completed", "completed", "pending"] + ["scheduled"] * 4
-    ids = await make_sessions(pool, aarav, starts, statuses=statuses)
-    for number, session_id in enumerate(ids, start=1):
-        link = f"https://meet.google.com/abc-defg-{number:03d}"
-        await pool.execute(
-            "UPDATE scheduled_sessions SET calendar_sync_status = 'synced', meet_link = $2 WHERE id = $1",
-            session_id,
-            link,
-        )
-    await pool.execute(
-        "UPDATE scheduled_sessions SET calendar_sync_status = 'failed', meet_link = NULL,"
-        " calendar_sync_error = 'Google Calendar answered 403: Forbidden' WHERE id = $1",
-        ids[9],
-    )
-    # Zoya's first session falls on the day of Aarav's #9 (18:30 there), so that day's slots show it busy.
-    zoya_ids = await make_sessions(pool, zoya, [s.replace(hour=13) for s in (now + day * 7, now + day * 14)])
-    await pool.execute("UPDATE scheduled_sessions SET calendar_sync_status = 'pending' WHERE id = ANY($1)", zoya_ids)
-    r = await stack.http.post(
-        "/api/sessions/request-cancel",
-        json={"sessionId": str(ids[7]), "reason": "Family wedding"},
-        headers=auth(aarav.coach.id),
-    )
-    assert r.status_code == 202, r.text
-    await seed_progress(pool, now)
+    await eventually(settled, within=60, interval=0.2)
+    coach_id = await pool.fetchval("SELECT id FROM coaches WHERE email = $1", DEMO_COACH_EMAILS[0])
+    child_id = await pool.fetchval("SELECT id FROM children WHERE name = $1", AARAV.child)
+    row = f"#child-{child_id} li.session[data-session-number='{{}}']"
 
+    # The API as `make run` serves it: the user's settings, the free slots read from the (fake) Google Calendar.
+    app = create_app(settings, services=Services.build(pool, client, settings, calendar=demo_stack.google))
     DOCS.mkdir(exist_ok=True)
-    async with live_app(stack, pool) as base_url, chromium() as browser:
+    async with real_server(app) as base_url, chromium() as browser:
         for name, width, height in (("desktop", 1280, 1100), ("phone", 390, 1500)):
             async with open_page(browser, width=width, height=height) as (page, console):
-                await page.goto(sign_in_link(base_url, aarav.coach.id))
-                await page.locator("li.session[data-session-number='10']").wait_for()
+                await page.goto(sign_in_link(base_url, coach_id))
+                await page.locator(row.format(AARAV.sessions)).wait_for()
+                if name == "phone":  # from the last completed session: pending, next, awaiting the parent, ...
+                    await page.locator(row.format(AARAV.past - 1)).evaluate("e => e.scrollIntoView({block: 'start'})")
                 await page.screenshot(path=str(DOCS / f"coach-sessions-{name}.png"), full_page=name == "desktop")
                 if name == "phone":  # the reschedule modal with the free slots of the chosen day
-                    await page.locator("li.session[data-session-number='9'] .btn-reschedule").click()
+                    await page.locator(row.format(AARAV.past + 3) + " .btn-reschedule").click()
                     await page.locator("#reschedule-dialog input[name=slot]").first.wait_for()
                     await page.set_viewport_size({"width": 390, "height": 844})
                     await page.screenshot(path=str(DOCS / "coach-reschedule-phone.png"))
                     await page.keyboard.press("Escape")
-                await page.goto(f"{base_url}/coach/children/{aarav.child.id}/progress")
+                await page.goto(f"{base_url}/coach/children/{child_id}/progress")
                 await page.locator("#events li").first.wait_for()
                 await page.wait_for_timeout(300)
                 await page.screenshot(path=str(DOCS / f"coach-progress-{name}.png"), full_page=True)
