@@ -61,9 +61,9 @@ histories: install
 # The browser tests drive Debian's chromium through Playwright (which downloads no browser itself).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		echo "chromium not found: installing Debian's chromium for the browser tests"; \
+		echo "chromium not found: installing Debian's chromium (and an emoji font, for the pages' icons)"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji; \
 	}
 
 # The schemathesis run of `make test` with more examples (tests/fuzz.py; FUZZ_SEED changes the seed).
