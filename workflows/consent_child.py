@@ -10,10 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, FailureError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from coach_sessions.contracts import Actor, ConsentDecision, ConsentInput, ConsentOutcome
+    from coach_sessions.errors import ErrorCode
     from coach_sessions.models import SessionRecord
     from coach_sessions.statuses import CancellationStatus, DecidedBy
     from workflows import patches, steps
@@ -137,6 +138,27 @@ class ConsentChild:
             pass  # the consent workflow already closed: another decision won
         await workflow.wait_condition(task.done)
         return self._last_decision is not None and self._last_decision.token == token
+
+    async def decide_first(
+        self,
+        outcome: ConsentOutcome,
+        decided_by: DecidedBy,
+        actor: Actor,
+        token: str,
+        cancellation_status: Callable[[], str],
+    ) -> None:
+        """Offer a decision; refuse it (``no_cancellation_pending``) when another decision (the parent's
+        tap, the timer, someone else) got there first."""
+        if await self.decide(outcome, decided_by, actor, token):
+            return
+        winner = self._last_decision
+        raise ApplicationError(
+            "The cancellation request was already decided"
+            + (f": {winner.outcome} by {winner.decided_by.value}." if winner else "."),
+            {"cancellation_status": cancellation_status()},
+            type=ErrorCode.NO_CANCELLATION_PENDING,
+            non_retryable=True,
+        )
 
     @property
     def last_decision(self) -> ConsentDecision | None:

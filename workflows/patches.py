@@ -25,6 +25,12 @@ SESSION_TIMERS = "session-reminders-nudges"
 # holds a pending cancellation request.
 DECISION_TOKEN = "consent-decision-token"
 
+# A run that begins on a row already moved (version > 1) first catches up on what its transitions may
+# have left undone: queued messages, a pending request's consent child (an update lost with the
+# Temporal server before the workflow's first task). deprecate_patch: once no SessionWorkflow started
+# before it is open.
+CATCH_UP_AT_START = "session-catch-up-at-start"
+
 # ----- SessionWorkflow: the consent child machinery (workflows/consent_child.py) ----------------------
 
 # The parent's consent request message is delivered by the session workflow, not by the consent child.

@@ -9,10 +9,9 @@ side effects then run as regular activities with retries, after the caller has i
 """
 
 import asyncio
-from datetime import timedelta
+from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from coach_sessions import rules
@@ -28,13 +27,13 @@ with workflow.unsafe.imports_passed_through():
         RequestCancellationInput,
         RescheduleInput,
         SessionBrief,
+        SessionCatchUp,
         SessionWorkflowInput,
         SessionWorkflowResult,
         TransitionRequest,
         TransitionResult,
         WithdrawCancellationInput,
     )
-    from coach_sessions.errors import ErrorCode
     from coach_sessions.models import SessionRecord
     from coach_sessions.statuses import (
         TERMINAL_STATUSES,
@@ -52,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         publish_status,
         refuse_with,
         request_id,
+        until_end,
         validate_with,
     )
     from workflows.session_timers import SessionTimers
@@ -68,6 +68,7 @@ class SessionWorkflow:
         self._calendar = CalendarSync(self._background, lambda: self._current().id)
         self._consent = ConsentChild(self._background, self._apply_consent_decision)
         self._brief = PreSessionBrief(self._background, self._current)
+        self._dispatched: set[UUID] = set()  # messages this run has sent to delivery
         self._timers: SessionTimers | None = None  # None: a history from before patches.SESSION_TIMERS
 
     # ----- main loop ---------------------------------------------------------------------------
@@ -76,10 +77,12 @@ class SessionWorkflow:
     async def run(self, request: SessionWorkflowInput) -> SessionWorkflowResult:
         self._set_session(await steps.load_session(request.session_id))
         session = self._current()
-        if session.calendar_sync_status != CalendarSyncStatus.SYNCED and (
-            session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
-        ):
+        if _calendar_behind(session):
             self._calendar.request()
+        if session.version > 1 and workflow.patched(patches.CATCH_UP_AT_START):
+            # The row moved before this run began (an update lost with the Temporal server before its
+            # first task, a continue-as-new): do what those transitions may have left undone.
+            await self._catch_up(await steps.load_catch_up(session.id))
         if workflow.patched(patches.PRE_SESSION_BRIEF):
             self._brief.start_timer()
         if workflow.patched(patches.SESSION_TIMERS):
@@ -92,7 +95,7 @@ class SessionWorkflow:
                 continue
             try:  # (histories from before patches.SESSION_TIMERS: the end timer only)
                 await workflow.wait_condition(
-                    lambda: self._changed, timeout=self._until_end(), timeout_summary="session end → pending"
+                    lambda: self._changed, timeout=until_end(self._current()), timeout_summary="session end → pending"
                 )
                 continue  # something changed (an update): recompute the timers from the new state
             except TimeoutError:
@@ -125,13 +128,6 @@ class SessionWorkflow:
             and not self._transition_lock.locked()
             and self._current().cancellation_status != CancellationStatus.PENDING
         )
-
-    def _until_end(self) -> timedelta | None:
-        """Time until the session's end (None: wait for an update only), from its current time."""
-        session = self._current()
-        if session.status != SessionStatus.SCHEDULED:
-            return None
-        return max(session.ends_at - workflow.now(), timedelta(0))
 
     # ----- updates: the session's own actions ----------------------------------------------------
 
@@ -200,25 +196,27 @@ class SessionWorkflow:
     @workflow.update
     async def reconcile(self) -> SessionRecord:
         """Catch up with the row after a lost update: its transaction committed, but the Temporal server
-        died before the update was in history (api/services/reconciler.py asks). A no-op when the
-        workflow already holds the row's version; otherwise it adopts the row and does what the lost
-        transition left undone: its queued messages, the calendar, the consent child."""
+        died before the update was in history (api/services/reconciler.py asks). Adopts the row when
+        its version moved, then does what a transition may have left undone: its queued messages, the
+        calendar, the consent child. Nothing happens twice: each is idempotent or checked first."""
         await workflow.wait_condition(lambda: self._session is not None)
         async with self._transition_lock:
             caught = await steps.load_catch_up(self._current().id)
-            if caught.session.version == self._current().version:
-                return self._current()
-            self._set_session(caught.session)
-            self._changed = True
+            if caught.session.version != self._current().version:
+                self._set_session(caught.session)
+                self._changed = True
+        await self._catch_up(caught)
+        return self._current()
+
+    async def _catch_up(self, caught: SessionCatchUp) -> None:
         session, request_message = self._current(), self._current().cancellation_message_id
         for message_id in caught.queued_message_ids:
             if message_id != request_message:  # (the request goes out once its consent child exists)
-                self._background.spawn(steps.deliver_message(message_id))
-        if session.calendar_sync_status != CalendarSyncStatus.SYNCED:
+                self._deliver(message_id)
+        if _calendar_behind(session):
             self._calendar.request()
         if session.cancellation_status == CancellationStatus.PENDING and not self._consent.waiting:
             await self._consent.start(session, [m for m in caught.queued_message_ids if m == request_message])
-        return session
 
     @workflow.query
     def session(self) -> SessionRecord | None:
@@ -248,9 +246,15 @@ class SessionWorkflow:
             self._changed = True
         return result
 
+    def _deliver(self, message_id: UUID) -> None:
+        """Deliver a queued message once per run (a catch-up may list one already on its way)."""
+        if message_id not in self._dispatched:
+            self._dispatched.add(message_id)
+            self._background.spawn(steps.deliver_message(message_id))
+
     def _run_side_effects(self, result: TransitionResult) -> None:
         for message_id in result.message_ids:
-            self._background.spawn(steps.deliver_message(message_id))
+            self._deliver(message_id)
         if result.calendar_sync_needed:
             self._calendar.request()
 
@@ -270,16 +274,8 @@ class SessionWorkflow:
             self._refuse_unless_waiting()
         if request.deadline is not None:  # (inputs recorded before deadlines existed carry none)
             await steps.check_deadline(request.deadline)
-        if not await self._consent.decide(outcome, decided_by, actor, request.request_id or request_id()):
-            # Another decision (the parent's tap, the timer, someone else) got there first.
-            winner = self._consent.last_decision
-            raise ApplicationError(
-                "The cancellation request was already decided"
-                + (f": {winner.outcome} by {winner.decided_by.value}." if winner else "."),
-                {"cancellation_status": self._current().cancellation_status},
-                type=ErrorCode.NO_CANCELLATION_PENDING,
-                non_retryable=True,
-            )
+        token = request.request_id or request_id()
+        await self._consent.decide_first(outcome, decided_by, actor, token, lambda: self._current().cancellation_status)
         return self._current()
 
     # ----- state -------------------------------------------------------------------------------
@@ -291,3 +287,10 @@ class SessionWorkflow:
     def _set_session(self, session: SessionRecord) -> None:
         previous, self._session = self._session, session
         publish_status(previous, session)
+
+
+def _calendar_behind(session: SessionRecord) -> bool:
+    """The calendar does not hold the session as it is (a cancelled one's event must still go)."""
+    return session.calendar_sync_status != CalendarSyncStatus.SYNCED and (
+        session.status not in TERMINAL_STATUSES or session.status == SessionStatus.CANCELLED
+    )

@@ -8,6 +8,7 @@ child's machinery sits beside its workflow, in workflows/consent_child.py).
 import asyncio
 import inspect
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.errors import domain_error_to_application_error
     from coach_sessions.errors import DomainError
     from coach_sessions.models import SessionRecord
+    from coach_sessions.statuses import SessionStatus
     from coach_sessions.temporal import CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS
     from workflows import steps
 
@@ -47,6 +49,13 @@ def publish_status(previous: SessionRecord | None, session: SessionRecord) -> No
             SESSION_STATUS.value_set(session.status),
         ]
     )
+
+
+def until_end(session: SessionRecord) -> timedelta | None:
+    """Time until the session's end (None: wait for an update only), from its current time."""
+    if session.status != SessionStatus.SCHEDULED:
+        return None
+    return max(session.ends_at - workflow.now(), timedelta(0))
 
 
 def validate_with(update: Any, check: Callable[[Any], None]) -> None:

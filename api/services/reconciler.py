@@ -15,7 +15,7 @@ from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -48,6 +48,8 @@ class WorkflowReconciler:
                     pass  # more may be due
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("reconciliation pass failed", extra={"error": repr(error)})
+            except Exception:  # a bug must not end the loop: the rows stay and are retried
+                log.exception("reconciliation pass failed")
             await asyncio.sleep(every.total_seconds())
 
     async def reconcile_due(self) -> int:
@@ -56,7 +58,7 @@ class WorkflowReconciler:
             for item in due:
                 try:
                     await asyncio.wait_for(self._reconcile(item), CALL_TIMEOUT.total_seconds())
-                except (RPCError, WorkflowUpdateFailedError, TimeoutError) as error:
+                except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError) as error:
                     backoff = min(timedelta(seconds=2 ** min(item.attempts, 5)), MAX_BACKOFF)
                     log.warning(
                         "workflow not reconciled yet",

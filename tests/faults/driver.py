@@ -25,7 +25,10 @@ EVENT_OF = {
     "reschedule": "session_rescheduled",
     "request-cancel": "cancellation_requested",
     "withdraw": "cancellation_withdrawn",
+    "cancel": "session_cancelled",
+    "decide": "cancellation_rejected",
 }
+ADMIN_ACTIONS = frozenset({"cancel", "decide"})
 
 
 @dataclass
@@ -69,11 +72,16 @@ class Driver:
             return "POST", "/api/sessions/request-cancel", {"sessionId": sid, "reason": "coach unwell"}
         if action == "withdraw":
             return "POST", "/api/sessions/withdraw-cancel", {"sessionId": sid}
+        if action == "cancel":  # an admin's
+            return "DELETE", f"/api/sessions?sessionId={sid}&reason=holiday", {}
+        if action == "decide":  # an admin's, for a parent who phoned in
+            return "POST", "/api/sessions/decide-cancel", {"sessionId": sid, "decision": "reject"}
         raise ValueError(action)
 
     async def send(self, action: str, session_id: UUID, *, idempotency_key: str | None = None) -> Record:
         method, path, body = self._request(action, session_id)
-        headers = {"Authorization": f"Bearer {token_for(self.coach_of[session_id], Role.COACH)}"}
+        caller = (ADMIN_ID, Role.ADMIN) if action in ADMIN_ACTIONS else (self.coach_of[session_id], Role.COACH)
+        headers = {"Authorization": f"Bearer {token_for(*caller)}"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         started, started_wall = time.monotonic(), time.time()
@@ -82,7 +90,7 @@ class Driver:
         retry_after = error = None
         try:
             async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-                response = await http.request(method, self.api_url + path, json=body, headers=headers)
+                response = await http.request(method, self.api_url + path, json=body or None, headers=headers)
             status, retry_after = response.status_code, response.headers.get("retry-after")
             try:
                 answer = response.json()
