@@ -16,7 +16,14 @@ from temporalio.client import WorkflowExecutionStatus
 
 from activities.sessions import run_transition
 from api.services import Services
-from coach_sessions.contracts import Actor, SessionAction, SessionWorkflowInput, TransitionRequest
+from coach_sessions.contracts import (
+    Actor,
+    EnrollmentWorkflowResult,
+    SessionAction,
+    SessionWorkflowInput,
+    SessionWorkflowResult,
+    TransitionRequest,
+)
 from coach_sessions.models import EnrollmentPlan
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -25,7 +32,6 @@ from coach_sessions.temporal import enrollment_workflow_id, session_workflow_id
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import Stack, api_client, auth, eventually
 from tests.helpers import test_settings as settings_for
-from workflows.enrollment import EnrollmentWorkflow
 from workflows.session import SessionWorkflow
 
 
@@ -91,9 +97,8 @@ async def test_a_lost_complete_is_caught_up_the_workflow_ends_and_the_summary_go
     services = _services(pool, stack)
     await services.reconciler._repository.request("session", session_id)
     await services.reconciler.reconcile_due()
-    result = await stack.env.client.get_workflow_handle_for(
-        SessionWorkflow.run, session_workflow_id(session_id)
-    ).result()
+    handle = stack.env.client.get_workflow_handle(session_workflow_id(session_id), result_type=SessionWorkflowResult)
+    result = await handle.result()
     assert result.final_status == "completed"
     await eventually(lambda: _sent(pool, session_id, SESSION_SUMMARY))
     assert not await _asked(pool, session_id)
@@ -199,9 +204,10 @@ async def test_an_enrollment_whose_workflow_never_started_is_started_by_the_reco
     await pool.execute("UPDATE workflow_reconciliations SET due_at = now() WHERE target_id = $1", enrollment.id)
     await services.reconciler.reconcile_due()
     assert not await _asked(pool, enrollment.id)
-    result = await stack.env.client.get_workflow_handle_for(
-        EnrollmentWorkflow.run, enrollment_workflow_id(enrollment.id)
-    ).result()
+    started = stack.env.client.get_workflow_handle(
+        enrollment_workflow_id(enrollment.id), result_type=EnrollmentWorkflowResult
+    )
+    result = await started.result()
     assert len(result.session_ids) == 2
     for session_id in result.session_ids:
         await eventually(functools.partial(_workflow_view, stack, session_id))
