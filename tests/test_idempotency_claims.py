@@ -232,6 +232,25 @@ async def test_an_unavailable_outcome_releases_the_key(pool: asyncpg.Pool, stack
     await _assert_kept(pool, family, key, retry.json())
 
 
+async def test_the_constraint_keeps_an_outcome_on_done_rows_only(pool: asyncpg.Pool) -> None:
+    insert = (
+        "INSERT INTO api_idempotency_keys (principal_id, key, fingerprint, state, outcome, claim_token, lease_until)"
+        " VALUES ($1, $2, 'f', $3, $4, $5, $6)"
+    )
+    outcome: dict[str, Any] = {"session": {}}
+    token, lease = uuid4(), now_utc() + hours(1)
+    for state, kept, claim_token, lease_until in [
+        ("done", None, None, None),  # done without its outcome
+        ("claimed", outcome, token, lease),  # an outcome while claimed
+        ("claimed", None, None, lease),  # claimed by nobody
+        ("claimed", None, token, None),  # claimed with no lease
+    ]:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await pool.execute(insert, uuid4(), "k", state, kept, claim_token, lease_until)
+    await pool.execute(insert, uuid4(), "k", "claimed", None, token, lease)
+    await pool.execute(insert, uuid4(), "k", "done", outcome, None, None)
+
+
 # ----- the outbox: a second dispatch of a message being sent -------------------------------------
 
 
