@@ -38,6 +38,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
     ErrorCode.ENROLLMENT_EXISTS: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS: 409,
     ErrorCode.BRIEF_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
@@ -63,7 +64,7 @@ def error_response(code: str, detail: str, *, headers: dict[str, str] | None = N
         headers["WWW-Authenticate"] = "Bearer"
     if code == ErrorCode.PAYLOAD_TOO_LARGE:
         headers["Connection"] = "close"  # the rest of the body was never read: don't reuse the connection
-    if HTTP_STATUS[code] == 503:  # when to try again (seconds)
+    if HTTP_STATUS[code] == 503 or "retry_after" in extra:  # when to try again (seconds)
         headers["Retry-After"] = str(extra.pop("retry_after", DEFAULT_RETRY_AFTER_SECONDS))
     return JSONResponse(
         status_code=HTTP_STATUS[code],

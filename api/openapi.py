@@ -19,7 +19,8 @@ _DESCRIPTIONS = {
     403: "Authenticated, but this role may not do this.",
     404: "No such object, or it is not yours (the same answer for both).",
     405: "Method not allowed on this path; the Allow header lists the allowed ones.",
-    409: "The session's state does not allow this now (or a coach acts inside the minimum notice).",
+    409: "The session's state does not allow this now (or a coach acts inside the minimum notice), or another "
+    "copy of this keyed request is still in progress (idempotency_key_in_progress: retry after Retry-After).",
     413: "Body larger than the cap (64 KiB); refused before it is read.",
     422: "A field is invalid; `fields` names each one.",
     500: "Unexpected error; the X-Request-ID header identifies it in the logs.",
@@ -80,6 +81,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
             response["headers"]["WWW-Authenticate"] = {"schema": {"type": "string"}}
         if status == 503:
             response["headers"]["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds."}
+        if status == 409:
+            response["headers"]["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "Seconds; idempotency_key_in_progress only.",
+            }
         declared[status] = response
     return declared
 

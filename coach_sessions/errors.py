@@ -32,6 +32,8 @@ class ErrorCode:
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
     ENROLLMENT_EXISTS = "enrollment_exists"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    # Another copy of this keyed request still runs the action past the answer bound: retry for its outcome.
+    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
     BRIEF_UNAVAILABLE = "brief_unavailable"
     INTERNAL_ERROR = "internal_error"
 

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.services.access import visible_session
-from api.services.idempotency import KeyedOutcomes, KeyedRequest, key_request_id
+from api.services.idempotency import NOT_KEPT, KeyedOutcomes, KeyedRequest, key_request_id
 from api.services.session_workflow import session_workflow_start
 from coach_sessions import rules
 from coach_sessions.auth import Principal
@@ -47,6 +47,9 @@ log = logging.getLogger("coach_sessions.api")
 Clock = Callable[[], datetime]
 DEADLINE_MARGIN = timedelta(seconds=1)
 RETRY_AFTER_SECONDS = 5
+# How long an Idempotency-Key claim outlives the answer bound before a retry may take it over: by
+# then the holder's update is past its deadline (it can no longer be applied), so its process died.
+CLAIM_LEASE_GRACE = timedelta(seconds=10)
 UpdateInput = TypeVar("UpdateInput")
 # A SessionWorkflow update method: mypy checks each verb's argument against the update it sends.
 SessionUpdate = UpdateMethodMultiParam[[SessionWorkflow, UpdateInput], SessionRecord]
@@ -75,6 +78,7 @@ class SessionService:
         self._minimum_notice = minimum_notice  # COACH_MIN_NOTICE: applied by the transition rules
         self._keys = KeyedOutcomes(idempotency)
         self._answer_within = answer_within
+        self._claim_lease = answer_within + CLAIM_LEASE_GRACE
         self._sessions = sessions
         self._people = people
         self._temporal = temporal
@@ -211,27 +215,58 @@ class SessionService:
     ) -> SessionView:
         """Send one action's update; with an Idempotency-Key, at most once per caller and key.
 
-        The key's request id travels in the update and is the transition's idempotency key in
-        Postgres: an earlier attempt that committed (even one whose caller got 503) is found and
-        answered, and its outcome is kept for later retries. Unavailability is never kept.
+        The key is claimed first: a concurrent copy of the request gets this one's outcome (it waits
+        for it, within the answer bound), never a refusal caused by it. The outcome is then kept for
+        every retry. Unavailability is not kept, nor is anything after an unexpected error: the key is
+        released and a retry runs the action again.
         """
         if key is None:
             return await self._send(principal, record, method, update)
         assert isinstance(update, BaseModel)
         keyed = KeyedRequest.of(principal.id, key, record.id, update)
-        if (first := await self._keys.first_outcome(keyed)) is not None:
-            return first
+        held = await self._keys.claim(keyed, wait_within=self._answer_within, lease=self._claim_lease)
+        if isinstance(held, SessionView):
+            return held  # the outcome of an earlier attempt, or of a concurrent copy
         try:
-            if await self._sessions.transition_committed(record.id, keyed.request_id):
-                view = self.view(record)  # an earlier attempt committed: it is the answer
-                await self._reconciliations.request("session", record.id)  # its workflow may not know
-            else:
-                view = await self._send(principal, record, method, update, update_id_prefix=keyed.request_id)
+            view = await self._act_holding_key(principal, record, method, update, keyed.request_id)
         except DomainError as error:
-            await self._keys.keep_refusal(keyed, error)
+            await self._keys.keep_refusal(held, error)
             raise
-        await self._keys.keep_view(keyed, view)
+        except BaseException:
+            await self._keys.release(held)
+            raise
+        await self._keys.keep_view(held, view)
         return view
+
+    async def _act_holding_key(
+        self,
+        principal: Principal,
+        record: SessionRecord,
+        method: SessionUpdate[UpdateInput],
+        update: UpdateInput,
+        request_id: str,
+    ) -> SessionView:
+        """The keyed action, run by the request holding the key. The key's request id travels in the
+        update and is the transition's idempotency key in Postgres, so an earlier attempt that
+        committed (its caller got 503, or its API process died holding the key) is found: that
+        commit is the answer, before sending and after a refusal (which the commit itself caused)."""
+        if await self._sessions.transition_committed(record.id, request_id):
+            return await self._current_view(record)
+        try:
+            return await self._send(principal, record, method, update, update_id_prefix=request_id)
+        except DomainError as error:
+            if error.code not in NOT_KEPT and await self._sessions.transition_committed(record.id, request_id):
+                return await self._current_view(record)
+            raise
+
+    async def _current_view(self, record: SessionRecord) -> SessionView:
+        """The session as it is now (``record`` was read before the action), after a commit found in
+        Postgres: its workflow may not know of it (the update was lost), so it is reconciled too."""
+        await self._ask_reconciliation(record.id)
+        current = await self._sessions.get(record.id)
+        if current is None:
+            raise NotFound()
+        return self.view(current)
 
     def _refuse_early(self, principal: Principal, record: SessionRecord, update: object) -> None:
         """What the row already says about the action, refused without asking the workflow (which may

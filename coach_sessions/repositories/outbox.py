@@ -1,12 +1,17 @@
 """The outbox of outbound WhatsApp messages.
 
-Delivery is *at most once*: an attempt claims the row (``queued`` → ``sending``) before calling the
-provider. An attempt that finds the row still ``sending`` knows an earlier attempt died between its
-claim and its record, so the message may already be on the parent's phone: it marks it ``in_doubt``
-for ops instead of sending it twice. A provider error that proves nothing was sent (refused
-connection, 5xx, 429) releases the claim so the retry sends it.
+Delivery is *at most once*: an attempt claims the row (``queued`` → ``sending``, naming itself and
+until when it can be alive) before calling the provider. A later attempt of the same delivery that
+finds the row still ``sending`` knows the earlier one died between its claim and its record, so the
+message may already be on the parent's phone: it marks it ``in_doubt`` for ops instead of sending it
+twice (so does anyone finding a claim past its lease). Another delivery of the same message (two
+dispatches of one message) leaves a live attempt alone: that attempt's outcome decides. A provider
+error that proves nothing was sent (refused connection, 5xx, 429) releases the attempt's claim so
+the retry sends it.
 """
 
+from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -67,21 +72,42 @@ async def enqueue_message(
     return existing  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt of one delivery: ``delivery`` names the Temporal activity (workflow, run, activity
+    id), ``number`` its attempt; ``alive_for`` bounds how long the attempt can run (its timeout)."""
+
+    delivery: str
+    number: int
+    alive_for: timedelta
+
+
+# Being delivered by another attempt (of another delivery) that is still alive: its outcome decides.
+BEING_DELIVERED = "being_delivered"
+
+
 class OutboxRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def claim(self, message_id: UUID) -> tuple[OutboundMessage | None, str]:
-        """Claim a queued message for one delivery attempt.
+    async def claim(self, message_id: UUID, attempt: DeliveryAttempt) -> tuple[OutboundMessage | None, str]:
+        """Claim a queued message for this delivery attempt.
 
         Returns the message when this attempt owns it, else ``None`` with the status that stopped it.
-        A message found ``sending`` (its claimer died mid-send) becomes ``in_doubt``.
+        A message found ``sending`` becomes ``in_doubt`` when its claimer is known dead: an earlier
+        attempt of this same delivery, or any claim past its lease; a live claim of another delivery
+        is left alone (``being_delivered``).
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("SELECT * FROM outbound_messages WHERE id = $1 FOR UPDATE", message_id)
+            row = await conn.fetchrow(
+                "SELECT *, lease_until < now() AS lease_over FROM outbound_messages WHERE id = $1 FOR UPDATE",
+                message_id,
+            )
             if row is None:
                 return None, "missing"
             if row["status"] == MessageStatus.SENDING:
+                if row["claimed_by"] != attempt.delivery and not row["lease_over"]:
+                    return None, BEING_DELIVERED
                 await conn.execute(
                     "UPDATE outbound_messages SET status = $2, updated_at = now(),"
                     " last_error = 'delivery attempt died after claiming; not resent' WHERE id = $1",
@@ -92,10 +118,14 @@ class OutboxRepository:
             if row["status"] != MessageStatus.QUEUED:
                 return None, str(row["status"])
             claimed = await conn.fetchrow(
-                "UPDATE outbound_messages SET status = $2, attempts = attempts + 1, updated_at = now()"
+                "UPDATE outbound_messages SET status = $2, attempts = attempts + 1, updated_at = now(),"
+                " claimed_by = $3, claimed_attempt = $4, lease_until = now() + $5::interval"
                 " WHERE id = $1 RETURNING *",
                 message_id,
                 MessageStatus.SENDING.value,
+                attempt.delivery,
+                attempt.number,
+                attempt.alive_for,
             )
         return OutboundMessage.model_validate(dict(claimed)), MessageStatus.SENDING.value
 
@@ -109,16 +139,22 @@ class OutboxRepository:
             provider_message_id,
         )
 
-    async def release(self, message_id: UUID, error: str) -> None:
-        """The provider proved it sent nothing: back to ``queued`` for the next attempt."""
-        await self._pool.execute(
+    async def release(self, message_id: UUID, attempt: DeliveryAttempt, error: str) -> bool:
+        """The provider proved it sent nothing: back to ``queued`` for the next attempt. Only this
+        attempt's own claim is released (False when the row is no longer it: e.g. a later attempt of
+        its delivery, started once Temporal gave this one up, has marked it ``in_doubt``)."""
+        released = await self._pool.fetchval(
             "UPDATE outbound_messages SET status = $2, last_error = $3, updated_at = now()"
-            " WHERE id = $1 AND status = $4",
+            " WHERE id = $1 AND status = $4 AND claimed_by = $5 AND claimed_attempt = $6"
+            " RETURNING true",
             message_id,
             MessageStatus.QUEUED.value,
             error[:1000],
             MessageStatus.SENDING.value,
+            attempt.delivery,
+            attempt.number,
         )
+        return bool(released)
 
     async def mark_failed(self, message_id: UUID, error: str) -> None:
         await self._pool.execute(
