@@ -308,10 +308,25 @@ async def test_a_claim_whose_holder_died_is_in_doubt(pool: asyncpg.Pool) -> None
     assert not await outbox.release(message_id, _attempt("wf/run/1"), "too late: in doubt stays for ops")
 
 
+async def test_a_claim_by_a_worker_from_before_0007_is_named_leased_and_left_alone(pool: asyncpg.Pool) -> None:
+    outbox = OutboxRepository(pool)
+    message_id = await _queued_message(pool)
+    # What a worker from before migration 0007 writes (a rolling deploy, the benchmark's A/B).
+    await pool.execute("UPDATE outbound_messages SET status = 'sending' WHERE id = $1", message_id)
+    row = await _message_row(pool, message_id)
+    assert (row["claimed_by"], row["claimed_attempt"]) == ("worker-before-0007", 1)
+    assert await outbox.claim(message_id, _attempt("wf/run/9")) == (None, BEING_DELIVERED)
+    await pool.execute(
+        "UPDATE outbound_messages SET lease_until = now() - interval '1 second' WHERE id = $1", message_id
+    )
+    assert await outbox.claim(message_id, _attempt("wf/run/9")) == (None, "in_doubt")
+
+
 async def test_the_constraint_refuses_a_sending_row_without_its_attempt(pool: asyncpg.Pool) -> None:
     message_id = await _queued_message(pool)
+    await OutboxRepository(pool).claim(message_id, _attempt("wf/run/1"))
     with pytest.raises(asyncpg.CheckViolationError):
-        await pool.execute("UPDATE outbound_messages SET status = 'sending' WHERE id = $1", message_id)
+        await pool.execute("UPDATE outbound_messages SET claimed_by = NULL WHERE id = $1", message_id)
 
 
 class GatedWhatsApp:
