@@ -8,6 +8,8 @@ file and line, before it becomes a cycle or a workflow that drags I/O into its s
 import ast
 from pathlib import Path
 
+from tests.ast_source import parse
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Lower layers never import higher ones. worker.py and devtools/ wire everything together.
@@ -33,7 +35,7 @@ def _module_name(path: Path, root: Path) -> str:
 
 def _imports(path: Path) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -3,11 +3,13 @@
 import ast
 from pathlib import Path
 
+from tests.ast_source import parse
+
 DEVTOOLS = Path(__file__).resolve().parent.parent / "devtools"
 
 
 def _devtools_imports(module: str) -> set[str]:
-    tree = ast.parse((DEVTOOLS / f"{module}.py").read_text())
+    tree = parse((DEVTOOLS / f"{module}.py").read_text())
     found = set()
     for node in ast.walk(tree):  # function-level imports count too: they hide a cycle, not break it
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("devtools."):
