@@ -1,7 +1,9 @@
-"""Scenario 2: the Temporal server is SIGKILLed and restarted (same db file) while cancellation-consent
-timers wait and other actions are in flight. The consents auto-approve after the restart."""
+"""Scenario 2: the Temporal server is SIGKILLed at a random moment and restarted (same db file) while
+cancellation-consent timers wait and other actions are in flight. The consents auto-approve after the restart."""
 
 import asyncio
+import os
+import random
 import time
 
 import pytest
@@ -33,7 +35,11 @@ async def test_temporal_restart_with_consent_timers(start_cluster: StartCluster)
     stream = asyncio.create_task(
         driver.stream([(s, kinds[i % 3]) for i, s in enumerate(others)], concurrency=2, pace=0.3, keyed_every=2)
     )
-    await asyncio.sleep(0.8)
+    # A random moment of the stream (FAULTS_SEED repeats one): whatever is in flight then.
+    seed = int(os.environ.get("FAULTS_SEED") or random.randrange(1 << 30))
+    kill_at = random.Random(seed).uniform(0.2, 2.5)
+    report.figures["kill_at_s"] = f"{kill_at:.2f} (FAULTS_SEED={seed})"
+    await asyncio.sleep(kill_at)
     await cluster.kill_temporal()
     status, took = await readyz(cluster)
     report.figures["readyz_while_temporal_down"] = f"{status} in {took:.1f}s"
