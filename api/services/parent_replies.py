@@ -82,12 +82,12 @@ class ParentReplyService:
                 if error.status != RPCStatusCode.NOT_FOUND:
                     raise
             status = await self._status(workflow_id)
-            if loop.time() >= give_up_at or status not in (None, WorkflowExecutionStatus.RUNNING):
+            if status == WorkflowExecutionStatus.RUNNING:
+                continue  # it started between our signal and this look: signal again at once
+            if status is not None or loop.time() >= give_up_at:
                 return False  # it ran and closed: decided already (or it never started: lapsed)
-            if status is None:  # not started yet: wait a little
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 0.25)
-            # (RUNNING: it started between our signal and this look; signal again at once)
+            await asyncio.sleep(pause)  # not started yet: wait a little
+            pause = min(pause * 2, 0.25)
 
     async def _status(self, workflow_id: str) -> WorkflowExecutionStatus | None:
         """The workflow's status; None when it does not exist (yet)."""
