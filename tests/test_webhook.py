@@ -170,3 +170,36 @@ def test_parse_replies_reads_context_and_phone() -> None:
     assert reply.from_phone == "+919800000001"
     assert reply.context_message_id == "wamid.ctx" and reply.provider_message_id == "wamid.tap"
     assert reply.choice is ConsentChoice.APPROVE
+
+
+async def test_a_tap_while_temporal_is_down_is_decided_when_it_is_delivered_again(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    """The signal fails (the server is down: 503); AiSensy delivers the same tap again afterwards, and
+    that delivery signals it (it used to answer "duplicate", and the request auto-approved)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from coach_sessions.temporal import DATA_CONVERTER
+    from devtools.embedded import venv_binary
+    from tests.helpers import api_client
+
+    family, session_id = await _pending_request(stack, pool)
+    tap = cloud_envelope(button_tap(family.parent.phone, "Reschedule", context_id=None))
+    # A client that was connected to a server which has died since.
+    gone = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=DATA_CONVERTER
+    )
+    await gone.shutdown()
+    async with api_client(pool, gone.client, stack.task_queue) as during_the_outage:
+        first = await post_signed(during_the_outage, tap)
+    assert first.status_code == 503, first.text
+    again = await post_signed(stack.http, tap)
+    assert (again.status_code, again.json()["status"]) == (200, "signalled"), again.text
+
+    async def rejected() -> bool:
+        status = await pool.fetchval("SELECT cancellation_status FROM scheduled_sessions WHERE id = $1", session_id)
+        return bool(status == "rejected")
+
+    await eventually(rejected)
+    third = await post_signed(stack.http, tap)
+    assert third.json()["status"] == "duplicate"

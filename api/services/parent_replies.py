@@ -1,4 +1,8 @@
-"""The parent's taps: record, match, then signal the consent workflow (or tell the parent it's decided)."""
+"""The parent's taps: record, match, then signal the consent workflow (or tell the parent it's decided).
+
+A matched tap is recorded 'matched' and marked 'signalled' only once the signal went through: a
+delivery answered 503 (the Temporal server down) is signalled when the provider delivers it again.
+"""
 
 import asyncio
 import logging
@@ -58,12 +62,19 @@ class ParentReplyService:
         if match.kind == "signalled":
             assert match.consent_workflow_id and reply.choice and match.session_id
             parent_reply = ParentReply(choice=reply.choice, inbound_message_id=reply.provider_message_id)
-            if not await self.signal(match.consent_workflow_id, parent_reply):
+            try:
+                signalled = await self.signal(match.consent_workflow_id, parent_reply)
+            except BaseException:
+                await self._inbound.signal_failed(reply.provider_message_id)
+                raise
+            if not signalled:
                 # Decided (and closed) between our read and the signal: the parent still hears back.
                 late_id = await self._inbound.queue_late_notice(reply, match.session_id)
                 await self._deliver(late_id)
                 log.info("late reply", extra=log_context | {"outcome": "late"})
                 return ReplyOutcome(reply.provider_message_id, "late")
+            # Only now: had the signal failed (Temporal down: a 503), the redelivery signals again.
+            await self._inbound.mark_signalled(reply.provider_message_id)
         elif match.kind == "late" and match.late_message_id is not None:
             await self._deliver(match.late_message_id)
         log.info("parent reply", extra=log_context)

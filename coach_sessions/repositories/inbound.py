@@ -19,6 +19,9 @@ from coach_sessions.whatsapp_inbound import InboundReply
 
 # A tap on a request decided this recently still earns the parent a "this was already decided" note.
 LATE_REPLY_WINDOW = timedelta(days=7)
+# How long the delivery signalling a tap holds it (longer than a signal can take: the wait for a consent
+# child that is starting, and Temporal's RPC retries); a failed signal lets go at once.
+SIGNAL_CLAIM = timedelta(seconds=30)
 
 MatchKind = Literal["signalled", "late", "ignored", "duplicate"]
 
@@ -46,6 +49,19 @@ class InboundRepository:
 
     async def record_reply(self, reply: InboundReply) -> ReplyMatch:
         async with self._pool.acquire() as conn, conn.transaction():
+            # A tap whose earlier delivery could not signal it (no live claim): this delivery signals it.
+            owed = await conn.fetchrow(
+                "UPDATE inbound_messages SET signal_claimed_until = now() + $2::interval"
+                " WHERE provider_message_id = $1 AND outcome = 'matched'"
+                " AND (signal_claimed_until IS NULL OR signal_claimed_until < now())"
+                " RETURNING matched_session_id, consent_workflow_id",
+                reply.provider_message_id,
+                SIGNAL_CLAIM,
+            )
+            if owed is not None:
+                return ReplyMatch(
+                    "signalled", session_id=owed["matched_session_id"], consent_workflow_id=owed["consent_workflow_id"]
+                )
             seen = await conn.fetchval(
                 "SELECT 1 FROM inbound_messages WHERE provider_message_id = $1", reply.provider_message_id
             )
@@ -56,8 +72,10 @@ class InboundRepository:
             inserted = await conn.fetchval(
                 """
                 INSERT INTO inbound_messages (provider_message_id, from_phone, context_message_id,
-                    button_payload, button_text, choice, matched_session_id, outcome, payload)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    button_payload, button_text, choice, matched_session_id, outcome, payload,
+                    consent_workflow_id, signal_claimed_until)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                        CASE WHEN $8 = 'matched' THEN now() + $11::interval END)
                 ON CONFLICT (provider_message_id) DO NOTHING
                 RETURNING id
                 """,
@@ -68,8 +86,10 @@ class InboundRepository:
                 reply.button_text,
                 reply.choice.value if reply.choice else None,
                 match.session_id,
-                match.kind,
+                "matched" if match.kind == "signalled" else match.kind,  # signalled once the signal is in
                 reply.payload,
+                match.consent_workflow_id,
+                SIGNAL_CLAIM,
             )
             if inserted is None:  # the same delivery, concurrently
                 return ReplyMatch("duplicate")
@@ -77,6 +97,22 @@ class InboundRepository:
                 message_id = await self._queue_late_notice(conn, reply, session)
                 return ReplyMatch("late", session_id=match.session_id, late_message_id=message_id)
             return match
+
+    async def mark_signalled(self, provider_message_id: str) -> None:
+        """The consent workflow holds this tap's signal: a redelivery is a duplicate from now on."""
+        await self._pool.execute(
+            "UPDATE inbound_messages SET outcome = 'signalled', signal_claimed_until = NULL"
+            " WHERE provider_message_id = $1 AND outcome = 'matched'",
+            provider_message_id,
+        )
+
+    async def signal_failed(self, provider_message_id: str) -> None:
+        """This delivery could not signal the tap (Temporal unreachable): the next delivery will."""
+        await self._pool.execute(
+            "UPDATE inbound_messages SET signal_claimed_until = NULL"
+            " WHERE provider_message_id = $1 AND outcome = 'matched'",
+            provider_message_id,
+        )
 
     async def queue_late_notice(self, reply: InboundReply, session_id: UUID) -> UUID:
         """The request was decided between our match and the signal: tell the parent after all."""
