@@ -203,3 +203,29 @@ async def test_a_tap_while_temporal_is_down_is_decided_when_it_is_delivered_agai
     await eventually(rejected)
     third = await post_signed(stack.http, tap)
     assert third.json()["status"] == "duplicate"
+
+
+async def test_five_taps_at_once_one_decides_and_the_others_hear_it_was_decided(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    """Only the first decision counts; the taps that lost (a Call Me among them, when it came after the
+    decision) are answered "late", and the parent gets the "already decided" notice once."""
+    import asyncio
+
+    from coach_sessions.templates import CANCELLATION_ALREADY_DECIDED
+
+    family, session_id = await _pending_request(stack, pool)
+    texts = ["Approve", "Reschedule", "Call Me", "Approve", "Reschedule"]
+    answers = await asyncio.gather(
+        *(post_signed(stack.http, cloud_envelope(button_tap(family.parent.phone, t, context_id=None))) for t in texts)
+    )
+    statuses = [a.json()["status"] for a in answers]
+    assert set(statuses) <= {"signalled", "late"}, statuses
+    deciding = [status for status, text in zip(statuses, texts, strict=True) if text != "Call Me"]
+    assert deciding.count("signalled") == 1, statuses
+    notices = await pool.fetchval(
+        "SELECT count(*) FROM outbound_messages WHERE session_id = $1 AND template_name = $2",
+        session_id,
+        CANCELLATION_ALREADY_DECIDED,
+    )
+    assert notices == 1

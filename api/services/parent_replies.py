@@ -8,13 +8,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from coach_sessions.contracts import OutboxDeliveryInput, ParentReply
 from coach_sessions.repositories.inbound import InboundReply, InboundRepository, MatchKind
+from coach_sessions.statuses import ConsentChoice
 from coach_sessions.temporal import message_delivery_workflow_id
 from workflows.consent import CancellationConsentWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
@@ -32,16 +33,25 @@ class ReplyOutcome:
 # patch consent-child-started-after-answer): a tap in that gap (a button of an older message, or a
 # benchmark) waits this long for it rather than being told the request was decided.
 CHILD_START_WAIT = 3.0
+# How long the webhook waits for the consent workflow to show the decision after a tap's signal (a
+# worker answers the query): a tap that lost gets the parent the "already decided" notice.
+DECISION_WAIT = 2.0
 
 
 class ParentReplyService:
     def __init__(
-        self, inbound: InboundRepository, temporal: Client, task_queue: str, child_start_wait: float = CHILD_START_WAIT
+        self,
+        inbound: InboundRepository,
+        temporal: Client,
+        task_queue: str,
+        child_start_wait: float = CHILD_START_WAIT,
+        decision_wait: float = DECISION_WAIT,
     ) -> None:
         self._inbound = inbound
         self._temporal = temporal
         self._task_queue = task_queue
         self._child_start_wait = child_start_wait
+        self._decision_wait = decision_wait
 
     async def handle(self, reply: InboundReply) -> ReplyOutcome:
         match = await self._inbound.record_reply(reply)
@@ -67,18 +77,40 @@ class ParentReplyService:
             except BaseException:
                 await self._inbound.signal_failed(reply.provider_message_id)
                 raise
-            if not signalled:
-                # Decided (and closed) between our read and the signal: the parent still hears back.
+            if signalled:
+                # Only now: had the signal failed (Temporal down: a 503), the redelivery signals again.
+                await self._inbound.mark_signalled(reply.provider_message_id)
+            if not signalled or await self._lost(match.consent_workflow_id, parent_reply):
+                # Decided before this tap (it closed between our read and the signal, or another tap,
+                # the coach or the timer got there first): the parent still hears back, once.
                 late_id = await self._inbound.queue_late_notice(reply, match.session_id)
                 await self._deliver(late_id)
                 log.info("late reply", extra=log_context | {"outcome": "late"})
                 return ReplyOutcome(reply.provider_message_id, "late")
-            # Only now: had the signal failed (Temporal down: a 503), the redelivery signals again.
-            await self._inbound.mark_signalled(reply.provider_message_id)
         elif match.kind == "late" and match.late_message_id is not None:
             await self._deliver(match.late_message_id)
         log.info("parent reply", extra=log_context)
         return ReplyOutcome(reply.provider_message_id, match.kind)
+
+    async def _lost(self, workflow_id: str, reply: ParentReply) -> bool:
+        """Whether the consent workflow holds another decision than this tap's (asked of the workflow,
+        within ``decision_wait``; no answer counts as not lost). A "Call Me" is asked once: it decides
+        nothing, so only a decision already there means it came too late."""
+        handle = self._temporal.get_workflow_handle(workflow_id)
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._decision_wait
+        while True:
+            try:
+                decision = await asyncio.wait_for(
+                    handle.query(CancellationConsentWorkflow.decision), max(give_up_at - loop.time(), 0.05)
+                )
+            except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+                return False
+            if decision is not None:
+                return decision.token != reply.inbound_message_id
+            if reply.choice is ConsentChoice.CALL_ME or loop.time() >= give_up_at:
+                return False
+            await asyncio.sleep(0.05)
 
     async def signal(self, workflow_id: str, reply: ParentReply) -> bool:
         """Signal the consent workflow; False when it has closed (or never started within the wait)."""
