@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -134,7 +135,8 @@ Instant = Annotated[
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan: a non-finite number in any float field is a 422 naming it, never a 500 later.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class CreateCoach(Body):
@@ -281,7 +283,11 @@ def _small_json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 EventKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
-EventValue = Annotated[str, StringConstraints(max_length=2000)] | Annotated[float, Strict()] | Flag | None
+# Finite only: NaN, Infinity and 1e400 (which JSON parsers read as infinity) are not JSON numbers, and
+# PostgreSQL's JSON refuses them.
+EventValue = (
+    Annotated[str, StringConstraints(max_length=2000)] | Annotated[float, Strict(), AllowInfNan(False)] | Flag | None
+)
 
 
 class CreateLearningEvent(Body):

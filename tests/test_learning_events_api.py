@@ -98,3 +98,25 @@ async def test_refusals_change_nothing(
     assert answer.status_code == status, answer.text
     assert {"error", "detail"} <= set(answer.json())
     assert await pool.fetchval("SELECT count(*) FROM learning_events WHERE child_id = $1", family.child.id) == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+async def test_a_non_finite_number_is_a_422_naming_its_field(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, number: str
+) -> None:
+    """JSON has no NaN or Infinity (and 1e400 reads as infinity): refused where it is, not a 500 from
+    PostgreSQL's JSON parser."""
+    family = await make_family(pool)
+    raw = (
+        f'{{"childId": "{family.child.id}", "eventType": "assessment", "eventData": {{"wpm": {number}}},'
+        ' "content": "Fluency check."}'
+    )
+    answer = await http.post(
+        "/api/learning-events",
+        headers=auth(family.coach.id) | {"Content-Type": "application/json"},
+        content=raw,
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "validation_error"
+    assert any("eventData" in f["field"] and "wpm" in f["field"] for f in answer.json()["fields"]), answer.text
+    assert await pool.fetchval("SELECT count(*) FROM learning_events WHERE child_id = $1", family.child.id) == 0
