@@ -23,7 +23,7 @@ from pydantic import (
 
 from coach_sessions.models import Child, Coach, Enrollment, EnrollmentPlan, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
-from coach_sessions.statuses import LearningEventType
+from coach_sessions.statuses import AUTHORED_EVENT_TYPES, LearningEventType
 
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
@@ -290,10 +290,25 @@ EventValue = (
 )
 
 
+def _authored(kind: LearningEventType) -> LearningEventType:
+    if kind.value not in AUTHORED_EVENT_TYPES:
+        raise ValueError(
+            f"{kind.value} is written by the service itself; post one of {', '.join(AUTHORED_EVENT_TYPES)}"
+        )
+    return kind
+
+
+AuthoredEventType = Annotated[
+    LearningEventType,
+    AfterValidator(_authored),
+    WithJsonSchema({"type": "string", "enum": AUTHORED_EVENT_TYPES}),
+]
+
+
 class CreateLearningEvent(Body):
     child_id: UUID = Field(alias="childId")
     session_id: UUID | None = Field(default=None, alias="sessionId")
-    event_type: LearningEventType = Field(alias="eventType")
+    event_type: AuthoredEventType = Field(alias="eventType")
     # A flat object of named facts ({"wpm": 52, "passage": "level 6"}): what its schema says is what goes.
     event_data: Annotated[
         dict[EventKey, EventValue],

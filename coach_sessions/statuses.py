@@ -70,6 +70,25 @@ class LearningEventType(StrEnum):
     HOMEWORK_COMPLETED = "homework_completed"
 
 
+# Written only by the service itself (a transition, the homework endpoints): a coach or admin posting
+# one through POST /api/learning-events would read as a real system event in the brief and progress.
+SYSTEM_EVENT_TYPES: frozenset[LearningEventType] = frozenset(
+    {
+        LearningEventType.SESSION_COMPLETED,
+        LearningEventType.SESSION_CANCELLED,
+        LearningEventType.SESSION_RESCHEDULED,
+        LearningEventType.SESSION_MISSED,
+        LearningEventType.CANCELLATION_REQUESTED,
+        LearningEventType.CANCELLATION_REJECTED,
+        LearningEventType.CANCELLATION_WITHDRAWN,
+        LearningEventType.PARENT_CALLBACK_REQUESTED,
+        LearningEventType.HOMEWORK_ASSIGNED,
+        LearningEventType.HOMEWORK_COMPLETED,
+    }
+)
+AUTHORED_EVENT_TYPES = sorted(t.value for t in LearningEventType if t not in SYSTEM_EVENT_TYPES)
+
+
 class ConsentChoice(StrEnum):
     """The parent's quick-reply buttons on the p26 cancellation request."""
 

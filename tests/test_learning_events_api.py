@@ -120,3 +120,16 @@ async def test_a_non_finite_number_is_a_422_naming_its_field(
     assert answer.json()["error"] == "validation_error"
     assert any("eventData" in f["field"] and "wpm" in f["field"] for f in answer.json()["fields"]), answer.text
     assert await pool.fetchval("SELECT count(*) FROM learning_events WHERE child_id = $1", family.child.id) == 0
+
+
+@pytest.mark.parametrize("kind", ["session_completed", "session_cancelled", "homework_assigned"])
+async def test_a_coach_cannot_post_an_event_only_the_service_writes(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, kind: str
+) -> None:
+    family = await make_family(pool)
+    answer = await http.post(
+        "/api/learning-events", headers=auth(family.coach.id), json=body(family.child.id, eventType=kind)
+    )
+    assert answer.status_code == 422, answer.text
+    assert any(f["field"] == "eventType" for f in answer.json()["fields"]), answer.text
+    assert await pool.fetchval("SELECT count(*) FROM learning_events WHERE child_id = $1", family.child.id) == 0
