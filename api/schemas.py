@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -85,11 +86,22 @@ Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500, pattern=r"\S[\s\S]*\S")]
 
 
-def _iso_text(value: object) -> object:
-    """Dates and times arrive as ISO text only (pydantic would also read a Unix time from a number)."""
-    if not isinstance(value, str):
-        raise ValueError("must be ISO 8601 text")
-    return value
+def _iso_text(pattern: str) -> Callable[[object], object]:
+    """Dates and times arrive as ISO text matching the pattern OpenAPI declares, and nothing else:
+    pydantic would also read a Unix time, from a number or from a string of digits."""
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> object:
+        if not isinstance(value, str) or not compiled.match(value):
+            raise ValueError("must be ISO 8601 text (YYYY-MM-DD, HH:MM or YYYY-MM-DDTHH:MM±HH:MM), not a Unix time")
+        return value
+
+    return check
+
+
+DAY_PATTERN = r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+INSTANT_PATTERN = r"^20[0-9]{2}-"
 
 
 def _json_number(value: object) -> object:
@@ -104,18 +116,16 @@ Count = Annotated[int, BeforeValidator(_json_number)]
 Flag = Annotated[bool, Strict()]
 Day = Annotated[
     date,
-    BeforeValidator(_iso_text),
+    BeforeValidator(_iso_text(DAY_PATTERN)),
     AfterValidator(_in_window),
     # 20YY is exactly the window 2000-01-01 … 2099-12-31.
-    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"}),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
 ]
 WallClock = Annotated[
     time,
-    BeforeValidator(_iso_text),
+    BeforeValidator(_iso_text(TIME_PATTERN)),
     AfterValidator(_wall_clock),
-    WithJsonSchema(
-        {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"},
-    ),
+    WithJsonSchema({"type": "string", "pattern": TIME_PATTERN}),
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -127,10 +137,10 @@ def _instant_in_window(value: datetime) -> datetime:
 
 Instant = Annotated[
     AwareDatetime,
-    BeforeValidator(_iso_text),
+    BeforeValidator(_iso_text(INSTANT_PATTERN)),
     AfterValidator(_instant_in_window),
     # With its offset, like 2026-03-02T17:00:00+05:30; its own date lies in the window.
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^20[0-9]{2}-"}),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": INSTANT_PATTERN}),
 ]
 
 

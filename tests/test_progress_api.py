@@ -223,3 +223,32 @@ async def test_coaches_list_is_everyone_for_an_admin_and_oneself_for_a_coach(sta
     everyone = {c["id"] for c in (await stack.http.get("/api/coaches", headers=ADMIN)).json()["coaches"]}
     assert {str(first.coach.id), str(second.coach.id)} <= everyone
     assert (await stack.http.get("/api/coaches")).status_code == 401
+
+
+UNIX_TIMES = ["1803859200", "1803859200000"]
+
+
+@pytest.mark.parametrize("unix", UNIX_TIMES)
+async def test_a_unix_time_is_not_a_date_anywhere(stack: Stack, pool: asyncpg.Pool, unix: str) -> None:
+    """OpenAPI declares ISO text (^20YY-…): a Unix time, as digits, is refused everywhere, not stored."""
+    family = await make_family(pool)
+    [session_id] = await make_sessions(pool, family, [now_utc() + hours(72)])
+    me = auth(family.coach.id)
+    child = str(family.child.id)
+    answers = [
+        await stack.http.post("/api/homework", json={"childId": child, "title": "Read", "dueDate": unix}, headers=me),
+        await stack.http.post("/api/assessments", json={"childId": child, "score": 50, "assessedAt": unix}, headers=me),
+        await stack.http.patch(
+            "/api/sessions", json={"sessionId": str(session_id), "newDate": unix, "newTime": "17:00"}, headers=me
+        ),
+        await stack.http.get(f"/api/sessions/available-slots?sessionId={session_id}&date={unix}", headers=me),
+    ]
+    assert [a.status_code for a in answers] == [422] * 4, [a.text for a in answers]
+    assert all(a.json()["error"] == "validation_error" for a in answers)
+    assert (
+        await _count(pool, "homework_assignments", family.child.id)
+        == await _count(pool, "assessments", family.child.id)
+        == 0
+    )
+    status = await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", session_id)
+    assert status == "scheduled"
