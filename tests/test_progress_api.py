@@ -99,11 +99,11 @@ async def test_progress_numbers(stack: Stack, pool: asyncpg.Pool) -> None:
         ("C", now_utc().date() - timedelta(days=1)),
     ):
         r = await stack.http.post(
-            "/api/homework",
-            json={"childId": str(family.child.id), "title": title, "dueDate": str(due) if due else None},
-            headers=me,
+            "/api/homework", json={"childId": str(family.child.id), "title": title, "dueDate": None}, headers=me
         )
         ids.append(r.json()["id"])
+        # Due in the past: homework set days ago (the API takes due dates from today on).
+        await pool.execute("UPDATE homework_assignments SET due_date = $2 WHERE id = $1::uuid", r.json()["id"], due)
     await stack.http.post(f"/api/homework/{ids[2]}/complete", headers=me)
 
     answer = await stack.http.get(f"/api/children/{family.child.id}/progress", headers=me)
@@ -252,3 +252,21 @@ async def test_a_unix_time_is_not_a_date_anywhere(stack: Stack, pool: asyncpg.Po
     )
     status = await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", session_id)
     assert status == "scheduled"
+
+
+@pytest.mark.parametrize(("days", "status"), [(-1, 422), (-3650, 422), (0, 201), (366, 201), (367, 422)])
+async def test_homework_is_due_from_today_to_a_year_ahead_as_its_message_says(
+    stack: Stack, pool: asyncpg.Pool, days: int, status: int
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    family = await make_family(pool)
+    today = datetime.now(ZoneInfo(family.coach.timezone)).date()
+    answer = await stack.http.post(
+        "/api/homework",
+        json={"childId": str(family.child.id), "title": "Read", "dueDate": str(today + timedelta(days=days))},
+        headers=auth(family.coach.id),
+    )
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert "from today" in answer.json()["detail"] and "to a year from today" in answer.json()["detail"]

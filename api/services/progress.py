@@ -49,8 +49,15 @@ class ProgressService:
         child = await self._visible_child(principal, child_id)
         await self._check_session(child, session_id)
         now = self._clock()
-        if due_date is not None and not EARLIEST.date() <= due_date <= now.date() + timedelta(days=366):
-            raise DomainError(ErrorCode.VALIDATION_ERROR, "dueDate: must be within a year from today.")
+        if due_date is not None:
+            coach = await self._people.get_coach(child.coach_id)
+            assert coach is not None  # FK
+            today = now.astimezone(ZoneInfo(coach.timezone)).date()  # the coach's today
+            if not today <= due_date <= today + timedelta(days=366):
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"dueDate: must be from today ({today.isoformat()}, {coach.timezone}) to a year from today.",
+                )
         return await self._progress.add_homework(
             child_id=child.id,
             coach_id=child.coach_id,
