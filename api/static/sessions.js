@@ -265,11 +265,13 @@
   function renderBrief(brief, tz) {
     const sources = brief.sources || [];
     const index = new Map(sources.map((src, i) => [src.id, i + 1]));
+    const cites = (item) => (item.event_ids || []).map((id) => el("a", { class: "cite", href: `#source-${id}` }, `[${index.get(id) || "?"}]`));
     const items = (title, list) => (list && list.length ? [el("h3", { text: title }), el("ul", {}, list.map((item) => el("li", {},
-      item.text, (item.event_ids || []).map((id) => el("a", { class: "cite", href: `#source-${id}` }, `[${index.get(id) || "?"}]`)))))] : []);
+      item.text, cites(item))))] : []);
+    const focus = brief.session_focus && brief.session_focus.text ? brief.session_focus : null;  // {text, event_ids}
     return el("div", { class: "brief", "data-brief": "" },
       brief.stale ? el("p", { class: "notice", text: "Newer events exist than this brief; it may be out of date." }) : null,
-      brief.session_focus ? [el("h3", { text: "Focus" }), el("p", { text: brief.session_focus })] : null,
+      focus ? [el("h3", { text: "Focus" }), el("p", { "data-focus": "" }, focus.text, cites(focus))] : null,
       items("Challenges", brief.challenges), items("Motivators", brief.motivators),
       items("Recommended activities", brief.recommended_activities),
       sources.length ? [el("h3", { text: "Sources" }), el("ol", { class: "sources" }, sources.map((src) => el("li", { id: `source-${src.id}` },
