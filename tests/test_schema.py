@@ -2,6 +2,7 @@
 
 import re
 import secrets
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -160,4 +161,33 @@ async def test_0005_keeps_event_types_that_other_migrations_added(database_url: 
         }
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_a_migration_edited_after_it_was_applied_stops_the_runner(database_url: str, tmp_path: Path) -> None:
+    """Without a checksum an edited migration was silently skipped: the schema and the files disagreed."""
+    import shutil
+
+    from coach_sessions.db import MigrationChanged
+
+    name = "edited_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dsn = _other_database(database_url, name)
+        copies = tmp_path / "migrations"
+        shutil.copytree(MIGRATIONS_DIR, copies)
+        await apply_migrations(dsn, copies)
+        first = sorted(copies.glob("*.sql"))[0]
+        original = first.read_text()
+        first.write_text(original + "\nCREATE TABLE sneaked_in (id int);\n")
+        with pytest.raises(MigrationChanged, match=first.stem):
+            await apply_migrations(dsn, copies)
+        (copies / "9999_later.sql").write_text("CREATE TABLE later (id int);\n")
+        with pytest.raises(MigrationChanged):  # nothing newer is applied past a changed one
+            await apply_migrations(dsn, copies)
+        first.write_text(original)
+        assert await apply_migrations(dsn, copies) == ["9999_later"]
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
