@@ -131,12 +131,16 @@ async def test_call_me_notifies_the_coach_and_the_timer_runs_on(stack: Stack, po
     )
     assert response.json()["status"] == "signalled"
 
+    def delivered() -> list[dict[str, Any]]:
+        return [m for m in stack.aisensy.messages if m["campaignName"] == "c03_parent_callback_requested"]
+
     async def coach_told() -> bool:
-        return "c03_parent_callback_requested" in await _templates(pool, session_id)
+        # Delivered, not only queued: the outbox row is written before the provider is called.
+        return "c03_parent_callback_requested" in await _templates(pool, session_id) and bool(delivered())
 
     await eventually(coach_told)
     assert (await _session(pool, session_id))["cancellation_status"] == "pending"
-    callback = [m for m in stack.aisensy.messages if m["campaignName"] == "c03_parent_callback_requested"]
+    callback = delivered()
     assert callback[0]["destination"] == "+919811100000" and family.parent.phone in callback[0]["templateParams"]
     await stack.env.sleep(WINDOW)
     row = await _settled(pool, session_id, "approved")

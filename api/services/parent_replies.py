@@ -7,13 +7,21 @@ delivery answered 503 (the Temporal server down) is signalled when the provider 
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from coach_sessions.contracts import OutboxDeliveryInput, ParentReply
+from coach_sessions.contracts import ConsentDecision, OutboxDeliveryInput, ParentReply
 from coach_sessions.repositories.inbound import InboundReply, InboundRepository, MatchKind
 from coach_sessions.statuses import ConsentChoice
 from coach_sessions.temporal import message_delivery_workflow_id
@@ -35,7 +43,9 @@ class ReplyOutcome:
 CHILD_START_WAIT = 3.0
 # How long the webhook waits for the consent workflow to show the decision after a tap's signal (a
 # worker answers the query): a tap that lost gets the parent the "already decided" notice.
-DECISION_WAIT = 2.0
+DECISION_WAIT = 4.0
+# One look at the decision within that wait (a query, or the closed workflow's result).
+QUERY_WAIT = 0.5
 
 
 class ParentReplyService:
@@ -95,22 +105,32 @@ class ParentReplyService:
     async def _lost(self, workflow_id: str, reply: ParentReply) -> bool:
         """Whether the consent workflow holds another decision than this tap's (asked of the workflow,
         within ``decision_wait``; no answer counts as not lost). A "Call Me" is asked once: it decides
-        nothing, so only a decision already there means it came too late."""
-        handle = self._temporal.get_workflow_handle(workflow_id)
+        nothing, so only a decision already there means it came too late.
+
+        Each look is short: a query sent just as the workflow closes can go unanswered, and the next
+        look then reads the closed workflow's result from its history instead."""
+        handle = self._temporal.get_workflow_handle(workflow_id, result_type=ConsentDecision)
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._decision_wait
         while True:
             try:
-                decision = await asyncio.wait_for(
-                    handle.query(CancellationConsentWorkflow.decision), max(give_up_at - loop.time(), 0.05)
-                )
-            except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+                decision = await asyncio.wait_for(self._decision(handle), min(QUERY_WAIT, give_up_at - loop.time()))
+            except TimeoutError:
+                decision = None
+            except (RPCError, WorkflowFailureError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
                 return False
             if decision is not None:
                 return decision.token != reply.inbound_message_id
-            if reply.choice is ConsentChoice.CALL_ME or loop.time() >= give_up_at:
+            if reply.choice is ConsentChoice.CALL_ME or loop.time() >= give_up_at - 0.01:
                 return False
             await asyncio.sleep(0.05)
+
+    @staticmethod
+    async def _decision(handle: WorkflowHandle[Any, ConsentDecision]) -> ConsentDecision | None:
+        """The consent workflow's decision so far: queried while it runs, its result once closed."""
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return await handle.result()
+        return await handle.query(CancellationConsentWorkflow.decision)
 
     async def signal(self, workflow_id: str, reply: ParentReply) -> bool:
         """Signal the consent workflow; False when it has closed (or never started within the wait)."""

@@ -16,6 +16,7 @@ from coach_sessions.statuses import Role
 from tests.helpers import token_for
 
 REQUEST_TIMEOUT = 20.0  # what a client would wait; the target answer bound is far below
+UNAVAILABLE_RETRIES = 5  # a keyed retry resent after a 503, at its Retry-After
 ADMIN_ID = UUID("00000000-0000-4000-8000-0000000000a1")
 
 # The learning event each action leaves when applied.
@@ -134,6 +135,13 @@ class Driver:
         out = []
         for original in failed:
             retry = await self.send(original.action, original.session_id, idempotency_key=original.idempotency_key)
+            for _ in range(UNAVAILABLE_RETRIES):
+                # 503 says "later", as a client reads it: /readyz can be 200 again (the API reaches
+                # Temporal) a moment before the worker's pollers are back.
+                if retry.status != 503:
+                    break
+                await asyncio.sleep(float(retry.retry_after or 1))
+                retry = await self.send(original.action, original.session_id, idempotency_key=original.idempotency_key)
             repeat = await self.send(original.action, original.session_id, idempotency_key=original.idempotency_key)
             out.append((original, retry, repeat))
         return out
