@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.openapi import install_openapi
+from api.openapi import install_openapi, operation_id
 from api.pages import install_pages
 from api.routes import briefs, enrollments, health, people, progress, sessions, slots, webhooks
 from api.services import Services
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # /docs is served by api/pages.py from vendored files (no CDN); ReDoc is not kept.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     if services is not None:

@@ -12,6 +12,7 @@ from starlette.routing import Match
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from api.error_bodies import body_of
 from coach_sessions.errors import DomainError, ErrorCode
 
 log = logging.getLogger("coach_sessions.api")
@@ -58,7 +59,8 @@ CODE_OF_STATUS: dict[int, str] = {
 
 
 def error_response(code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    """The one error body, ``{error, detail, …context}``, with the status of ``code`` from the table."""
+    """The one error body, ``{error, detail, …context}`` (api/error_bodies.py), with the status of
+    ``code`` from the table."""
     headers = dict(headers or {})
     if code == ErrorCode.UNAUTHORIZED:
         headers["WWW-Authenticate"] = "Bearer"
@@ -66,11 +68,7 @@ def error_response(code: str, detail: str, *, headers: dict[str, str] | None = N
         headers["Connection"] = "close"  # the rest of the body was never read: don't reuse the connection
     if HTTP_STATUS[code] == 503 or "retry_after" in extra:  # when to try again (seconds)
         headers["Retry-After"] = str(extra.pop("retry_after", DEFAULT_RETRY_AFTER_SECONDS))
-    return JSONResponse(
-        status_code=HTTP_STATUS[code],
-        content={"error": code, "detail": detail, **extra},
-        headers=headers or None,
-    )
+    return JSONResponse(status_code=HTTP_STATUS[code], content=body_of(code, detail, extra), headers=headers or None)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

@@ -1,24 +1,29 @@
-"""What the OpenAPI document says each route can answer besides success — built from the one error table.
+"""What the OpenAPI document says each route can answer besides success — the codes it names.
 
-Every route declares its error statuses here with ``responses=errors(...)``; the body schema of each
-status lists exactly the ``error`` codes ``api/errors.py`` maps to it, so a client generated from
-``/openapi.json`` knows every answer. A new status or code (e.g. a 503 for a bounded wait) is one line
-in the table and, if a route can newly answer it, one name in that route's ``errors(...)``.
+Every route declares the error codes it can answer with ``responses=errors(...)``. Each code's body is
+a shared component (``api/error_bodies.py``, referenced with ``$ref``) and its status comes from the
+one table in ``api/errors.py``; a status that several codes share answers ``oneOf`` their bodies, told
+apart by ``error``. So a client generated from ``/openapi.json`` parses every answer into its own class.
+A route that newly answers a code adds it to its ``errors(...)`` (the tests check every error answered
+in the suite against the document).
 """
 
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic.json_schema import models_json_schema
 
+from api.error_bodies import ERROR_BODIES, model_name
 from api.errors import HTTP_STATUS
+from coach_sessions.errors import ErrorCode
 
 _DESCRIPTIONS = {
     400: "Malformed body (not JSON, not UTF-8, or not the expected shape).",
     401: "Missing, expired or invalid bearer token (or webhook signature).",
     403: "Authenticated, but this role may not do this.",
     404: "No such object, or it is not yours (the same answer for both).",
-    405: "Method not allowed on this path; the Allow header lists the allowed ones.",
     409: "The session's state does not allow this now (or a coach acts inside the minimum notice), or another "
     "copy of this keyed request is still in progress (idempotency_key_in_progress: retry after Retry-After).",
     413: "Body larger than the cap (64 KiB); refused before it is read.",
@@ -28,60 +33,58 @@ _DESCRIPTIONS = {
     "ACTION_ANSWER_WITHIN and was not applied; try again after Retry-After (with the same Idempotency-Key).",
 }
 
-# Statuses shared by groups of routes: add a status to a group to declare it on all of its routes.
-AUTHENTICATED = (401, 422, 500, 503)
-JSON_BODY = (400, 413)
-ADMIN_ONLY = (403,)
-# A session action: not yours / missing, refused by the session's state (409).
-ACTION = (404, 409)
+# Codes shared by groups of routes: add a code to a group to declare it on all of its routes.
+AUTHENTICATED = (
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.INTERNAL_ERROR,
+    ErrorCode.SERVICE_UNAVAILABLE,
+)
+JSON_BODY = (ErrorCode.MALFORMED_PAYLOAD, ErrorCode.PAYLOAD_TOO_LARGE)
+ADMIN_ONLY = (ErrorCode.FORBIDDEN,)
+# A route that takes an Idempotency-Key.
+KEYED = (ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS)
+# Every session action: not yours / missing, finished already, or no answer within the bound.
+ACTION = (
+    ErrorCode.SESSION_NOT_FOUND,
+    ErrorCode.INVALID_STATUS,
+    ErrorCode.TEMPORARILY_UNAVAILABLE,
+    *KEYED,
+)
+
+_SCHEMAS = "#/components/schemas/"
 
 
-def _schema(status: int) -> dict[str, Any]:
-    codes = sorted(code for code, mapped in HTTP_STATUS.items() if mapped == status)
-    properties: dict[str, Any] = {
-        "error": {"type": "string", "enum": codes, "description": "Stable machine code."},
-        "detail": {"type": "string", "description": "A sentence for people."},
-    }
-    if status == 422:
-        properties["fields"] = {
-            "type": "array",
-            "description": "One entry per invalid field (absent for rules such as time_in_past).",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        }
-    if status == 409:
-        properties["notice_ends_at"] = {
-            "type": "string",
-            "format": "date-time",
-            "description": "inside_minimum_notice only: sessions starting before it are inside COACH_MIN_NOTICE.",
-        }
+def _ref(code: str) -> dict[str, str]:
+    return {"$ref": _SCHEMAS + model_name(code)}
+
+
+def _body_schema(codes: list[str]) -> dict[str, Any]:
+    if len(codes) == 1:
+        return _ref(codes[0])
     return {
-        "type": "object",
-        "required": ["error", "detail"],
-        "properties": properties,
-        # Some codes carry context, e.g. invalid_status → current_status.
-        "additionalProperties": True,
-        "title": f"Error{status}",
+        "oneOf": [_ref(code) for code in codes],
+        "discriminator": {"propertyName": "error", "mapping": {code: _ref(code)["$ref"] for code in codes}},
     }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` of a route: each status with its description and real body schema."""
+def errors(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: each status of these codes, with its description and bodies."""
+    by_status: dict[int, list[str]] = {}
+    for code in sorted(set(codes)):
+        by_status.setdefault(HTTP_STATUS[code], []).append(code)
     declared: dict[int | str, dict[str, Any]] = {}
-    for status in sorted(set(statuses)):
+    for status, status_codes in sorted(by_status.items()):
         response: dict[str, Any] = {
             "description": _DESCRIPTIONS[status],
-            "content": {"application/json": {"schema": _schema(status)}},
+            "content": {"application/json": {"schema": _body_schema(status_codes)}},
             "headers": {"X-Request-ID": {"schema": {"type": "string"}, "description": "This request's id."}},
         }
         if status == 401:
             response["headers"]["WWW-Authenticate"] = {"schema": {"type": "string"}}
         if status == 503:
             response["headers"]["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds."}
-        if status == 409:
+        if ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS in status_codes:
             response["headers"]["Retry-After"] = {
                 "schema": {"type": "integer"},
                 "description": "Seconds; idempotency_key_in_progress only.",
@@ -90,13 +93,26 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return declared
 
 
+def _error_components() -> dict[str, Any]:
+    """Every error body and what it refers to (its enums), as components."""
+    _, top = models_json_schema(
+        [(model, "serialization") for model in ERROR_BODIES.values()], ref_template=_SCHEMAS + "{model}"
+    )
+    return dict(top.get("$defs", {}))
+
+
+def operation_id(route: APIRoute) -> str:
+    """The endpoint function's name (complete_session): readable in a generated client."""
+    return route.name
+
+
 # api/text_guard.py refuses NUL in any text the API takes; the document says so on every free string.
 NO_NUL = r"^[^\u0000]*$"
 
 
 def _forbid_nul(node: Any) -> None:
     if isinstance(node, dict):
-        if node.get("type") == "string" and "enum" not in node and "format" not in node:
+        if node.get("type") == "string" and not {"enum", "const", "format"} & set(node):
             if "pattern" in node:
                 node.setdefault("allOf", []).append({"pattern": NO_NUL})
             else:
@@ -114,7 +130,13 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            _forbid_nul(document.get("components", {}).get("schemas", {}))
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in _error_components().items():
+                if schemas.setdefault(name, schema) != schema:  # one name, one schema
+                    raise RuntimeError(f"two OpenAPI schemas are named {name}")
+            # Request strings only: an error body may quote a refused field's name as it came.
+            errors_only = {model.__name__ for model in ERROR_BODIES.values()} | {"FieldError"}
+            _forbid_nul({name: s for name, s in schemas.items() if name not in errors_only})
             for path in document.get("paths", {}).values():
                 for operation in path.values():
                     _forbid_nul(operation.get("parameters", []))

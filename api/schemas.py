@@ -5,9 +5,9 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
+from importlib import resources
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -38,16 +38,43 @@ def _e164(value: str) -> str:
 
 @cache
 def _iana_zones() -> frozenset[str]:
-    # available_timezones() also lists files that are not zones a coach lives in: the host's
-    # "localtime", tzdata's "Factory" placeholder and "posixrules"; "right/…" and "posix/…" load
-    # with ZoneInfo() but are not listed at all.
-    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
+    # The tzdata package's list (a locked dependency), not the host's files: the API accepts the same
+    # zones on every machine, and ZoneInfo reads them from that package where the host has none (a
+    # slim image without tzdata-legacy). "Factory" is tzdata's placeholder, not a place.
+    return frozenset((resources.files("tzdata") / "zones").read_text().split()) - {"Factory"}
+
+
+def iana_zones() -> list[str]:
+    """The timezones the API accepts, sorted."""
+    return sorted(_iana_zones())
+
+
+TIMEZONE_FORMAT = "iana-timezone"
 
 
 def _timezone(value: str) -> str:
     if value not in _iana_zones():
         raise ValueError("must be an IANA timezone such as Asia/Kolkata")
     return value
+
+
+# No enum in the document: ~600 names, some that generators fold onto one (Etc/GMT+0, Etc/GMT-0), and
+# a list that belongs to a tzdata release, not to this API's contract. The pattern fits every name.
+Timezone = Annotated[
+    str,
+    AfterValidator(_timezone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            # A name of the list (generators read an unknown format as a plain string).
+            "format": TIMEZONE_FORMAT,
+            "pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+            "maxLength": 64,
+            "description": "An IANA timezone name, such as Asia/Kolkata (tzdata's list).",
+            "examples": ["Asia/Kolkata"],
+        }
+    ),
+]
 
 
 # Every date the API accepts lies in this window (docs/security.md states it):
@@ -154,9 +181,7 @@ class CreateCoach(Body):
     email: Email
     phone: Phone | None = None
     calendar_id: str | None = Field(default=None, alias="calendarId", max_length=320)
-    timezone: Annotated[
-        str, AfterValidator(_timezone), WithJsonSchema({"type": "string", "enum": sorted(_iana_zones())})
-    ] = DEFAULT_TIMEZONE
+    timezone: Timezone = DEFAULT_TIMEZONE
 
 
 class CreateParent(Body):
@@ -164,10 +189,7 @@ class CreateParent(Body):
     phone: Phone
     email: Email | None = None
     # Reminders show the session time in it; without one, in the coach's timezone.
-    timezone: (
-        Annotated[str, AfterValidator(_timezone), WithJsonSchema({"type": "string", "enum": sorted(_iana_zones())})]
-        | None
-    ) = None
+    timezone: Timezone | None = None
 
 
 class CreateChild(Body):

@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from coach_sessions import rules
+from coach_sessions.statuses import CalendarSyncStatus, CancellationStatus, SessionStatus
 
 
 class Row(BaseModel):
@@ -83,13 +84,13 @@ class SessionRecord(Row):
     session_number: int
     scheduled_at: datetime
     duration_minutes: int
-    status: str
+    status: SessionStatus
     google_event_id: str | None
     meet_link: str | None
-    calendar_sync_status: str
+    calendar_sync_status: CalendarSyncStatus
     calendar_sync_error: str | None
     coach_notes: str | None
-    cancellation_status: str
+    cancellation_status: CancellationStatus
     cancellation_requested_at: datetime | None
     cancellation_reason: str | None
     cancellation_expires_at: datetime | None

@@ -23,6 +23,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from api.schemas import TIMEZONE_FORMAT, iana_zones
 from coach_sessions.whatsapp_inbound import SIGNATURE_HEADER, sign
 
 # Imported at collection, not lazily by from_dict(): on CPython 3.11.7 a RecursionError (the deep-JSON
@@ -117,6 +118,7 @@ def run(
     examples: int,
 ) -> FuzzReport:
     schemathesis.openapi.format("uuid", st.sampled_from(known_ids) | st.uuids().map(str))
+    schemathesis.openapi.format(TIMEZONE_FORMAT, st.sampled_from(iana_zones()))
     schema = schemathesis.openapi.from_dict(openapi)
     target = Target(base_url, tokens, SigningSession(webhook_secret), FuzzReport())
     for result in schema.get_all_operations():

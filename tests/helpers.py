@@ -24,6 +24,7 @@ from coach_sessions.providers.calendar import CalendarProvider, GoogleCalendarPr
 from coach_sessions.providers.whatsapp import AiSensyProvider, LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
+from tests.declared_errors import check_declared
 from worker import WORKFLOWS, create_worker, heartbeat
 
 if TYPE_CHECKING:  # the fakes are pytest plugins (conftest): importing them here would skip assert rewriting
@@ -98,7 +99,8 @@ async def api_client(
     settings = test_settings(task_queue, **overrides)
     app = create_app(settings, services=Services.build(pool, client, settings))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    hooks = {"response": [check_declared(app.openapi())]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", event_hooks=hooks) as http:
         yield http
 
 

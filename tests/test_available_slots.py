@@ -16,6 +16,7 @@ from api.app import create_app
 from api.services import Services
 from coach_sessions.slots import free_slots
 from tests import helpers
+from tests.declared_errors import check_declared
 from tests.factories import Family, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN, Stack, auth
 
@@ -73,8 +74,10 @@ async def test_local_provider_subtracts_sessions_and_local_events(stack: Stack, 
 async def _google_api(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     settings = helpers.test_settings(stack.task_queue)
     services = Services.build(pool, stack.env.client, settings, calendar=stack.google)
-    transport = httpx.ASGITransport(app=create_app(settings, services=services), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    app = create_app(settings, services=services)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    hooks = {"response": [check_declared(app.openapi())]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", event_hooks=hooks) as http:
         yield http
 
 

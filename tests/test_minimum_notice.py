@@ -10,6 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import build_stack
+from tests.declared_errors import codes_of
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.fakes.aisensy import FakeAiSensy
 from tests.fakes.google_calendar import FakeGoogleCalendar
@@ -92,6 +93,7 @@ async def test_a_started_session_is_not_inside_the_notice(noticed: Stack, pool: 
 async def test_the_refusal_is_declared_in_openapi(noticed: Stack) -> None:
     document = (await noticed.http.get("/openapi.json")).json()
     for path, method in [("/api/sessions", "patch"), ("/api/sessions/request-cancel", "post")]:
-        schema = document["paths"][path][method]["responses"]["409"]["content"]["application/json"]["schema"]
-        assert "inside_minimum_notice" in schema["properties"]["error"]["enum"]
-        assert schema["properties"]["notice_ends_at"]["format"] == "date-time"
+        response = document["paths"][path][method]["responses"]["409"]
+        assert "inside_minimum_notice" in codes_of(document, response)
+    body = document["components"]["schemas"]["InsideMinimumNoticeError"]
+    assert body["properties"]["notice_ends_at"]["format"] == "date-time"

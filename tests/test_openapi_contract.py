@@ -11,6 +11,7 @@ from api.app import create_app
 from api.errors import HTTP_STATUS
 from coach_sessions.errors import KNOWN_CODES
 from coach_sessions.settings import Settings
+from tests.declared_errors import codes_of, undeclared
 from tests.helpers import ADMIN, Stack
 
 API_DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
@@ -39,9 +40,9 @@ def test_no_operation_keeps_fastapis_default_422(document: dict[str, Any]) -> No
     assert "HTTPValidationError" not in document["components"]["schemas"]
     for method, path, operation in _operations(document):
         if "422" in operation["responses"]:
-            schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
-            assert set(schema["properties"]) == {"error", "detail", "fields"}, (method, path)
-            assert "validation_error" in schema["properties"]["error"]["enum"]
+            assert "validation_error" in codes_of(document, operation["responses"]["422"]), (method, path)
+    fields = document["components"]["schemas"]["ValidationError"]["properties"]["fields"]
+    assert fields["items"] == {"$ref": "#/components/schemas/FieldError"}
 
 
 def test_every_operation_declares_the_statuses_it_can_answer(document: dict[str, Any]) -> None:
@@ -56,8 +57,85 @@ def test_every_operation_declares_the_statuses_it_can_answer(document: dict[str,
             assert {"400", "413"} <= declared, (method, path)
         for status, response in operation["responses"].items():
             if status.startswith(("4", "5")):
-                codes = response["content"]["application/json"]["schema"]["properties"]["error"]["enum"]
-                assert codes == sorted(c for c, s in HTTP_STATUS.items() if s == int(status)), (method, path)
+                # Each code under the status the one table gives it, and only the route's own codes.
+                codes = codes_of(document, response)
+                assert {HTTP_STATUS[code] for code in codes} == {int(status)}, (method, path, status)
+
+
+def test_each_route_names_its_own_codes_not_the_whole_table(document: dict[str, Any]) -> None:
+    """/complete cannot answer enrollment_exists, nor its 503 brief_unavailable."""
+    complete = document["paths"]["/api/sessions/complete"]["post"]["responses"]
+    assert codes_of(document, complete["409"]) == {
+        "cancellation_pending",
+        "idempotency_key_in_progress",
+        "invalid_status",
+        "session_locked",
+        "session_not_started",
+    }
+    assert codes_of(document, complete["503"]) == {"service_unavailable", "temporarily_unavailable"}
+    enroll = document["paths"]["/api/enrollments"]["post"]["responses"]
+    assert codes_of(document, enroll["409"]) == {"enrollment_exists"}
+
+
+def test_error_bodies_are_shared_components_with_typed_context(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for _, _, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")) and operation["operationId"] != "readyz":
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                assert "properties" not in schema, "an error body written inline"
+    context = {
+        "SessionLockedError": ("blocking_session_number", {"type": "integer"}),
+        "InvalidStatusError": ("current_status", {"$ref": "#/components/schemas/SessionStatus"}),
+        "EnrollmentExistsError": ("enrollment_id", {"type": "string", "format": "uuid"}),
+        "InsideMinimumNoticeError": ("notice_ends_at", {"type": "string", "format": "date-time"}),
+    }
+    for name, (field, expected) in context.items():
+        declared = schemas[name]["properties"][field]
+        assert expected.items() <= declared.items(), (name, declared)
+        assert field in schemas[name]["required"]
+    pending = schemas["NoCancellationPendingError"]["properties"]["cancellation_status"]
+    assert {"$ref": "#/components/schemas/CancellationStatus"} in pending["anyOf"]
+
+
+def test_statuses_are_enums_and_ids_uuids(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    view = schemas["SessionView"]["properties"]
+    for field, enum in (
+        ("status", "SessionStatus"),
+        ("cancellation_status", "CancellationStatus"),
+        ("calendar_sync_status", "CalendarSyncStatus"),
+    ):
+        assert view[field] == {"$ref": f"#/components/schemas/{enum}"}, field
+        assert schemas[enum]["enum"]
+    assert schemas["SlotList"]["properties"]["session_id"]["format"] == "uuid"
+    assert schemas["SlotList"]["properties"]["working_hours"] == {"$ref": "#/components/schemas/WorkingHours"}
+    assert schemas["Readiness"]["properties"]["checks"] == {"$ref": "#/components/schemas/ReadinessChecks"}
+
+
+def test_operation_ids_are_readable_and_unique(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in _operations(document)]
+    assert len(ids) == len(set(ids))
+    assert "complete_session" in ids
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", i) for i in ids), ids
+
+
+def test_timezones_are_no_enum_and_the_same_on_every_host(document: dict[str, Any]) -> None:
+    """The document once listed the host's zones (it differed between machines) in an enum that
+    generators fold (Etc/GMT+0, Etc/GMT-0): a pattern now, the locked tzdata list in the validator."""
+    timezone = document["components"]["schemas"]["CreateCoach"]["properties"]["timezone"]
+    assert "enum" not in timezone and timezone["pattern"]
+    for zone in ("Etc/GMT+0", "Asia/Kolkata", "America/Argentina/Buenos_Aires"):
+        assert re.match(timezone["pattern"], zone)
+
+
+def test_an_undeclared_error_answer_is_caught(document: dict[str, Any]) -> None:
+    """The hook on the suite's API clients: an error a route does not declare fails its test."""
+    assert undeclared(document, "POST", "/api/sessions/complete", 409, {"error": "enrollment_exists"})
+    assert undeclared(document, "POST", "/api/sessions/complete", 418, {"error": "x"})
+    assert undeclared(document, "POST", "/api/sessions/complete", 409, {"error": "session_locked"}) is None
+    assert undeclared(document, "GET", "/api/sessions/available-slots", 404, {"error": "session_not_found"}) is None
+    assert undeclared(document, "GET", "/no/such/path", 404, {"error": "not_found"}) is None
 
 
 def test_the_webhook_declares_its_signed_request_body(document: dict[str, Any]) -> None:

@@ -25,7 +25,6 @@ async def test_pages_are_not_api_operations(stack: Stack) -> None:
     assert not [p for p in paths if p.startswith(("/coach/", "/docs", "/static", "/favicon"))]
     slots = paths["/api/sessions/available-slots"]["get"]["responses"]
     assert set(slots) == {"200", "401", "404", "422", "500", "503"}
-    assert slots["404"]["content"]["application/json"]["schema"]["properties"]["error"]["enum"] == [
-        "not_found",
-        "session_not_found",
-    ]
+    assert slots["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SessionNotFoundError"
+    }

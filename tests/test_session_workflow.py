@@ -43,6 +43,7 @@ from coach_sessions.contracts import (
 )
 from coach_sessions.errors import ErrorCode
 from coach_sessions.models import SessionRecord
+from coach_sessions.statuses import CalendarSyncStatus, CancellationStatus, SessionStatus
 from tests.helpers import eventually
 from workflows.consent import CancellationConsentWorkflow
 from workflows.session import SessionWorkflow
@@ -145,13 +146,13 @@ def _session(starts_in: timedelta) -> SessionRecord:
         session_number=1,
         scheduled_at=now + starts_in,
         duration_minutes=45,
-        status="scheduled",
+        status=SessionStatus.SCHEDULED,
         google_event_id="evt",
         meet_link=None,
-        calendar_sync_status="synced",
+        calendar_sync_status=CalendarSyncStatus.SYNCED,
         calendar_sync_error=None,
         coach_notes=None,
-        cancellation_status="none",
+        cancellation_status=CancellationStatus.NONE,
         cancellation_requested_at=None,
         cancellation_reason=None,
         cancellation_expires_at=None,

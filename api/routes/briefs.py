@@ -9,6 +9,7 @@ from api.deps import CurrentPrincipal, ServicesDep
 from api.openapi import AUTHENTICATED, JSON_BODY, errors
 from api.schemas import CreateLearningEvent
 from coach_sessions.contracts import SessionBrief
+from coach_sessions.errors import ErrorCode
 from coach_sessions.repositories.learning_events import LearningEventRecord
 
 router = APIRouter(prefix="/api", tags=["brief"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["brief"])
 @router.get(
     "/coach/session-prep",
     response_model=SessionBrief,
-    responses=errors(*AUTHENTICATED, 404),
+    responses=errors(*AUTHENTICATED, ErrorCode.SESSION_NOT_FOUND, ErrorCode.BRIEF_UNAVAILABLE),
 )
 async def session_prep(
     principal: CurrentPrincipal,
@@ -38,7 +39,7 @@ async def session_prep(
     "/learning-events",
     status_code=status.HTTP_201_CREATED,
     response_model=LearningEventRecord,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, 404),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND),
 )
 async def add_learning_event(
     body: CreateLearningEvent, principal: CurrentPrincipal, services: ServicesDep

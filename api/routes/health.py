@@ -4,7 +4,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
 
@@ -16,9 +16,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+class ReadinessChecks(BaseModel):
+    """Each dependency: "ok", or "unavailable: <ErrorType>"."""
+
+    postgres: str
+    temporal: str
+    worker: str = Field(description="ok when a worker heartbeat on the task queue is recent.")
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, str]
+    checks: ReadinessChecks
 
 
 @router.get(

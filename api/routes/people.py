@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import ChildList, CoachList, CreateChild, CreateCoach, CreateParent
+from coach_sessions.errors import ErrorCode
 from coach_sessions.models import Child, Coach, Parent
 
 router = APIRouter(prefix="/api", tags=["people"])
 ADMIN_WRITE = (*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY)
 
 
-@router.post("/coaches", status_code=201, response_model=Coach, responses=errors(*ADMIN_WRITE, 409))
+@router.post("/coaches", status_code=201, response_model=Coach, responses=errors(*ADMIN_WRITE, ErrorCode.CONFLICT))
 async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesDep) -> Coach:
     return await services.people.create_coach(
         name=body.name,
@@ -25,21 +26,21 @@ async def create_coach(body: CreateCoach, _: AdminPrincipal, services: ServicesD
     )
 
 
-@router.post("/parents", status_code=201, response_model=Parent, responses=errors(*ADMIN_WRITE, 409))
+@router.post("/parents", status_code=201, response_model=Parent, responses=errors(*ADMIN_WRITE, ErrorCode.CONFLICT))
 async def create_parent(body: CreateParent, _: AdminPrincipal, services: ServicesDep) -> Parent:
     return await services.people.create_parent(
         name=body.name, phone=body.phone, email=body.email, timezone=body.timezone
     )
 
 
-@router.post("/children", status_code=201, response_model=Child, responses=errors(*ADMIN_WRITE, 404))
+@router.post("/children", status_code=201, response_model=Child, responses=errors(*ADMIN_WRITE, ErrorCode.NOT_FOUND))
 async def create_child(body: CreateChild, _: AdminPrincipal, services: ServicesDep) -> Child:
     return await services.people.create_child(
         name=body.name, age=body.age, parent_id=body.parent_id, coach_id=body.coach_id
     )
 
 
-@router.get("/coach/children", response_model=ChildList, responses=errors(*AUTHENTICATED, 404))
+@router.get("/coach/children", response_model=ChildList, responses=errors(*AUTHENTICATED, ErrorCode.NOT_FOUND))
 async def list_children(
     principal: CurrentPrincipal,
     services: ServicesDep,

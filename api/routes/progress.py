@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api.deps import CurrentPrincipal, ServicesDep
 from api.openapi import AUTHENTICATED, JSON_BODY, errors
 from api.schemas import CreateAssessment, CreateHomework
+from coach_sessions.errors import ErrorCode
 from coach_sessions.models import Assessment, Homework
 from coach_sessions.progress import ProgressView
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["progress"])
     "/assessments",
     status_code=status.HTTP_201_CREATED,
     response_model=Assessment,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, 404),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND),
 )
 async def create_assessment(body: CreateAssessment, principal: CurrentPrincipal, services: ServicesDep) -> Assessment:
     """Record a score (0 to 100) of one kind (default ``reading``); also written as an ``assessment`` learning event."""
@@ -35,7 +36,7 @@ async def create_assessment(body: CreateAssessment, principal: CurrentPrincipal,
     "/homework",
     status_code=status.HTTP_201_CREATED,
     response_model=Homework,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, 404),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND),
 )
 async def create_homework(body: CreateHomework, principal: CurrentPrincipal, services: ServicesDep) -> Homework:
     """Assign homework; also written as a ``homework_assigned`` learning event."""
@@ -44,13 +45,17 @@ async def create_homework(body: CreateHomework, principal: CurrentPrincipal, ser
     )
 
 
-@router.post("/homework/{homework_id}/complete", response_model=Homework, responses=errors(*AUTHENTICATED, 404))
+@router.post(
+    "/homework/{homework_id}/complete", response_model=Homework, responses=errors(*AUTHENTICATED, ErrorCode.NOT_FOUND)
+)
 async def complete_homework(homework_id: UUID, principal: CurrentPrincipal, services: ServicesDep) -> Homework:
     """Mark homework done (``homework_completed`` event). Completing it again changes nothing."""
     return await services.progress.complete_homework(principal, homework_id)
 
 
-@router.get("/children/{child_id}/progress", response_model=ProgressView, responses=errors(*AUTHENTICATED, 404))
+@router.get(
+    "/children/{child_id}/progress", response_model=ProgressView, responses=errors(*AUTHENTICATED, ErrorCode.NOT_FOUND)
+)
 async def child_progress(child_id: UUID, principal: CurrentPrincipal, services: ServicesDep) -> ProgressView:
     """Score series per kind, session completion (completed ÷ completed+missed+cancelled), homework
     completion (done ÷ assigned, and overdue), and the latest learning events."""

@@ -27,9 +27,18 @@ router = APIRouter(prefix="/api/sessions")
 # Tags per operation: the consent actions keep their own group in /docs.
 SESSIONS: list[str | Enum] = ["sessions"]
 CONSENT: list[str | Enum] = ["cancellation consent"]
+# What completing or marking missed adds: not started yet, an earlier session unresolved, a request pending.
+STARTED = (ErrorCode.SESSION_NOT_STARTED, ErrorCode.SESSION_LOCKED, ErrorCode.CANCELLATION_PENDING)
+# What a coach's reschedule or cancellation request adds: a request pending, inside the minimum notice.
+MOVE = (ErrorCode.CANCELLATION_PENDING, ErrorCode.INSIDE_MINIMUM_NOTICE)
 
 
-@router.get("", tags=SESSIONS, response_model=SessionEnvelope | SessionList, responses=errors(*AUTHENTICATED, 404))
+@router.get(
+    "",
+    tags=SESSIONS,
+    response_model=SessionEnvelope | SessionList,
+    responses=errors(*AUTHENTICATED, ErrorCode.SESSION_NOT_FOUND, ErrorCode.NOT_FOUND),
+)
 async def read_sessions(
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -46,7 +55,10 @@ async def read_sessions(
 
 
 @router.post(
-    "/complete", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION)
+    "/complete",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *STARTED),
 )
 async def complete_session(
     body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
@@ -60,7 +72,10 @@ async def complete_session(
 
 
 @router.post(
-    "/missed", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION)
+    "/missed",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *STARTED),
 )
 async def mark_missed(
     body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
@@ -77,7 +92,12 @@ async def mark_missed(
     )
 
 
-@router.patch("", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION))
+@router.patch(
+    "",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *MOVE, ErrorCode.TIME_IN_PAST),
+)
 async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
@@ -94,7 +114,12 @@ async def reschedule_session(
     )
 
 
-@router.delete("", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, 403, 404, 409))
+@router.delete(
+    "",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *ACTION, ErrorCode.PARENT_CONSENT_REQUIRED, ErrorCode.CANCELLATION_PENDING),
+)
 async def cancel_session(
     principal: CurrentPrincipal,
     services: ServicesDep,
@@ -116,7 +141,7 @@ async def cancel_session(
     tags=CONSENT,
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, 403, 404, 409),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *MOVE, ErrorCode.FORBIDDEN),
 )
 async def request_cancellation(
     body: RequestCancellation,
@@ -137,7 +162,7 @@ async def request_cancellation(
     "/withdraw-cancel",
     tags=CONSENT,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, 404, 409),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, ErrorCode.NO_CANCELLATION_PENDING),
 )
 async def withdraw_cancellation(
     body: WithdrawCancellation,
@@ -157,7 +182,7 @@ async def withdraw_cancellation(
     "/decide-cancel",
     tags=CONSENT,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, 404, 409),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, *ACTION, ErrorCode.NO_CANCELLATION_PENDING),
 )
 async def decide_cancellation(
     body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None

@@ -9,11 +9,12 @@ from api.deps import CurrentPrincipal, ServicesDep
 from api.openapi import AUTHENTICATED, errors
 from api.schemas import Day
 from api.services.slots import SlotList
+from coach_sessions.errors import ErrorCode
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
 
-@router.get("/available-slots", response_model=SlotList, responses=errors(*AUTHENTICATED, 404))
+@router.get("/available-slots", response_model=SlotList, responses=errors(*AUTHENTICATED, ErrorCode.SESSION_NOT_FOUND))
 async def available_slots(
     principal: CurrentPrincipal,
     services: ServicesDep,

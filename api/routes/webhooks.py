@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/webhooks", tags=["cancellation consent"])
 @router.post(
     "/aisensy/cancel-response",
     response_model=WebhookAnswer,
-    responses=errors(*JSON_BODY, 401, 500, 503),
+    responses=errors(*JSON_BODY, ErrorCode.UNAUTHORIZED, ErrorCode.INTERNAL_ERROR, ErrorCode.SERVICE_UNAVAILABLE),
     openapi_extra=WEBHOOK_REQUEST,
 )
 async def parent_reply(request: Request, services: ServicesDep) -> JSONResponse:

@@ -28,12 +28,19 @@ class Slot(BaseModel):
     time: str  # HH:MM wall clock, what the reschedule form sends as newTime
 
 
+class WorkingHours(BaseModel):
+    """The coach's bookable day (WORKING_HOURS_START/END), HH:MM in the coach's timezone."""
+
+    start: str
+    end: str
+
+
 class SlotList(BaseModel):
-    session_id: str
+    session_id: UUID
     date: date
     timezone: str
     duration_minutes: int
-    working_hours: dict[str, str]
+    working_hours: WorkingHours
     calendar_checked: bool  # False when the calendar could not be read: only sessions were subtracted
     slots: list[Slot]
 
@@ -92,14 +99,14 @@ class SlotService:
         self, record: SessionRecord, timezone: str, day: date, *, checked: bool, starts: list[datetime]
     ) -> SlotList:
         return SlotList(
-            session_id=str(record.id),
+            session_id=record.id,
             date=day,
             timezone=timezone,
             duration_minutes=record.duration_minutes,
-            working_hours={
-                "start": self._settings.working_hours_start.strftime("%H:%M"),
-                "end": self._settings.working_hours_end.strftime("%H:%M"),
-            },
+            working_hours=WorkingHours(
+                start=self._settings.working_hours_start.strftime("%H:%M"),
+                end=self._settings.working_hours_end.strftime("%H:%M"),
+            ),
             calendar_checked=checked,
             slots=[Slot(start=s, time=s.strftime("%H:%M")) for s in starts],
         )

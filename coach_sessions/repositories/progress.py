@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from coach_sessions.errors import NotFound
+from coach_sessions.errors import ErrorCode, NotFound
 from coach_sessions.models import Assessment, Homework
 from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.statuses import LearningEventType
@@ -102,7 +102,7 @@ class ProgressRepository:
             if row is None:
                 existing = await conn.fetchrow("SELECT * FROM homework_assignments WHERE id = $1", homework_id)
                 if existing is None:
-                    raise NotFound("homework")
+                    raise NotFound("homework", ErrorCode.NOT_FOUND)
                 return Homework.model_validate(dict(existing))
             await insert_learning_event(
                 conn,
