@@ -200,7 +200,8 @@ class SessionRepository:
 
     @staticmethod
     async def record_request_message(conn: asyncpg.Connection, session_id: UUID, message_id: UUID) -> asyncpg.Record:
-        """The cancellation request's own message: the parent's taps reply to it."""
+        """The cancellation request's own message: the parent's taps reply to it. A trigger (migration
+        0012) names the request on the message, so a tap quoting it later finds the request it answers."""
         return await conn.fetchrow(
             "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1 RETURNING *",
             session_id,
