@@ -37,6 +37,7 @@ from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.timer_messages import TimerMessageRepository
 from coach_sessions.repositories.workers import WorkerHeartbeatRepository
+from coach_sessions.rules import CALLBACK_NOTICE_WINDOW
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
 from workflows.brief import SessionBriefWorkflow
@@ -74,12 +75,13 @@ def create_worker(
     replace_activities: Sequence[Callable[..., Any]] = (),
     workflows: Sequence[type] = WORKFLOWS,
     timers: SessionTimerSettings | None = None,
+    callback_notice_window: timedelta = CALLBACK_NOTICE_WINDOW,
 ) -> Worker:
     """The worker with every workflow and activity. ``replace_activities`` swaps activities of the
     same name (tests use it to inject crashes). Embedder and brief writer default to the local ones.
     ``timers``: the sessions' reminders and nudges (``timer_settings``; None: none)."""
     sessions = SessionRepository(pool)
-    session_activities = SessionActivities(sessions)
+    session_activities = SessionActivities(sessions, callback_notice_window=callback_notice_window)
     enrollment_activities = EnrollmentActivities(EnrollmentRepository(pool))
     calendar_activities = CalendarActivities(sessions, calendar)
     messaging_activities = MessagingActivities(OutboxRepository(pool), whatsapp)
@@ -179,6 +181,7 @@ async def run_worker(settings: Settings) -> None:
             max_cached_workflows=settings.worker_max_cached_workflows,
             max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
             timers=timer_settings(settings),
+            callback_notice_window=settings.callback_notice_window,
             # Built once per process: wordllama loads its weights here, not per call.
             embedder=build_embedding_provider(settings),
             brief_writer=build_brief_provider(settings),

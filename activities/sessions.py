@@ -5,7 +5,7 @@ replay of the same request from what it committed, check the rules (``transition
 the change, its learning event and the messages it sends. The repositories hold the SQL.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from coach_sessions.contracts import (
     CheckDeadlineInput,
     LoadSessionInput,
     MarkPendingInput,
+    SessionAction,
     SessionCatchUp,
     TransitionRequest,
     TransitionResult,
@@ -29,12 +30,15 @@ from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.repositories.sessions import SessionRepository, transition_key
 from coach_sessions.statuses import TERMINAL_STATUSES
 from coach_sessions.templates import CANCELLATION_REQUEST, MessageContext, addressee, render_params
-from coach_sessions.transitions import Change, plan
+from coach_sessions.transitions import Change, plan, repeated_callback
 
 
 class SessionActivities:
-    def __init__(self, sessions: SessionRepository) -> None:
+    def __init__(
+        self, sessions: SessionRepository, *, callback_notice_window: timedelta = rules.CALLBACK_NOTICE_WINDOW
+    ) -> None:
         self._sessions = sessions
+        self._callback_notice_window = callback_notice_window
 
     @activity.defn
     @business_failures_are_final
@@ -71,10 +75,15 @@ class SessionActivities:
             "session transition",
             extra={"session_id": str(request.session_id), "action": request.action.value},
         )
-        return await run_transition(self._sessions, request)
+        return await run_transition(self._sessions, request, callback_notice_window=self._callback_notice_window)
 
 
-async def run_transition(sessions: SessionRepository, request: TransitionRequest) -> TransitionResult:
+async def run_transition(
+    sessions: SessionRepository,
+    request: TransitionRequest,
+    *,
+    callback_notice_window: timedelta = rules.CALLBACK_NOTICE_WINDOW,
+) -> TransitionResult:
     """Check the rules and apply one action, with its learning event and messages, atomically."""
     async with sessions.transaction() as conn:
         siblings = await sessions.lock_through(conn, request.session_id)
@@ -88,6 +97,12 @@ async def run_transition(sessions: SessionRepository, request: TransitionRequest
             row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
         )
         change = plan(request, dict(row), blocking, people["coach_timezone"])
+        if request.action is SessionAction.PARENT_CALLBACK:
+            # Here, not in the workflow: the rule needs the request's earlier taps, and the row lock
+            # taken above makes concurrent taps of one request read them one after the other.
+            last = await sessions.last_callback_notice(conn, request.session_id, row["cancellation_requested_at"])
+            if not rules.callback_notice_due(last, request.now, callback_notice_window):
+                change = repeated_callback(change, row["session_number"])
         if change.columns:
             row = await sessions.write(conn, request.session_id, change.columns)
         if row["status"] in TERMINAL_STATUSES:

@@ -12,6 +12,10 @@ from coach_sessions.statuses import (
     SessionStatus,
 )
 
+# Each notice to the coach is a paid WhatsApp message: a parent tapping "Call Me" twenty times gets the
+# coach one notice per request within this window, not twenty (the CALLBACK_NOTICE_WINDOW default).
+CALLBACK_NOTICE_WINDOW = timedelta(minutes=30)
+
 
 def blocking_session_number(session_number: int, siblings: Iterable[tuple[int, str]]) -> int | None:
     """The lowest-numbered earlier session of the same enrollment that is still unresolved."""
@@ -44,6 +48,12 @@ def inside_minimum_notice(scheduled_at: datetime, now: datetime, notice: timedel
     Only a session still to come: one whose start has passed (pending, say) is being resolved, not
     moved at short notice."""
     return bool(notice) and now < scheduled_at < now + (notice or timedelta(0))
+
+
+def callback_notice_due(last_notice_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """Whether a parent's "Call Me" notifies the coach: not when the same request already did within
+    ``window`` (0: every tap notifies)."""
+    return last_notice_at is None or now - last_notice_at >= window
 
 
 def coach_may_move(

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from coach_sessions.rules import CALLBACK_NOTICE_WINDOW
+
 DEFAULT_TIMEZONE = "Asia/Kolkata"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -70,6 +72,8 @@ class Settings(BaseSettings):
     aisensy_webhook_secret: str = ""
 
     cancellation_auto_approve_after: Duration = timedelta(hours=48)
+    # One paid "Call Me" notice to the coach per cancellation request within this window (0: one per tap).
+    callback_notice_window: Duration = CALLBACK_NOTICE_WINDOW
 
     # How long an action waits for its workflow's answer before the API answers 503
     # temporarily_unavailable (the action is then never applied later; see docs/reliability.md).
@@ -129,6 +133,8 @@ class Settings(BaseSettings):
             raise ValueError("PENDING_NUDGE_MAX must be >= 0 and PENDING_NUDGE_REPEAT positive")
         if self.coach_min_notice < timedelta(0) or self.pending_nudge_after < timedelta(0):
             raise ValueError("COACH_MIN_NOTICE and PENDING_NUDGE_AFTER must not be negative")
+        if self.callback_notice_window < timedelta(0):
+            raise ValueError("CALLBACK_NOTICE_WINDOW must not be negative")
         if not 5 <= self.slot_step_minutes <= 240:
             raise ValueError("SLOT_STEP_MINUTES must be between 5 and 240")
         if "gemini" in (self.embedding_provider, self.brief_provider) and not self.gemini_api_key:

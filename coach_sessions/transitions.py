@@ -4,7 +4,7 @@
 then writes the columns, the learning event and the queued messages it returns.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from coach_sessions import rules
@@ -238,9 +238,20 @@ def _callback(request: TransitionRequest, row: dict[str, Any]) -> Change:
     return Change(
         columns={},
         event_type=LearningEventType.PARENT_CALLBACK_REQUESTED,
-        event_data={"session_number": number},
+        event_data={"session_number": number, "coach_notified": True},
         sentence=f"Parent asked the coach to call about cancelling session {number}",
         messages=((COACH_CALLBACK_REQUESTED, "coach"),),
+    )
+
+
+def repeated_callback(change: Change, session_number: int) -> Change:
+    """A "Call Me" the coach was already told of (``rules.callback_notice_due``): the tap is recorded,
+    and no second paid notice is queued."""
+    return replace(
+        change,
+        event_data=change.event_data | {"coach_notified": False},
+        sentence=f"Parent asked again for a call about cancelling session {session_number}; the coach was already told",
+        messages=(),
     )
 
 

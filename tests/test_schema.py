@@ -191,3 +191,73 @@ async def test_a_migration_edited_after_it_was_applied_stops_the_runner(database
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_0012_names_each_sessions_current_request_message(database_url: str, tmp_path: Path) -> None:
+    """0012 names the current request's message of sessions that exist before it, and from then on the
+    session's write of its request message names it (a message's request never changes after)."""
+    from coach_sessions.db import create_pool
+    from coach_sessions.repositories.outbox import enqueue_message
+
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.stem < "0012":
+            (tmp_path / path.name).write_text(path.read_text())
+    name = "mig_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dsn = _other_database(database_url, name)
+        await apply_migrations(dsn, tmp_path)
+        pool = await create_pool(dsn)
+        try:
+            family = await make_family(pool)
+            [session_id] = await make_sessions(pool, family, [now_utc()])
+
+            async def request_message(request: int) -> object:
+                async with pool.acquire() as conn:
+                    message_id = await enqueue_message(
+                        conn,
+                        idempotency_key=f"test:{secrets.token_hex(4)}",
+                        template_name="p26_cancellation_request",
+                        destination=family.parent.phone,
+                        user_name=family.parent.name,
+                        template_params=["x"],
+                        session_id=session_id,
+                        child_id=family.child.id,
+                    )
+                await pool.execute(
+                    "UPDATE scheduled_sessions SET consent_workflow_id = $2 WHERE id = $1",
+                    session_id,
+                    f"consent-{session_id}-{request}",
+                )
+                await pool.execute(
+                    "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1", session_id, message_id
+                )
+                return message_id
+
+            older, current = await request_message(1), await request_message(2)
+            (tmp_path / "0012_x.sql").write_text(
+                (MIGRATIONS_DIR / "0012_request_message_knows_its_request.sql").read_text()
+            )
+            await apply_migrations(dsn, tmp_path)
+
+            async def named(message_id: object) -> str | None:
+                return await pool.fetchval(  # type: ignore[no-any-return]
+                    "SELECT consent_workflow_id FROM outbound_messages WHERE id = $1", message_id
+                )
+
+            assert (await named(older), await named(current)) == (None, f"consent-{session_id}-2")
+            third = await request_message(3)
+            assert await named(third) == f"consent-{session_id}-3"
+            await pool.execute(  # naming the same message again, with another request, changes nothing
+                "UPDATE scheduled_sessions SET consent_workflow_id = 'other', cancellation_message_id = $2"
+                " WHERE id = $1",
+                session_id,
+                third,
+            )
+            assert await named(third) == f"consent-{session_id}-3"
+        finally:
+            await pool.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

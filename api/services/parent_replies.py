@@ -92,7 +92,8 @@ class ParentReplyService:
                 await self._inbound.mark_signalled(reply.provider_message_id)
             if not signalled or await self._lost(match.consent_workflow_id, parent_reply):
                 # Decided before this tap (it closed between our read and the signal, or another tap,
-                # the coach or the timer got there first): the parent still hears back, once.
+                # the coach or the timer got there first): the parent still hears back, once per
+                # request: the one this tap was matched to, even if a newer one is pending by now.
                 late_id = await self._inbound.queue_late_notice(reply, match.session_id)
                 await self._deliver(late_id)
                 log.info("late reply", extra=log_context | {"outcome": "late"})

@@ -36,6 +36,8 @@ class ReplyMatch:
     reason: str | None = None
 
 
+# A tap on a request the coach replaced with a newer one (after withdrawing it, or its rejection).
+_SUPERSEDED_TEXT = "a newer request replaced this one, so only your answer to the newest message counts"
 _OUTCOME_TEXT = {
     CancellationStatus.APPROVED: "the session was cancelled",
     CancellationStatus.REJECTED: "the session stays and your coach will propose a new time",
@@ -94,7 +96,9 @@ class InboundRepository:
             if inserted is None:  # the same delivery, concurrently
                 return ReplyMatch("duplicate")
             if match.kind == "late" and session is not None:
-                message_id = await self._queue_late_notice(conn, reply, session)
+                message_id = await self._queue_late_notice(
+                    conn, session, _answered_request(session), current=session["is_current_request"]
+                )
                 return ReplyMatch("late", session_id=match.session_id, late_message_id=message_id)
             return match
 
@@ -115,14 +119,22 @@ class InboundRepository:
         )
 
     async def queue_late_notice(self, reply: InboundReply, session_id: UUID) -> UUID:
-        """The request was decided between our match and the signal: tell the parent after all."""
+        """The request was decided between our match and the signal: tell the parent after all.
+
+        The notice belongs to the request the tap was matched to (recorded on its row), which need not
+        be the session's current one: the coach may have withdrawn it and asked again meanwhile."""
         async with self._pool.acquire() as conn, conn.transaction():
-            session = await conn.fetchrow(_SESSION_FOR_REPLY + _CURRENT_REQUEST + " WHERE s.id = $1", session_id)
-            await conn.execute(
-                "UPDATE inbound_messages SET outcome = 'late' WHERE provider_message_id = $1",
+            answered = await conn.fetchval(
+                "UPDATE inbound_messages SET outcome = 'late' WHERE provider_message_id = $1"
+                " RETURNING consent_workflow_id",
                 reply.provider_message_id,
             )
-            return await self._queue_late_notice(conn, reply, dict(session))
+            row = await conn.fetchrow(_SESSION_FOR_REPLY + _CURRENT_REQUEST + " WHERE s.id = $1", session_id)
+            session = dict(row)
+            request = answered or _answered_request(session)
+            return await self._queue_late_notice(
+                conn, session, request, current=request == session["consent_workflow_id"]
+            )
 
     @staticmethod
     def _classify(reply: InboundReply, session: dict[str, Any] | None) -> ReplyMatch:
@@ -173,16 +185,21 @@ class InboundRepository:
         )
         return (dict(recent) if recent else None), None
 
-    async def _queue_late_notice(self, conn: asyncpg.Connection, reply: InboundReply, session: dict[str, Any]) -> UUID:
-        status = CancellationStatus(session["cancellation_status"])
-        context = MessageContext.from_row(
-            session, timezone=session["timezone"], notes=_OUTCOME_TEXT.get(status, "the request was already decided")
-        )
-        # One "already decided" note per request, however many late taps arrive for it.
-        request_key = session["consent_workflow_id"] or session["id"]
+    @staticmethod
+    async def _queue_late_notice(
+        conn: asyncpg.Connection, session: dict[str, Any], request: str, *, current: bool
+    ) -> UUID:
+        """One "already decided" note per request (``request``: the one the tap answered), however many
+        late taps arrive for it. The session's state tells the outcome only of its current request."""
+        if current:
+            status = CancellationStatus(session["cancellation_status"])
+            notes = _OUTCOME_TEXT.get(status, "the request was already decided")
+        else:
+            notes = _SUPERSEDED_TEXT
+        context = MessageContext.from_row(session, timezone=session["timezone"], notes=notes)
         return await enqueue_message(
             conn,
-            idempotency_key=f"late-reply:{request_key}",
+            idempotency_key=f"late-reply:{request}",
             template_name=CANCELLATION_ALREADY_DECIDED,
             destination=session["parent_phone"],
             user_name=session["parent_name"],
@@ -195,6 +212,7 @@ class InboundRepository:
 _SESSION_FOR_REPLY = """
 SELECT s.id, s.child_id, s.session_number, s.scheduled_at, s.cancellation_status, s.consent_workflow_id,
        TRUE AS is_current_request, o.destination AS request_sent_to,
+       o.id AS request_message_id, o.consent_workflow_id AS request_workflow_id,
        ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
        co.name AS coach_name, co.timezone
   FROM scheduled_sessions s
@@ -204,3 +222,13 @@ SELECT s.id, s.child_id, s.session_number, s.scheduled_at, s.cancellation_status
 """
 # The session's current request message (its destination is who may answer it).
 _CURRENT_REQUEST = " LEFT JOIN outbound_messages o ON o.id = s.cancellation_message_id"
+
+
+def _answered_request(session: dict[str, Any]) -> str:
+    """The request a tap answered: the one its request message names (migration 0012). A message from
+    before 0012 names none: the session's request when it is the current one, else the message itself."""
+    if session["request_workflow_id"]:
+        return str(session["request_workflow_id"])
+    if session["is_current_request"] and session["consent_workflow_id"]:
+        return str(session["consent_workflow_id"])
+    return f"message-{session['request_message_id'] or session['id']}"

@@ -15,6 +15,7 @@ from coach_sessions.statuses import (
     RESOLVED_STATUSES,
     TERMINAL_STATUSES,
     CalendarSyncStatus,
+    LearningEventType,
     SessionStatus,
 )
 
@@ -181,8 +182,26 @@ class SessionRepository:
         await conn.execute(_END_ENROLLMENT_WHEN_DONE, enrollment_id, _TERMINAL)
 
     @staticmethod
+    async def last_callback_notice(
+        conn: asyncpg.Connection, session_id: UUID, requested_at: datetime
+    ) -> datetime | None:
+        """When a "Call Me" of the current request (the one asked at ``requested_at``) last notified the
+        coach. Workflow time on both sides (``event_date`` is the transition's ``now``), so a skewed
+        database clock cannot open or close the window. An event written before ``coach_notified``
+        existed did notify. A transition holds the session's row lock: concurrent taps read this one
+        after the other, each seeing the last one's event."""
+        return await conn.fetchval(  # type: ignore[no-any-return]
+            "SELECT max(event_date) FROM learning_events WHERE session_id = $1 AND event_type = $2"
+            " AND event_date >= $3 AND coalesce((event_data->>'coach_notified')::boolean, true)",
+            session_id,
+            LearningEventType.PARENT_CALLBACK_REQUESTED.value,
+            requested_at,
+        )
+
+    @staticmethod
     async def record_request_message(conn: asyncpg.Connection, session_id: UUID, message_id: UUID) -> asyncpg.Record:
-        """The cancellation request's own message: the parent's taps reply to it."""
+        """The cancellation request's own message: the parent's taps reply to it. A trigger (migration
+        0012) names the request on the message, so a tap quoting it later finds the request it answers."""
         return await conn.fetchrow(
             "UPDATE scheduled_sessions SET cancellation_message_id = $2 WHERE id = $1 RETURNING *",
             session_id,
