@@ -7,6 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, status
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
@@ -24,6 +25,26 @@ from api.schemas import (
 from coach_sessions.errors import DomainError, ErrorCode
 
 router = APIRouter(prefix="/api/sessions")
+
+# The literal paths next to /api/sessions/{session_id} (tests/test_session_read.py checks the list).
+SIBLING_PATHS = ("available-slots", "complete", "missed", "request-cancel", "withdraw-cancel", "decide-cancel")
+
+
+class _SessionSegment(Convertor[str]):
+    """Any one segment except a sibling's name. With a plain {session_id}, GET /api/sessions/complete
+    matched the read route (a 422 on the id) instead of answering 405 as it does: Starlette prefers a
+    route whose method matches to one whose path does. A segment that is not a UUID is still a 422."""
+
+    regex = "(?!(?:" + "|".join(SIBLING_PATHS) + ")$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("session_segment", _SessionSegment())
 # Tags per operation: the consent actions keep their own group in /docs.
 SESSIONS: list[str | Enum] = ["sessions"]
 CONSENT: list[str | Enum] = ["cancellation consent"]
@@ -43,6 +64,17 @@ async def read_sessions(
         return SessionEnvelope(session=await services.sessions.get(principal, session_id))
     assert child_id is not None
     return SessionList(sessions=await services.sessions.list_for_child(principal, child_id))
+
+
+@router.get(
+    "/{session_id:session_segment}",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, 404),
+)
+async def read_session(principal: CurrentPrincipal, services: ServicesDep, session_id: UUID) -> SessionEnvelope:
+    """One session, visible to its coach and to admins: always `{"session": …}`."""
+    return SessionEnvelope(session=await services.sessions.get(principal, session_id))
 
 
 @router.post(
