@@ -6,12 +6,14 @@ from enum import Enum
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
+from fastapi.exceptions import RequestValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import (
+    CancelSession,
     CompleteSession,
     DecideCancellation,
     MarkMissed,
@@ -126,18 +128,61 @@ async def reschedule_session(
     )
 
 
-@router.delete("", tags=SESSIONS, response_model=SessionEnvelope, responses=errors(*AUTHENTICATED, 403, 404, 409))
+CANCEL_BODY = (
+    "Preferred over the query string, which proxies write into their access logs with the reason in it. "
+    "The query form (?sessionId=&reason=) still works; sent together, the two must agree."
+)
+QUERY_FORM = "The query form: prefer the body (a query string is logged by proxies)."
+
+
+@router.delete(
+    "",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, *JSON_BODY, 403, 404, 409),
+)
 async def cancel_session(
     principal: CurrentPrincipal,
     services: ServicesDep,
-    session_id: Annotated[UUID, Query(alias="sessionId")],
-    reason: Annotated[Reason, Query()],
+    body: Annotated[CancelSession | None, Body(description=CANCEL_BODY)] = None,
+    session_id: Annotated[UUID | None, Query(alias="sessionId", description=QUERY_FORM)] = None,
+    reason: Annotated[Reason | None, Query(description=QUERY_FORM)] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> SessionEnvelope:
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
+    session_id, reason = _cancel_target(body, session_id, reason)
     return SessionEnvelope(
         session=await services.sessions.cancel(principal, session_id, reason=reason, idempotency_key=idempotency_key)
     )
+
+
+def _cancel_target(body: CancelSession | None, session_id: UUID | None, reason: str | None) -> tuple[UUID, str]:
+    """The session and reason from the body, else from the query. Both forms at once must agree: a
+    client that sent two different reasons cannot tell which one was recorded."""
+    if body is None:
+        missing = [("query", name) for name, value in (("sessionId", session_id), ("reason", reason)) if value is None]
+        if missing:
+            raise RequestValidationError(
+                [
+                    {"type": "missing", "loc": loc, "msg": "Field required (in the JSON body, preferred)"}
+                    for loc in missing
+                ]
+            )
+        assert session_id is not None and reason is not None
+        return session_id, reason
+    conflicts = [
+        ("body", name)
+        for name, queried, sent in (("sessionId", session_id, body.session_id), ("reason", reason, body.reason))
+        if queried is not None and queried != sent
+    ]
+    if conflicts:
+        raise RequestValidationError(
+            [
+                {"type": "conflict", "loc": loc, "msg": "differs from the query parameter; send it once, in the body"}
+                for loc in conflicts
+            ]
+        )
+    return body.session_id, body.reason
 
 
 # ----- cancellation with the parent's consent ----------------------------------------------------------

@@ -198,7 +198,7 @@
     const s = current.session;
     const reason = form.reason.value.trim();
     return submit(form, () => (isAdmin
-      ? api("DELETE", `/api/sessions?sessionId=${s.id}&reason=${encodeURIComponent(reason)}`)
+      ? api("DELETE", "/api/sessions", { sessionId: s.id, reason })  // in the body: query strings get logged
       : api("POST", "/api/sessions/request-cancel", { sessionId: s.id, reason })),
     isAdmin ? `Session ${s.session_number} cancelled.` : `Cancellation of session ${s.session_number} sent to the parent.`);
   });
