@@ -22,6 +22,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.TIME_IN_PAST: 422,
     ErrorCode.MALFORMED_PAYLOAD: 400,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,

@@ -231,6 +231,13 @@ class RescheduleSession(Body):
     reason: Reason | None = None
 
 
+class CancelSession(Body):
+    """The admin's cancellation, as a body: its reason stays out of the URL that proxies log."""
+
+    session_id: UUID = Field(alias="sessionId")
+    reason: Reason
+
+
 class RequestCancellation(Body):
     session_id: UUID = Field(alias="sessionId")
     reason: Reason

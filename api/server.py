@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from api.http_protocol import MAX_HEAD_BYTES, HeadLimitProtocol
 from coach_sessions.settings import get_settings
 
 LOG_CONFIG: dict[str, Any] = {
@@ -27,8 +28,20 @@ LOG_CONFIG: dict[str, Any] = {
 
 
 def uvicorn_config(app: Any, *, host: str, port: int, factory: bool = False) -> uvicorn.Config:
-    """The server settings, shared by ``main()`` and the tests that start a real server."""
-    return uvicorn.Config(app, host=host, port=port, factory=factory, log_config=LOG_CONFIG, access_log=False)
+    """The server settings, shared by ``main()`` and the tests that start a real server.
+
+    The HTTP implementation is named, not "auto": "auto" would switch to httptools the day it gets
+    installed, and with it lose the 431 answer to an oversized head (``api/http_protocol.py``)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        factory=factory,
+        log_config=LOG_CONFIG,
+        access_log=False,
+        http=HeadLimitProtocol,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,6 +23,8 @@ class ErrorCode:
     VALIDATION_ERROR = "validation_error"
     MALFORMED_PAYLOAD = "malformed_payload"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    # The request line and headers are over the server's limit (api/http_protocol.py).
+    HEADERS_TOO_LARGE = "headers_too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"

@@ -34,6 +34,7 @@ _DAY = (date.today() + timedelta(days=20)).isoformat()
 ENDPOINTS: list[tuple[str, str, Request, str]] = [
     ("GET", "/api/sessions", lambda i: {"params": {"sessionId": str(i.session)}}, "coach"),
     ("GET", "/api/sessions", lambda i: {"params": {"childId": str(i.child)}}, "coach"),
+    ("GET", "/api/sessions/{session}", lambda i: {}, "coach"),  # the path takes the ids: see _url
     ("POST", "/api/sessions/complete", lambda i: {"json": {"sessionId": str(i.session)}}, "coach"),
     ("POST", "/api/sessions/missed", lambda i: {"json": {"sessionId": str(i.session)}}, "coach"),
     (
@@ -84,6 +85,10 @@ ENDPOINTS: list[tuple[str, str, Request, str]] = [
 IDS = [f"{method} {path} {sorted(request(Ids(*(uuid4(),) * 5)))}" for method, path, request, _ in ENDPOINTS]
 
 
+def _url(path: str, ids: Ids) -> str:
+    return path.format(session=ids.session)
+
+
 def _unsigned(claims: dict[str, Any]) -> str:
     part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
@@ -125,7 +130,7 @@ async def test_the_authorization_matrix(
     # 401, one body, whatever is wrong with the token
     bodies = set()
     for case, headers in _bad_tokens(family.coach.id).items():
-        response = await stack.http.request(method, path, headers=headers, **request_for(ids))
+        response = await stack.http.request(method, _url(path, ids), headers=headers, **request_for(ids))
         assert response.status_code == 401, (case, response.text)
         assert response.headers["WWW-Authenticate"] == "Bearer"
         bodies.add(response.text)
@@ -133,17 +138,19 @@ async def test_the_authorization_matrix(
 
     # 403 for the wrong role
     if who == "admin":
-        response = await stack.http.request(method, path, headers=auth(family.coach.id), **request_for(ids))
+        response = await stack.http.request(method, _url(path, ids), headers=auth(family.coach.id), **request_for(ids))
         assert response.status_code == 403, response.text
     if who == "coach-only":
-        response = await stack.http.request(method, path, headers=ADMIN, **request_for(ids))
+        response = await stack.http.request(method, _url(path, ids), headers=ADMIN, **request_for(ids))
         assert response.status_code == 403, response.text
 
     # another coach's ids: the same 404 as ids that do not exist
     if path.startswith("/api/sessions") and (who != "admin" or method == "DELETE"):  # admin-only: 403 first
-        foreign = await stack.http.request(method, path, headers=auth(other_coach), **request_for(ids))
+        foreign = await stack.http.request(method, _url(path, ids), headers=auth(other_coach), **request_for(ids))
         missing_ids = Ids(uuid4(), uuid4(), uuid4(), uuid4(), uuid4())
-        missing = await stack.http.request(method, path, headers=auth(other_coach), **request_for(missing_ids))
+        missing = await stack.http.request(
+            method, _url(path, missing_ids), headers=auth(other_coach), **request_for(missing_ids)
+        )
         assert foreign.status_code == missing.status_code == 404, (foreign.text, missing.text)
         assert foreign.json() == missing.json()
 

@@ -6,11 +6,14 @@ from enum import Enum
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, status
+from fastapi.exceptions import RequestValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import (
+    CancelSession,
     CompleteSession,
     DecideCancellation,
     MarkMissed,
@@ -24,6 +27,26 @@ from api.schemas import (
 from coach_sessions.errors import DomainError, ErrorCode
 
 router = APIRouter(prefix="/api/sessions")
+
+# The literal paths next to /api/sessions/{session_id} (tests/test_session_read.py checks the list).
+SIBLING_PATHS = ("available-slots", "complete", "missed", "request-cancel", "withdraw-cancel", "decide-cancel")
+
+
+class _SessionSegment(Convertor[str]):
+    """Any one segment except a sibling's name. With a plain {session_id}, GET /api/sessions/complete
+    matched the read route (a 422 on the id) instead of answering 405 as it does: Starlette prefers a
+    route whose method matches to one whose path does. A segment that is not a UUID is still a 422."""
+
+    regex = "(?!(?:" + "|".join(SIBLING_PATHS) + ")$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("session_segment", _SessionSegment())
 # Tags per operation: the consent actions keep their own group in /docs.
 SESSIONS: list[str | Enum] = ["sessions"]
 CONSENT: list[str | Enum] = ["cancellation consent"]
@@ -52,6 +75,17 @@ async def read_sessions(
         return SessionEnvelope(session=await services.sessions.get(principal, session_id))
     assert child_id is not None
     return SessionList(sessions=await services.sessions.list_for_child(principal, child_id))
+
+
+@router.get(
+    "/{session_id:session_segment}",
+    tags=SESSIONS,
+    response_model=SessionEnvelope,
+    responses=errors(*AUTHENTICATED, ErrorCode.SESSION_NOT_FOUND),
+)
+async def read_session(principal: CurrentPrincipal, services: ServicesDep, session_id: UUID) -> SessionEnvelope:
+    """One session, visible to its coach and to admins: always `{"session": …}`."""
+    return SessionEnvelope(session=await services.sessions.get(principal, session_id))
 
 
 @router.post(
@@ -114,23 +148,63 @@ async def reschedule_session(
     )
 
 
+CANCEL_BODY = (
+    "Preferred over the query string, which proxies write into their access logs with the reason in it. "
+    "The query form (?sessionId=&reason=) still works; sent together, the two must agree."
+)
+QUERY_FORM = "The query form: prefer the body (a query string is logged by proxies)."
+
+
 @router.delete(
     "",
     tags=SESSIONS,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *ACTION, ErrorCode.PARENT_CONSENT_REQUIRED, ErrorCode.CANCELLATION_PENDING),
+    responses=errors(
+        *AUTHENTICATED, *JSON_BODY, *ACTION, ErrorCode.PARENT_CONSENT_REQUIRED, ErrorCode.CANCELLATION_PENDING
+    ),
 )
 async def cancel_session(
     principal: CurrentPrincipal,
     services: ServicesDep,
-    session_id: Annotated[UUID, Query(alias="sessionId")],
-    reason: Annotated[Reason, Query()],
+    body: Annotated[CancelSession | None, Body(description=CANCEL_BODY)] = None,
+    session_id: Annotated[UUID | None, Query(alias="sessionId", description=QUERY_FORM)] = None,
+    reason: Annotated[Reason | None, Query(description=QUERY_FORM)] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> SessionEnvelope:
     """Admin cancellation. Coaches cancel through the parent-consent flow (request-cancel)."""
+    session_id, reason = _cancel_target(body, session_id, reason)
     return SessionEnvelope(
         session=await services.sessions.cancel(principal, session_id, reason=reason, idempotency_key=idempotency_key)
     )
+
+
+def _cancel_target(body: CancelSession | None, session_id: UUID | None, reason: str | None) -> tuple[UUID, str]:
+    """The session and reason from the body, else from the query. Both forms at once must agree: a
+    client that sent two different reasons cannot tell which one was recorded."""
+    if body is None:
+        missing = [("query", name) for name, value in (("sessionId", session_id), ("reason", reason)) if value is None]
+        if missing:
+            raise RequestValidationError(
+                [
+                    {"type": "missing", "loc": loc, "msg": "Field required (in the JSON body, preferred)"}
+                    for loc in missing
+                ]
+            )
+        assert session_id is not None and reason is not None
+        return session_id, reason
+    conflicts = [
+        ("body", name)
+        for name, queried, sent in (("sessionId", session_id, body.session_id), ("reason", reason, body.reason))
+        if queried is not None and queried != sent
+    ]
+    if conflicts:
+        raise RequestValidationError(
+            [
+                {"type": "conflict", "loc": loc, "msg": "differs from the query parameter; send it once, in the body"}
+                for loc in conflicts
+            ]
+        )
+    return body.session_id, body.reason
 
 
 # ----- cancellation with the parent's consent ----------------------------------------------------------

@@ -39,8 +39,8 @@ const Coach = (() => {
   }
 
   // Every answer as {ok, status, data}; refusals keep the API's sentence in data.detail.
-  async function api(method, path, body) {
-    const headers = { Authorization: `Bearer ${token()}` };
+  async function api(method, path, body, extraHeaders) {
+    const headers = { Authorization: `Bearer ${token()}`, ...extraHeaders };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -52,6 +52,37 @@ const Coach = (() => {
     try { data = await response.json(); } catch (e) { data = { detail: `HTTP ${response.status}` }; }
     if (response.status === 401) signOut("Your sign-in has expired or the token is not valid.");
     return { ok: response.ok, status: response.status, data };
+  }
+
+  // crypto.randomUUID exists only in secure contexts (https, localhost): plain http elsewhere gets
+  // the same version-4 UUID from getRandomValues, which every browser has.
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  // An action sender holding one Idempotency-Key, made when a dialog opens. Every copy of the same
+  // request (a double click, a retry after no answer or a 5xx) carries that key, so the API applies
+  // it once and answers each copy with its one outcome. The key names one request: a changed request,
+  // or any request after the API gave a final answer (the key keeps refusals too, so a lock lifted
+  // since would be refused again), gets a fresh one.
+  function keyedSender() {
+    let key = newKey();
+    let sent = null;
+    return async (method, path, body) => {
+      const request = JSON.stringify([method, path, body === undefined ? null : body]);
+      if (sent !== null && request !== sent) key = newKey();
+      sent = request;
+      const used = key;
+      const answer = await api(method, path, body, { "Idempotency-Key": used });
+      const unknown = answer.status === 0 || answer.status >= 500 || (answer.data || {}).error === "idempotency_key_in_progress";
+      if (!unknown && key === used) { key = newKey(); sent = null; }
+      return answer;
+    };
   }
 
   let toastTimer = null;
@@ -106,5 +137,5 @@ const Coach = (() => {
   }
 
   init();
-  return { api, token, claims, toast, el, formatWhen, localDate, requireSignIn, signOut, KEY };
+  return { api, keyedSender, token, claims, toast, el, formatWhen, localDate, requireSignIn, signOut, KEY };
 })();

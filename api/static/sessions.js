@@ -4,12 +4,12 @@
 "use strict";
 (() => {
   if (!Coach.requireSignIn()) return;
-  const { api, el, toast, formatWhen, localDate } = Coach;
+  const { api, keyedSender, el, toast, formatWhen, localDate } = Coach;
   const isAdmin = (Coach.claims() || {}).role === "admin";
   const TERMINAL = new Set(["completed", "missed", "cancelled"]);
   const coaches = new Map();
   const children = new Map();
-  let current = null; // {session, child} the open dialog acts on
+  let current = null; // {session, child, send} the open dialog acts on; send carries its Idempotency-Key
 
   const tzOf = (child) => (coaches.get(child.coach_id) || {}).timezone || "UTC";
 
@@ -84,7 +84,7 @@
       parts.push(el("div", { class: "awaiting", "data-awaiting": "" },
         el("strong", { text: "Cancellation awaiting parent" }),
         el("span", { text: `auto-approves ${formatWhen(s.cancellation_expires_at, tz)}` }),
-        el("button", { type: "button", class: "btn btn-small", onclick: () => withdraw(child, s) }, "Withdraw", sr(` cancellation of session ${n}`))));
+        el("button", { type: "button", class: "btn btn-small", onclick: withdrawer(child, s) }, "Withdraw", sr(` cancellation of session ${n}`))));
     }
     const done = TERMINAL.has(s.status);
     // can_reschedule / can_request_cancel: false when done, awaiting the parent, or inside the minimum notice.
@@ -135,7 +135,7 @@
   // ----- dialogs --------------------------------------------------------------------------------
 
   function openDialog(name, child, s) {
-    current = { child, session: s };
+    current = { child, session: s, send: keyedSender() };  // one key per opening
     const dialog = document.getElementById(`${name}-dialog`);
     const form = dialog.querySelector("form");
     if (form) { form.reset(); form.querySelector(".form-error").textContent = ""; }
@@ -166,14 +166,18 @@
     });
   }
 
-  wire("missed-form", (form) => submit(form, () => api("POST", "/api/sessions/missed", {
+  wire("missed-form", (form) => submit(form, () => current.send("POST", "/api/sessions/missed", {
     sessionId: current.session.id, notes: form.notes.value.trim() || null, notifyParent: form.notifyParent.checked,
   }), `Session ${current.session.session_number} marked missed.`));
 
   wire("complete-form", (form) => submit(form, async () => {
     const s = current.session;
-    const done = await api("POST", "/api/sessions/complete", { sessionId: s.id, notes: form.notes.value.trim() || null });
-    if (!done.ok) return done;
+    const opened = current;
+    const done = await opened.send("POST", "/api/sessions/complete", { sessionId: s.id, notes: form.notes.value.trim() || null });
+    // Homework and scores take no Idempotency-Key: they go once per dialog opening, even when a
+    // double click has two completions answered (with the one outcome).
+    if (!done.ok || opened.extrasSent) return done;
+    opened.extrasSent = true;
     const extras = [];
     if (form.homework.value.trim()) {
       extras.push(api("POST", "/api/homework", { childId: current.child.id, sessionId: s.id, title: form.homework.value.trim(), dueDate: form.due.value || null }));
@@ -198,17 +202,20 @@
     const s = current.session;
     const reason = form.reason.value.trim();
     return submit(form, () => (isAdmin
-      ? api("DELETE", `/api/sessions?sessionId=${s.id}&reason=${encodeURIComponent(reason)}`)
-      : api("POST", "/api/sessions/request-cancel", { sessionId: s.id, reason })),
+      ? current.send("DELETE", "/api/sessions", { sessionId: s.id, reason })  // in the body: query strings get logged
+      : current.send("POST", "/api/sessions/request-cancel", { sessionId: s.id, reason })),
     isAdmin ? `Session ${s.session_number} cancelled.` : `Cancellation of session ${s.session_number} sent to the parent.`);
   });
 
-  async function withdraw(child, s) {
-    current = { child, session: s };
-    const answer = await api("POST", "/api/sessions/withdraw-cancel", { sessionId: s.id });
-    if (!answer.ok) return toast(answer.data.detail, "error");
-    toast(`Cancellation of session ${s.session_number} withdrawn.`);
-    await refreshChild(child.id);
+  // Withdraw has no dialog: its key is made with the button, so a double click is one request.
+  function withdrawer(child, s) {
+    const send = keyedSender();
+    return async () => {
+      const answer = await send("POST", "/api/sessions/withdraw-cancel", { sessionId: s.id });
+      if (!answer.ok) return toast(answer.data.detail, "error");
+      toast(`Cancellation of session ${s.session_number} withdrawn.`);
+      await refreshChild(child.id);
+    };
   }
 
   function openReschedule(child, s) {
@@ -242,7 +249,7 @@
     if (!time) { form.querySelector(".form-error").textContent = "Choose a free slot or enter a time."; return; }
     const body = { sessionId: current.session.id, newDate: form.date.value, newTime: time };
     if (form.reason.value.trim()) body.reason = form.reason.value.trim();
-    return submit(form, () => api("PATCH", "/api/sessions", body),
+    return submit(form, () => current.send("PATCH", "/api/sessions", body),
       `Session ${current.session.session_number} moved to ${form.date.value} ${time}.`);
   });
 
