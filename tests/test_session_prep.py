@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.error_bodies import model_name
 from coach_sessions.providers.brief import GeminiBriefProvider
+from coach_sessions.temporal import session_workflow_id
 from tests.declared_errors import codes_of
 from tests.factories import Family, make_family, make_sessions, now_utc
 from tests.fakes.gemini import FakeGemini, prompt_of
@@ -185,6 +186,21 @@ async def test_a_finished_session_gets_its_brief_from_a_one_off_workflow(prep: P
         answers = await asyncio.gather(*(get_prep(prep, session_id, auth(family.coach.id)) for _ in range(3)))
     assert [a.status_code for a in answers] == [200] * 3
     assert prep.gemini.generate_calls == 1
+
+
+async def test_a_session_whose_workflow_was_closed_from_outside_still_gets_its_brief(
+    prep: Prep, pool: asyncpg.Pool
+) -> None:
+    """A lifecycle workflow terminated (or timed out: schemathesis met one, rescheduled years ahead)
+    while its row is open: the brief ran into "already exists" and answered 503 for good."""
+    family, session_id, _ = await future_session(pool)
+    assert (await get_prep(prep, session_id, auth(family.coach.id))).status_code == 200  # starts the workflow
+    await pool.execute("DELETE FROM session_briefs WHERE session_id = $1", session_id)  # none stored
+    await prep.env.client.get_workflow_handle(session_workflow_id(session_id)).terminate("by an operator")
+    with prep.env.auto_time_skipping_disabled():
+        answer = await get_prep(prep, session_id, auth(family.coach.id))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["stale"] is False
 
 
 async def test_an_empty_record_gets_a_plain_brief_without_a_model_call(prep: Prep, pool: asyncpg.Pool) -> None:

@@ -8,6 +8,7 @@ session's workflow has finished. When generation fails, the last stored brief an
 """
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from uuid import UUID
@@ -15,7 +16,7 @@ from uuid import UUID
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.access import visible_session
 from api.services.session_workflow import session_workflow_start
@@ -78,21 +79,32 @@ class BriefService:
         raise DomainError(
             ErrorCode.BRIEF_UNAVAILABLE,
             "The brief cannot be generated right now and none is stored yet; try again shortly.",
-            session_id=str(session_id),
         )
 
     async def _generate(self, record: SessionRecord) -> SessionBrief:
         if record.status in TERMINAL_STATUSES:
-            return await self._temporal.execute_workflow(
-                SessionBriefWorkflow.run,
-                BriefWorkflowInput(session_id=record.id),
-                id=session_brief_workflow_id(record.id),
-                task_queue=self._task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            )
-        # Finished in the meantime: never start a second lifecycle for the session (fails → stored brief).
+            return await self._generate_apart(record)
+        # Never start a second lifecycle for the session: if its workflow closed (it finished in the
+        # meantime, or it was closed from outside: terminated, timed out), the brief runs on its own.
         start = session_workflow_start(record.id, self._task_queue, restart_finished=False)
-        return await self._temporal.execute_update_with_start_workflow(
-            SessionWorkflow.generate_brief, start_workflow_operation=start
+        try:
+            return await self._temporal.execute_update_with_start_workflow(
+                SessionWorkflow.generate_brief, start_workflow_operation=start
+            )
+        except (WorkflowAlreadyStartedError, RPCError) as error:
+            if isinstance(error, RPCError) and error.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
+            with contextlib.suppress(Exception):  # the start's own copy of the error, read so it is not logged
+                await start.workflow_handle()
+            return await self._generate_apart(record)
+
+    async def _generate_apart(self, record: SessionRecord) -> SessionBrief:
+        """The brief workflow alone, for a session whose lifecycle workflow has closed."""
+        return await self._temporal.execute_workflow(
+            SessionBriefWorkflow.run,
+            BriefWorkflowInput(session_id=record.id),
+            id=session_brief_workflow_id(record.id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
