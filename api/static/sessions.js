@@ -11,6 +11,7 @@
   const children = new Map();
   let current = null; // {session, child, send} the open dialog acts on; send carries its Idempotency-Key
 
+  const CHILDREN_IN_FLIGHT = 6;
   const tzOf = (child) => (coaches.get(child.coach_id) || {}).timezone || "UTC";
 
   async function load() {
@@ -47,7 +48,11 @@
       children.set(child.id, child);
       box.append(el("section", { class: "card", id: `child-${child.id}`, "aria-labelledby": `child-name-${child.id}` }));
     }
-    await Promise.all(answer.data.children.map((child) => refreshChild(child.id)));
+    // A few requests in flight at once, not one per child: an admin's "all coaches" view can hold
+    // hundreds of children, and Chromium refuses requests past its budget (ERR_INSUFFICIENT_RESOURCES).
+    const waiting = answer.data.children.map((child) => child.id);
+    const loadNext = async () => { while (waiting.length) await refreshChild(waiting.shift()); };
+    await Promise.all(Array.from({ length: Math.min(CHILDREN_IN_FLIGHT, waiting.length) }, loadNext));
   }
 
   async function refreshChild(childId) {
