@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from coach_sessions import rules
-from coach_sessions.statuses import CalendarSyncStatus, CancellationStatus, SessionStatus
+from coach_sessions.statuses import TERMINAL_STATUSES, CalendarSyncStatus, CancellationStatus, SessionStatus
 
 
 class Row(BaseModel):
@@ -162,7 +162,9 @@ class SessionView(SessionRecord):
             button.value: rules.refusal(button, facts, role=role, now=now, minimum_notice=minimum_notice)
             for button in rules.Button
         }
-        locked = record.blocking_session_number is not None
+        # A finished session (completed, missed, cancelled: an admin may cancel one behind an open
+        # session) is never locked: no action is left to hold back.
+        locked = record.blocking_session_number is not None and record.status not in TERMINAL_STATUSES
         flags: dict[str, Any] = {f"can_{name}": error is None for name, error in refusals.items()}
         reasons: dict[str, Any] = {
             name: Refusal.model_construct(code=error.code, detail=error.detail) if error else None

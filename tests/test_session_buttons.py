@@ -125,6 +125,8 @@ async def _check(stack: Stack, pool: asyncpg.Pool, state: State, role: Role) -> 
     assert read.status_code == 200, read.text
     view = read.json()["session"]
     wrong = []
+    if state.status in ("completed", "missed", "cancelled") and (view["is_locked"] or view["lock_reason"]):
+        wrong.append(f"{state}: a finished session shows a lock")
     version = await _version(pool, session_id)
     refused = [b for b in BUTTONS if not view[f"can_{b}"]]
     for button in refused:
@@ -150,3 +152,30 @@ async def test_every_flag_is_true_exactly_when_the_api_accepts(noticed: Stack, p
         for role in (Role.COACH, Role.ADMIN):
             wrong += await _check(noticed, pool, state, role)
     assert wrong == []
+
+
+async def test_an_admin_cancelled_session_shows_no_lock(stack: Stack, pool: asyncpg.Pool) -> None:
+    """Session 3 cancelled by an admin while 2 is still open: finished, so never "locked" (nor 4's reason)."""
+    family = await make_family(pool)
+    now = now_utc()
+    ids = await make_sessions(
+        pool,
+        family,
+        [now - hours(72), now - hours(48), now + hours(48), now + hours(96)],
+        statuses=["completed", "pending", "scheduled", "scheduled"],
+    )
+    response = await stack.http.delete(
+        "/api/sessions", headers=auth(family.coach.id, Role.ADMIN), params={"sessionId": str(ids[2]), "reason": "clash"}
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["session"]["is_locked"], response.json()["session"]["lock_reason"]) == (False, None)
+    listed = (
+        await stack.http.get("/api/sessions", headers=auth(family.coach.id), params={"childId": str(family.child.id)})
+    ).json()
+    assert [(s["status"], s["is_locked"]) for s in listed["sessions"]] == [
+        ("completed", False),
+        ("pending", False),
+        ("cancelled", False),
+        ("scheduled", True),
+    ]
+    assert [s["lock_reason"] is None for s in listed["sessions"]] == [True, True, True, False]
