@@ -4,7 +4,8 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from temporalio.exceptions import ApplicationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from coach_sessions.errors import DomainError
 
@@ -19,7 +20,11 @@ R = TypeVar("R")
 
 
 def domain_error_to_application_error(error: DomainError) -> ApplicationError:
-    return ApplicationError(error.detail, error.extra, type=error.code, non_retryable=True)
+    """BENIGN: a refusal is an expected outcome, so the SDK logs its failure at DEBUG (not a WARNING
+    with a traceback) and counts no failure metric; the code and details travel unchanged."""
+    return ApplicationError(
+        error.detail, error.extra, type=error.code, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+    )
 
 
 def business_failures_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -30,6 +35,8 @@ def business_failures_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Aw
         try:
             return await fn(*args, **kwargs)
         except DomainError as error:
+            # One line with the code: what an operator needs to see of an expected refusal.
+            activity.logger.info("action refused", extra={"code": error.code, "detail": error.detail})
             raise domain_error_to_application_error(error) from error
 
     return wrapper

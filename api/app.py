@@ -12,7 +12,7 @@ from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi, operation_id
 from api.pages import install_pages
-from api.routes import briefs, enrollments, health, people, progress, sessions, slots, webhooks
+from api.routes import agenda, briefs, enrollments, health, people, progress, sessions, slots, webhooks
 from api.services import Services
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
-    for module in (health, slots, sessions, webhooks, people, enrollments, progress, briefs):
+    for module in (health, slots, sessions, agenda, webhooks, people, enrollments, progress, briefs):
         app.include_router(module.router)
     install_pages(app)
     return app

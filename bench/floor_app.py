@@ -1,10 +1,12 @@
 """The read paths' floor: a bare FastAPI app with one asyncpg pool running the service's SQL, no auth,
 no models: ``GET /api/sessions?childId=`` (the child, then its sessions with their lock state) and the
-stored brief of ``GET /api/coach/session-prep`` (the session, then the brief with its freshness check)."""
+stored brief of ``GET /api/coach/session-prep`` (the session, then the brief with its freshness check),
+and ``GET /api/coach/agenda`` (its one query, this week)."""
 
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +14,7 @@ import asyncpg
 from fastapi import FastAPI, HTTPException
 
 from coach_sessions.db import create_pool
+from coach_sessions.repositories.agenda import _AGENDA, _OPEN, _SYNC_IRRELEVANT
 from coach_sessions.repositories.briefs import STORED_SQL
 from coach_sessions.repositories.sessions import _RESOLVED, _SELECT_WITH_LOCK
 
@@ -54,5 +57,14 @@ def create_app() -> FastAPI:
         if row is None:
             raise HTTPException(404)
         return dict(row)
+
+    @app.get("/agenda")
+    async def agenda(coachId: UUID) -> dict[str, Any]:
+        rows = await pools["db"].fetch(
+            _AGENDA, coachId, None, None, datetime.now(UTC), _RESOLVED, _OPEN, _SYNC_IRRELEVANT
+        )
+        if not rows:
+            raise HTTPException(404)
+        return {"sessions": [dict(r) for r in rows]}
 
     return app

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import fig_brief
+from bench import fig_agenda, fig_brief
 
 SHARED_NOTE = (
     "This 2-core machine is shared (its load average before and after the run is below), so absolute "
@@ -118,6 +118,7 @@ def render(results: dict[str, Any]) -> str:
                 ]
         lines += [""]
     lines += fig_brief.render(results.get("brief"))
+    lines += fig_agenda.render(results.get("agenda"))
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import fig_brief, fig_flow, profile, report
+from bench import fig_agenda, fig_brief, fig_flow, profile, report
 from bench.fig_action import ACTIONS, ActionBench
 from bench.fig_read import read_path
 from bench.procs import HOST, Stack, start_stack
@@ -33,8 +33,18 @@ from coach_sessions.db import create_pool
 from coach_sessions.temporal import connect
 
 HERE = Path(__file__).resolve().parent
-QUICK = {"read": 150, "action": 12, "profile": 30, "levels": [2, 8], "per_level": 8, "floor_wf": 60, "children": 8}
+QUICK = {
+    "agenda": 100,
+    "read": 150,
+    "action": 12,
+    "profile": 30,
+    "levels": [2, 8],
+    "per_level": 8,
+    "floor_wf": 60,
+    "children": 8,
+}
 FULL = {
+    "agenda": 300,
     "read": 1000,
     "action": 60,
     "profile": 150,
@@ -99,6 +109,16 @@ async def measure_brief(stack: Stack, pool: asyncpg.Pool | None, params: dict[st
             await pool.close()
 
 
+async def measure_agenda(stack: Stack, params: dict[str, Any], secret: str) -> dict[str, Any]:
+    """Figure 6 alone (``--only agenda``)."""
+    pool = await create_pool(stack.database_url, min_size=2, max_size=10)
+    api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
+    try:
+        return await fig_agenda.figure(pool, secret, api, floor, requests=params["agenda"])
+    finally:
+        await pool.close()
+
+
 async def figures_1_to_3(
     stack: Stack,
     params: dict[str, Any],
@@ -112,6 +132,8 @@ async def figures_1_to_3(
     api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
     print("figure 1: read path", flush=True)
     out["read"] = await read_path(pool, secret, api, floor, requests=params["read"])
+    print("figure 6: agenda", flush=True)
+    out["agenda"] = await fig_agenda.figure(pool, secret, api, floor, requests=params["agenda"])
     out["action"] = {}
     for action in ACTIONS:
         print(f"figure 2: {action}", flush=True)
@@ -197,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["scale", "brief"],
-        help="only figure 4 (scale) or 5 (brief); writes bench/results-<name>.*",
+        choices=["scale", "brief", "agenda"],
+        help="only figure 4 (scale), 5 (brief) or 6 (agenda); writes bench/results-<name>.*",
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, profiles)")
     parser.add_argument("--brief-sizes", type=int, nargs="+", metavar="EVENTS", help="figure 5: learning events")
@@ -221,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only == "brief":
             results["brief"] = asyncio.run(measure_brief(stack, None, params, secret))
+        elif args.only == "agenda":
+            results["agenda"] = asyncio.run(measure_agenda(stack, params, secret))
         elif before:
             results["before"] = args.before
             asyncio.run(measure_ab(stack, params, secret, results))

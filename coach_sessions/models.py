@@ -1,12 +1,13 @@
 """Rows as the API returns them (snake_case column names) and the domain values they carry."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from coach_sessions import rules
-from coach_sessions.statuses import CalendarSyncStatus, CancellationStatus, SessionStatus
+from coach_sessions.statuses import TERMINAL_STATUSES, CalendarSyncStatus, CancellationStatus, SessionStatus
 
 
 class Row(BaseModel):
@@ -110,31 +111,73 @@ class SessionRecord(Row):
         return self.scheduled_at + timedelta(minutes=self.duration_minutes)
 
 
+class Refusal(BaseModel):
+    """Why an action would be refused now: the error code and sentence the API would answer with."""
+
+    code: str
+    detail: str
+
+
+class UnavailableActions(BaseModel):
+    """For each action whose ``can_*`` flag is false, the refusal the API would answer; null when it
+    would accept it."""
+
+    complete: Refusal | None = None
+    mark_missed: Refusal | None = None
+    reschedule: Refusal | None = None
+    request_cancel: Refusal | None = None
+    withdraw_cancel: Refusal | None = None
+    cancel: Refusal | None = None
+
+
 class SessionView(SessionRecord):
-    """What the API answers: the row plus what a coach's page needs to draw its buttons."""
+    """What the API answers: the row plus what a coach's page needs to draw its buttons.
+
+    Each ``can_*`` is ``coach_sessions.rules.refusal(...) is None`` for the principal who asked, now:
+    the same rule the transitions raise, so a flag is true exactly when the action would be accepted
+    from the session's state (what the caller then sends, e.g. a new time in the past, is checked on
+    its own). ``unavailable_reasons`` says why for each false one."""
 
     is_locked: bool
     lock_reason: str | None
-    can_mark_missed: bool
-    # The coach's reschedule and request-cancel buttons: actionable, no request pending, and outside
-    # the minimum notice (COACH_MIN_NOTICE; an admin is not bound by it).
-    can_reschedule: bool = True
-    can_request_cancel: bool = True
+    # Defaults: answers kept for an Idempotency-Key before these fields existed still parse.
+    can_complete: bool = False
+    can_mark_missed: bool = False
+    can_reschedule: bool = False
+    can_request_cancel: bool = False
+    can_withdraw_cancel: bool = False
+    can_cancel: bool = False
+    unavailable_reasons: UnavailableActions = UnavailableActions()
 
     @classmethod
-    def of(cls, record: SessionRecord, now: datetime, minimum_notice: timedelta | None = None) -> "SessionView":
-        may_move = rules.coach_may_move(
-            record.status, record.cancellation_status, record.scheduled_at, now, minimum_notice
+    def of(cls, record: SessionRecord, now: datetime, minimum_notice: timedelta | None, *, role: str) -> "SessionView":
+        facts = rules.SessionFacts(
+            record.session_number,
+            record.status,
+            record.cancellation_status,
+            record.scheduled_at,
+            record.blocking_session_number,
         )
+        refusals = {
+            button.value: rules.refusal(button, facts, role=role, now=now, minimum_notice=minimum_notice)
+            for button in rules.Button
+        }
+        # A finished session (completed, missed, cancelled: an admin may cancel one behind an open
+        # session) is never locked: no action is left to hold back.
+        locked = record.blocking_session_number is not None and record.status not in TERMINAL_STATUSES
+        flags: dict[str, Any] = {f"can_{name}": error is None for name, error in refusals.items()}
+        reasons: dict[str, Any] = {
+            name: Refusal.model_construct(code=error.code, detail=error.detail) if error else None
+            for name, error in refusals.items()
+        }
         # The record is validated already: construct, rather than validate its 25 fields again
         # (a 12-session list did that 12 times per read).
         return cls.model_construct(
             **record.model_dump(),
-            is_locked=record.blocking_session_number is not None,
-            lock_reason=rules.lock_reason(record.blocking_session_number),
-            can_mark_missed=rules.can_mark_missed(record.status, record.scheduled_at, now),
-            can_reschedule=may_move,
-            can_request_cancel=may_move,
+            is_locked=locked,
+            lock_reason=rules.lock_reason(record.blocking_session_number) if locked else None,
+            **flags,
+            unavailable_reasons=UnavailableActions.model_construct(**reasons),
         )
 
 

@@ -48,7 +48,16 @@ def nudge_key(session_id: object, number: int, scheduled_at: datetime) -> str:
     return f"nudge:{session_id}:{number}:{scheduled_at.isoformat()}"
 
 
-def session_timers(session: SessionRecord, settings: SessionTimerSettings) -> list[Timer]:
+# The statuses whose end passed with nobody resolving them: the coach is nudged. A rescheduled session
+# counts as resolved for the lock, so it never turns pending, but its new time can pass forgotten just
+# the same (patches.RESCHEDULED_NUDGES: runs that started before it nudge pending sessions only).
+_NUDGED = frozenset({SessionStatus.PENDING})
+_NUDGED_WITH_RESCHEDULED = frozenset({SessionStatus.PENDING, SessionStatus.RESCHEDULED})
+
+
+def session_timers(
+    session: SessionRecord, settings: SessionTimerSettings, *, nudge_rescheduled: bool = False
+) -> list[Timer]:
     """Every timer of the session's current state, earliest first (done ones included)."""
     number = session.session_number
     status = SessionStatus(session.status)
@@ -66,14 +75,15 @@ def session_timers(session: SessionRecord, settings: SessionTimerSettings) -> li
                     offset=offset,
                 )
             )
-    if status == SessionStatus.PENDING:
+    if status in (_NUDGED_WITH_RESCHEDULED if nudge_rescheduled else _NUDGED):
+        unresolved = "still pending" if status == SessionStatus.PENDING else "rescheduled, still unresolved"
         for n in range(1, settings.nudge_max + 1):
             timers.append(
                 Timer(
                     "nudge",
                     session.ends_at + settings.nudge_after + (n - 1) * settings.nudge_repeat,
                     nudge_key(session.id, n, session.scheduled_at),
-                    f"nudge {n}/{settings.nudge_max}: session {number} still pending",
+                    f"nudge {n}/{settings.nudge_max}: session {number} {unresolved}",
                     number=n,
                 )
             )

@@ -50,45 +50,20 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
     """Refuse the action (``DomainError``) or say what it changes."""
     number = row["session_number"]
     action = request.action
-    consent_pending = row["cancellation_status"] == CancellationStatus.PENDING
 
     if action in _CONSENT_OUTCOMES:
         rules.refuse_unless_cancellation_pending(number, row["cancellation_status"])
         return _CONSENT_OUTCOMES[action](request, row)
 
-    rules.refuse_when_finished(number, row["status"])
-    if consent_pending:
-        raise DomainError(
-            ErrorCode.CANCELLATION_PENDING,
-            f"A cancellation request for session {number} is awaiting the parent's answer.",
-        )
-
-    if (
-        action in (SessionAction.RESCHEDULE, SessionAction.REQUEST_CANCELLATION)
-        and request.actor.role == "coach"  # an admin is not bound by the notice
-        and rules.inside_minimum_notice(row["scheduled_at"], request.now, request.minimum_notice)
-    ):
-        assert request.minimum_notice is not None
-        notice_ends_at = request.now + request.minimum_notice
-        raise DomainError(
-            ErrorCode.INSIDE_MINIMUM_NOTICE,
-            f"Session {number} starts at {row['scheduled_at'].isoformat()}, inside the minimum notice of"
-            f" {request.minimum_notice} for a coach's reschedule or cancellation (only sessions starting"
-            f" after {notice_ends_at.isoformat()}); an admin can still do it.",
-            notice_ends_at=notice_ends_at.isoformat(),
-        )
+    facts = rules.SessionFacts(
+        number, row["status"], row["cancellation_status"], row["scheduled_at"], blocking_session_number=blocking
+    )
+    # The one rule per action that the session view also shows as its can_* flags.
+    rules.refuse(
+        _BUTTON_OF[action], facts, role=request.actor.role, now=request.now, minimum_notice=request.minimum_notice
+    )
 
     if action in (SessionAction.COMPLETE, SessionAction.MARK_MISSED):
-        if not rules.has_started(row["scheduled_at"], request.now):
-            raise DomainError(
-                ErrorCode.SESSION_NOT_STARTED,
-                f"Session {number} has not started yet.",
-                scheduled_at=row["scheduled_at"].isoformat(),
-            )
-        if blocking is not None:
-            raise DomainError(
-                ErrorCode.SESSION_LOCKED, rules.lock_reason(blocking) or "", blocking_session_number=blocking
-            )
         notes = request.notes if request.notes else row["coach_notes"]
         if action is SessionAction.COMPLETE:
             return Change(
@@ -254,6 +229,15 @@ def repeated_callback(change: Change, session_number: int) -> Change:
         messages=(),
     )
 
+
+# The button each action of a coach or admin is (the consent outcomes have their own checks).
+_BUTTON_OF = {
+    SessionAction.COMPLETE: rules.Button.COMPLETE,
+    SessionAction.MARK_MISSED: rules.Button.MARK_MISSED,
+    SessionAction.RESCHEDULE: rules.Button.RESCHEDULE,
+    SessionAction.REQUEST_CANCELLATION: rules.Button.REQUEST_CANCEL,
+    SessionAction.CANCEL: rules.Button.CANCEL,
+}
 
 _CONSENT_OUTCOMES = {
     SessionAction.APPROVE_CANCELLATION: _approve,

@@ -53,12 +53,13 @@ CHECKS = [
 # Deliberate exceptions, each for a reason the document states:
 # - the webhook answers any signed JSON 200 "ignored" (so the provider stops retrying), even shapes
 #   its schema does not describe;
-# - GET /api/sessions takes exactly one of childId / sessionId, which OpenAPI cannot express for
-#   query parameters (its description says so).
+# - GET /api/sessions takes exactly one of childId / sessionId, and GET /api/coach/agenda from and to
+#   together (to not before from, at most 31 days) and coachId from an admin: rules across query
+#   parameters, which OpenAPI cannot express (each operation's description says so).
 # - DELETE /api/sessions takes sessionId and reason from its JSON body (preferred) or from the query:
 #   neither, or both forms with different values, is a 422 that OpenAPI cannot express either.
 SKIP_NEGATIVE_REJECTION = {("POST", WEBHOOK_PATH)}
-EXCLUSIVE_QUERY = {("GET", "/api/sessions")}
+EXCLUSIVE_QUERY = {("GET", "/api/sessions"), ("GET", "/api/coach/agenda")}
 TWO_FORMS = ("DELETE", "/api/sessions")
 
 

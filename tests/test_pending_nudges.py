@@ -68,3 +68,41 @@ async def test_the_nudges_stop_after_their_bound(stack: Stack, pool: asyncpg.Poo
     assert len(await timer_messages(pool, session_id, NUDGE)) == TIMERS.nudge_max
     record = await handle.query(SessionWorkflow.session)
     assert record is not None and record.status == "pending"  # still waiting for the coach
+
+
+async def test_a_rescheduled_session_left_unresolved_after_its_new_time_is_nudged_too(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    """Rescheduled counts as resolved for the lock, so it never turns pending: without its own nudges
+    a session moved to a time that then passed would be forgotten (patches.RESCHEDULED_NUDGES)."""
+    family = await make_family(pool)
+    ids = await make_sessions(
+        pool, family, [now_utc() - hours(2), now_utc() + hours(24 * 7)], statuses=["rescheduled", "scheduled"]
+    )
+    handle = await start_session_workflow(stack, ids[0], TIMERS)
+    starts = await pool.fetchval("SELECT scheduled_at FROM scheduled_sessions WHERE id = $1", ids[0])
+    ends = starts + timedelta(minutes=45)
+    await stack.env.sleep(ends + hours(12) - await stack.env.get_current_time() - MINUTE)
+    assert await timer_messages(pool, ids[0], NUDGE) == []
+    await stack.env.sleep(2 * MINUTE)
+    [first] = await sent_count(pool, ids[0], NUDGE, 1)
+    assert first["destination"] == family.coach.phone
+    # the session after it is not locked by it (rescheduled is resolved for the lock)
+    assert first["template_params"] == [
+        family.coach.name,
+        family.child.name,
+        "1",
+        format_when(starts, "Asia/Kolkata"),
+        "-",
+    ]
+    assert await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", ids[0]) == "rescheduled"
+    await stack.env.sleep(hours(24))
+    await sent_count(pool, ids[0], NUDGE, 2)
+
+    response = await stack.http.post(
+        "/api/sessions/missed", headers=auth(family.coach.id), json={"sessionId": str(ids[0]), "notifyParent": False}
+    )
+    assert response.status_code == 200, response.text
+    assert (await handle.result()).final_status == "missed"
+    await stack.env.sleep(hours(72))
+    assert len(await timer_messages(pool, ids[0], NUDGE)) == 2

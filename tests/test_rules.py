@@ -28,14 +28,21 @@ def test_blocking_session_number(number: int, siblings: list[tuple[int, str]], e
     assert rules.blocking_session_number(number, siblings) == expected
 
 
-def test_can_mark_missed_needs_a_passed_start_and_an_open_status() -> None:
+def test_mark_missed_needs_a_passed_start_an_open_status_and_no_lock() -> None:
     now = datetime(2026, 1, 12, 12, 0, tzinfo=ZoneInfo("UTC"))
     past, future = now - timedelta(minutes=1), now + timedelta(minutes=1)
+
+    def refused(status: str, at: datetime, blocking: int | None = None) -> str | None:
+        facts = rules.SessionFacts(3, status, "none", at, blocking)
+        error = rules.refusal(rules.Button.MARK_MISSED, facts, role="coach", now=now, minimum_notice=None)
+        return error.code if error else None
+
     for status in ("scheduled", "pending", "rescheduled"):
-        assert rules.can_mark_missed(status, past, now)
-        assert not rules.can_mark_missed(status, future, now)
+        assert refused(status, past) is None
+        assert refused(status, future) == "session_not_started"
+        assert refused(status, past, blocking=2) == "session_locked"  # the lock holds missed too
     for status in ("completed", "missed", "cancelled"):
-        assert not rules.can_mark_missed(status, past, now)
+        assert refused(status, past) == "invalid_status"
 
 
 async def test_repository_reports_lock_and_flags(pool: asyncpg.Pool) -> None:
@@ -48,10 +55,10 @@ async def test_repository_reports_lock_and_flags(pool: asyncpg.Pool) -> None:
         statuses=["completed", "pending", "scheduled", "scheduled"],
     )
     repo = SessionRepository(pool)
-    views = [SessionView.of(r, now) for r in await repo.list_for_child(family.child.id, None)]
+    views = [SessionView.of(r, now, None, role="coach") for r in await repo.list_for_child(family.child.id, None)]
     assert [v.id for v in views] == ids
     assert [v.is_locked for v in views] == [False, False, True, True]
-    assert [v.can_mark_missed for v in views] == [False, True, True, False]
+    assert [v.can_mark_missed for v in views] == [False, True, False, False]  # #3 is locked
     assert views[2].blocking_session_number == 2
     assert views[2].lock_reason is not None and "Session 2" in views[2].lock_reason
     single = await repo.get(ids[3])

@@ -15,6 +15,7 @@ import pytest
 
 from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
 from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.models import SessionRecord, SessionView
 from coach_sessions.statuses import CancellationStatus, LearningEventType, SessionStatus
 from coach_sessions.templates import (
     CANCELLATION_REQUEST,
@@ -68,6 +69,11 @@ def expected(action: SessionAction, status: SessionStatus, consent: bool, locked
                 [COACH_CALLBACK_REQUESTED],
             ),
         }[action]
+    # Who may act at all comes first, as in the API: an admin cancels directly, a coach asks the parent.
+    if action is SessionAction.CANCEL and role != "admin":
+        return ErrorCode.PARENT_CONSENT_REQUIRED
+    if action is SessionAction.REQUEST_CANCELLATION and role == "admin":
+        return ErrorCode.FORBIDDEN
     if status not in OPEN:
         return ErrorCode.INVALID_STATUS
     if consent:
@@ -190,3 +196,53 @@ def test_a_request_opens_a_consent_window_and_names_its_workflow() -> None:
     assert change.columns["cancellation_status"] == CancellationStatus.PENDING
     assert change.columns["cancellation_expires_at"] == NOW + timedelta(hours=48)
     assert change.columns["consent_workflow_id"] == f"consent-{row['id']}-1"
+
+
+# The session view's buttons: each flag is the rule book's verdict for that action, role and state.
+_BUTTONS = {
+    "complete": SessionAction.COMPLETE,
+    "mark_missed": SessionAction.MARK_MISSED,
+    "reschedule": SessionAction.RESCHEDULE,
+    "request_cancel": SessionAction.REQUEST_CANCELLATION,
+    "withdraw_cancel": SessionAction.WITHDRAW_CANCELLATION,
+    "cancel": SessionAction.CANCEL,
+}
+STATES = list(itertools.product(SessionStatus, [False, True], [False, True], WHENS, ["coach", "admin"]))
+
+
+@pytest.mark.parametrize(("status", "consent", "locked", "when", "role"), STATES)
+def test_each_button_flag_is_the_rule_books_verdict(
+    status: SessionStatus, consent: bool, locked: bool, when: When, role: str
+) -> None:
+    row = _row(status, consent, when)
+    now = datetime.now(UTC)
+    record = SessionRecord.model_validate(
+        row
+        | {
+            "scheduled_at": now + (row["scheduled_at"] - NOW),
+            "child_id": uuid4(),
+            "coach_id": uuid4(),
+            "enrollment_id": uuid4(),
+            "duration_minutes": 45,
+            "google_event_id": None,
+            "meet_link": None,
+            "calendar_sync_status": "synced",
+            "calendar_sync_error": None,
+            "cancellation_requested_at": None,
+            "cancellation_expires_at": None,
+            "completed_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            "blocking_session_number": 2 if locked else None,
+        }
+    )
+    view = SessionView.of(record, now, NOTICE, role=role).model_dump()
+    for name, action in _BUTTONS.items():
+        want = expected(action, status, consent, locked, when, role)
+        if action is SessionAction.WITHDRAW_CANCELLATION and not isinstance(want, str) and status not in OPEN:
+            want = ErrorCode.INVALID_STATUS  # the API refuses a finished session before the workflow
+        refusal = view["unavailable_reasons"][name]
+        assert view[f"can_{name}"] is (not isinstance(want, str)), (name, want, refusal)
+        assert (refusal["code"] if refusal else None) == (want if isinstance(want, str) else None), name
+        assert (refusal is None) or refusal["detail"]

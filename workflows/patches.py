@@ -20,6 +20,11 @@ PRE_SESSION_BRIEF = "pre-session-brief"
 # their end timer. deprecate_patch: once no SessionWorkflow started before the timers is open.
 SESSION_TIMERS = "session-reminders-nudges"
 
+# A rescheduled session whose new time has ended unresolved nudges its coach like a pending one
+# (coach_sessions/timers.py). Asked once at the start of a run; older runs nudge pending sessions only.
+# deprecate_patch: once no SessionWorkflow started before it is open.
+RESCHEDULED_NUDGES = "rescheduled-session-nudges"
+
 # A consent decision's token is written with its learning event, so a keyed retry of a withdraw or an
 # admin's decision finds its own decision. deprecate_patch: once no SessionWorkflow started before it
 # holds a pending cancellation request.

@@ -20,13 +20,16 @@ with workflow.unsafe.imports_passed_through():
     from coach_sessions.contracts import SessionTimerSettings, SessionWorkflowInput, TimerMessageInput
     from coach_sessions.models import SessionRecord
     from coach_sessions.timers import Timer, session_timers, worth_sending
-    from workflows import steps
+    from workflows import patches, steps
     from workflows.session_machinery import BackgroundTasks
 
 
 class SessionTimers:
-    def __init__(self, settings: SessionTimerSettings, done: Iterable[str], tasks: BackgroundTasks) -> None:
+    def __init__(
+        self, settings: SessionTimerSettings, done: Iterable[str], tasks: BackgroundTasks, *, nudge_rescheduled: bool
+    ) -> None:
         self.settings = settings
+        self._nudge_rescheduled = nudge_rescheduled  # patches.RESCHEDULED_NUDGES
         self._done = set(done)  # keys of the reminders and nudges already sent or skipped
         self._tasks = tasks
 
@@ -34,10 +37,15 @@ class SessionTimers:
     async def start(cls, request: SessionWorkflowInput, tasks: BackgroundTasks) -> "SessionTimers":
         """The settings from the input (a continue-as-new, a test) or else from the worker."""
         settings = request.timers if request.timers is not None else await steps.load_timer_settings()
-        return cls(settings, request.done_timers, tasks)
+        # Asked once, at the start of the run: a run that began before the change replays without it.
+        nudge_rescheduled = workflow.patched(patches.RESCHEDULED_NUDGES)
+        return cls(settings, request.done_timers, tasks, nudge_rescheduled=nudge_rescheduled)
+
+    def _timers(self, session: SessionRecord) -> list[Timer]:
+        return session_timers(session, self.settings, nudge_rescheduled=self._nudge_rescheduled)
 
     def next(self, session: SessionRecord) -> Timer | None:
-        return next((t for t in session_timers(session, self.settings) if t.key not in self._done), None)
+        return next((t for t in self._timers(session) if t.key not in self._done), None)
 
     async def wait(self, session: SessionRecord, woken: Callable[[], bool]) -> bool:
         """Wait for the next timer (True) or until ``woken()`` (False: recompute from the new state)."""
@@ -52,7 +60,7 @@ class SessionTimers:
     async def fire_due(self, session: SessionRecord, mark_pending: Callable[[], Awaitable[None]]) -> None:
         """Send (or skip) every reminder and nudge that has come due; the end timer marks the session pending."""
         now = workflow.now()
-        timers = session_timers(session, self.settings)
+        timers = self._timers(session)
         for timer in timers:
             if timer.at > now or timer.key in self._done:
                 continue
@@ -86,7 +94,7 @@ class SessionTimers:
     def next_run(self, session_id: UUID, session: SessionRecord) -> SessionWorkflowInput:
         """The input of the next run: the same settings and the reminders/nudges of the current time
         already handled (older keys belong to times the session no longer has)."""
-        current = {t.key for t in session_timers(session, self.settings)}
+        current = {t.key for t in self._timers(session)}
         return SessionWorkflowInput(
             session_id=session_id, timers=self.settings, done_timers=sorted(self._done & current)
         )

@@ -20,11 +20,11 @@ router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
     },
 )
 async def create_enrollment(
-    body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep, response: Response
+    body: CreateEnrollment, admin: AdminPrincipal, services: ServicesDep, response: Response
 ) -> EnrollmentCreated:
     """Enroll a child: sessions 1..N are created at once; posting the same enrollment again answers
     it (200); another plan while the child has an active enrollment with the coach is 409."""
     enrollment, sessions, created = await services.enrollments.enroll(body.plan())
     if not created:
         response.status_code = status.HTTP_200_OK
-    return EnrollmentCreated(enrollment=enrollment, sessions=[services.sessions.view(s) for s in sessions])
+    return EnrollmentCreated(enrollment=enrollment, sessions=[services.sessions.view(admin, s) for s in sessions])

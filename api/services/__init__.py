@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import asyncpg
 from temporalio.client import Client
 
+from api.services.agenda import AgendaService
 from api.services.briefs import BriefService
 from api.services.enrollments import EnrollmentService
 from api.services.learning_events import LearningEventService
@@ -16,6 +17,7 @@ from api.services.reconciler import WorkflowReconciler
 from api.services.sessions import SessionService
 from api.services.slots import SlotService
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
+from coach_sessions.repositories.agenda import AgendaRepository
 from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
@@ -34,6 +36,7 @@ class Services:
     temporal: Client
     people: PeopleService
     sessions: SessionService
+    agenda: AgendaService
     enrollments: EnrollmentService
     parent_replies: ParentReplyService
     readiness: ReadinessService
@@ -67,6 +70,7 @@ class Services:
             temporal=temporal,
             people=PeopleService(people_repo),
             sessions=sessions,
+            agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
             enrollments=EnrollmentService(
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue, reconciliations
             ),

@@ -88,11 +88,12 @@ class SessionService:
 
     # ----- reads -------------------------------------------------------------------------------
 
-    def view(self, record: SessionRecord) -> SessionView:
-        return SessionView.of(record, self._clock(), self._minimum_notice)
+    def view(self, principal: Principal, record: SessionRecord) -> SessionView:
+        """The session with the buttons this principal may press now (their refusals otherwise)."""
+        return SessionView.of(record, self._clock(), self._minimum_notice, role=principal.role.value)
 
     async def get(self, principal: Principal, session_id: UUID) -> SessionView:
-        return self.view(await visible_session(self._sessions, principal, session_id))
+        return self.view(principal, await visible_session(self._sessions, principal, session_id))
 
     async def list_for_child(self, principal: Principal, child_id: UUID) -> list[SessionView]:
         """The child's sessions this caller may see. A coach not (or no longer) the child's coach
@@ -104,7 +105,7 @@ class SessionService:
         records = await self._sessions.list_for_child(child_id, scope)
         if not records and scope is not None and child.coach_id != scope:
             raise NotFound("child", ErrorCode.NOT_FOUND)
-        return [self.view(r) for r in records]
+        return [self.view(principal, r) for r in records]
 
     # ----- actions -----------------------------------------------------------------------------
     # Each verb builds the update it sends and hands it to ``_act``. With the caller's Idempotency-Key,
@@ -168,10 +169,8 @@ class SessionService:
         self, principal: Principal, session_id: UUID, *, reason: str, idempotency_key: str | None = None
     ) -> SessionView:
         """The coach asks the parent; no answer within the consent window approves it."""
-        if principal.is_admin:
-            raise DomainError(
-                ErrorCode.FORBIDDEN, "Admins cancel directly (DELETE /api/sessions); this is the coach's flow."
-            )
+        if (by_role := rules.role_refusal(rules.Button.REQUEST_CANCEL, principal.role.value)) is not None:
+            raise by_role
         record = await visible_session(self._sessions, principal, session_id)
         update = RequestCancellationInput(
             actor=_actor(principal),
@@ -251,31 +250,29 @@ class SessionService:
         committed (its caller got 503, or its API process died holding the key) is found: that
         commit is the answer, before sending and after a refusal (which the commit itself caused)."""
         if await self._sessions.transition_committed(record.id, request_id):
-            return await self._current_view(record)
+            return await self._current_view(principal, record)
         try:
             return await self._send(principal, record, method, update, update_id_prefix=request_id)
         except DomainError as error:
             if error.code not in NOT_KEPT and await self._sessions.transition_committed(record.id, request_id):
-                return await self._current_view(record)
+                return await self._current_view(principal, record)
             raise
 
-    async def _current_view(self, record: SessionRecord) -> SessionView:
+    async def _current_view(self, principal: Principal, record: SessionRecord) -> SessionView:
         """The session as it is now (``record`` was read before the action), after a commit found in
         Postgres: its workflow may not know of it (the update was lost), so it is reconciled too."""
         await self._ask_reconciliation(record.id)
         current = await self._sessions.get(record.id)
         if current is None:
             raise NotFound()
-        return self.view(current)
+        return self.view(principal, current)
 
     def _refuse_early(self, principal: Principal, record: SessionRecord, update: object) -> None:
         """What the row already says about the action, refused without asking the workflow (which may
         have finished): the same answers the workflow would give."""
-        if isinstance(update, CancelInput) and not principal.is_admin:
-            raise DomainError(
-                ErrorCode.PARENT_CONSENT_REQUIRED,
-                "Coaches cancel with the parent's consent: POST /api/sessions/request-cancel.",
-            )
+        if isinstance(update, CancelInput):
+            if (by_role := rules.role_refusal(rules.Button.CANCEL, principal.role.value)) is not None:
+                raise by_role
         if isinstance(update, WithdrawCancellationInput | DecideCancellationInput):
             rules.refuse_unless_cancellation_pending(record.session_number, record.cancellation_status)
         if isinstance(update, RescheduleInput) and update.new_scheduled_at <= self._clock():
@@ -333,7 +330,7 @@ class SessionService:
             if refusal.code == ErrorCode.TEMPORARILY_UNAVAILABLE:
                 await self._ask_reconciliation(record.id)
             raise refusal from error
-        return self.view(updated)
+        return self.view(principal, updated)
 
     async def _ask_reconciliation(self, session_id: UUID) -> None:
         """Best effort: with PostgreSQL down as well, no transition can have committed either."""

@@ -92,16 +92,15 @@
         el("button", { type: "button", class: "btn btn-small", onclick: withdrawer(child, s) }, "Withdraw", sr(` cancellation of session ${n}`))));
     }
     const done = TERMINAL.has(s.status);
-    // can_reschedule / can_request_cancel: false when done, awaiting the parent, or inside the minimum notice.
-    const refusedBy = (flag) => s[flag] === false;
+    // Each button follows the API's own flag (can_*) and, when refused, says the API's reason.
+    const why = (action) => ((s.unavailable_reasons || {})[action] || {}).detail || `Session ${n} cannot be changed now.`;
+    const cancelAction = isAdmin ? "cancel" : "request_cancel";
     const buttons = el("div", { class: "buttons" },
       el("button", { type: "button", class: "btn btn-prep", onclick: () => openPrep(child, s) }, "Prep", sr(` for session ${n}`)),
       s.can_mark_missed ? el("button", { type: "button", class: "btn btn-missed", onclick: () => openDialog("missed", child, s) }, "Missed", sr(` session ${n}`)) : null,
-      actionButton("btn-reschedule", "Reschedule", n, done || refusedBy("can_reschedule"),
-        done ? `Session ${n} is ${s.status}.` : s.cancellation_status === "pending" ? "A cancellation awaits the parent." : "Too close to the start to reschedule.",
+      actionButton("btn-reschedule", "Reschedule", n, done || s.can_reschedule === false, why("reschedule"),
         () => openReschedule(child, s)),
-      actionButton("btn-cancel", "Cancel", n, done || s.cancellation_status === "pending" || refusedBy("can_request_cancel"),
-        done ? `Session ${n} is ${s.status}.` : s.cancellation_status === "pending" ? "A cancellation already awaits the parent." : "Too close to the start to cancel.",
+      actionButton("btn-cancel", "Cancel", n, done || s[`can_${cancelAction}`] === false, why(cancelAction),
         () => openCancel(child, s)),
       completeButton(child, s),
       /^https:\/\//.test(s.meet_link || "") ? el("a", { class: "btn btn-join", href: s.meet_link, target: "_blank", rel: "noopener" }, "Join", sr(` session ${n} (Meet)`)) : null,

@@ -24,6 +24,9 @@ from coach_sessions.templates import (
 
 _REMINDED = [SessionStatus.SCHEDULED.value, SessionStatus.RESCHEDULED.value]
 _RESOLVED = sorted(s.value for s in RESOLVED_STATUSES)
+# Left unresolved after their end (a rescheduled one's new time): the coach is nudged (coach_sessions/timers.py
+# decides when; a workflow from before patches.RESCHEDULED_NUDGES arms no nudge for a rescheduled one).
+_NUDGED = [SessionStatus.PENDING.value, SessionStatus.RESCHEDULED.value]
 
 _SESSION_AND_PEOPLE = """
 SELECT s.id, s.child_id, s.enrollment_id, s.session_number, s.scheduled_at, s.status,
@@ -66,9 +69,14 @@ class TimerMessageRepository:
                     return None
                 template, locked = SESSION_REMINDER, 0
             else:
-                if row["status"] != SessionStatus.PENDING.value:
+                if row["status"] not in _NUDGED:
                     return None
-                locked = await conn.fetchval(_LOCKED_BEHIND, row["enrollment_id"], row["session_number"], _RESOLVED)
+                # A rescheduled session counts as resolved: it holds no later session back.
+                locked = (
+                    await conn.fetchval(_LOCKED_BEHIND, row["enrollment_id"], row["session_number"], _RESOLVED)
+                    if row["status"] == SessionStatus.PENDING.value
+                    else 0
+                )
                 template = COACH_PENDING_NUDGE
             context = MessageContext.from_row(
                 row, timezone=row[f"{recipient}_timezone"], meet_link=row["meet_link"] or "", locked_sessions=locked
