@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -20,8 +20,19 @@ from pydantic import (
     Strict,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
+from api.parent_text import (
+    CANCEL_REASON,
+    NOTES,
+    NOTIFY_PARENT,
+    PARENT_MESSAGE,
+    REQUEST_REASON,
+    RESCHEDULE_REASON,
+    ParentMessage,
+    refuse_silent_message,
+)
 from coach_sessions.models import Child, Coach, Enrollment, EnrollmentPlan, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
 from coach_sessions.statuses import AUTHORED_EVENT_TYPES, LearningEventType
@@ -215,32 +226,39 @@ class CreateEnrollment(Body):
 
 class CompleteSession(Body):
     session_id: UUID = Field(alias="sessionId")
-    notes: Notes | None = None
+    notes: Notes | None = Field(default=None, description=NOTES)
+    parent_message: ParentMessage | None = Field(default=None, alias="parentMessage", description=PARENT_MESSAGE)
 
 
 class MarkMissed(Body):
     session_id: UUID = Field(alias="sessionId")
-    notify_parent: Flag = Field(default=False, alias="notifyParent")
-    notes: Notes | None = None
+    notify_parent: Flag | None = Field(default=None, alias="notifyParent", description=NOTIFY_PARENT)
+    notes: Notes | None = Field(default=None, description=NOTES)
+    parent_message: ParentMessage | None = Field(default=None, alias="parentMessage", description=PARENT_MESSAGE)
+
+    @model_validator(mode="after")
+    def _message_needs_the_notice(self) -> Self:
+        refuse_silent_message(self.notify_parent, self.parent_message)
+        return self
 
 
 class RescheduleSession(Body):
     session_id: UUID = Field(alias="sessionId")
     new_date: Day = Field(alias="newDate")
     new_time: WallClock = Field(alias="newTime")
-    reason: Reason | None = None
+    reason: Reason | None = Field(default=None, description=RESCHEDULE_REASON)
 
 
 class CancelSession(Body):
     """The admin's cancellation, as a body: its reason stays out of the URL that proxies log."""
 
     session_id: UUID = Field(alias="sessionId")
-    reason: Reason
+    reason: Reason = Field(description=CANCEL_REASON)
 
 
 class RequestCancellation(Body):
     session_id: UUID = Field(alias="sessionId")
-    reason: Reason
+    reason: Reason = Field(description=REQUEST_REASON)
 
 
 class WithdrawCancellation(Body):

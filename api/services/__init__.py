@@ -8,12 +8,13 @@ from temporalio.client import Client
 from api.services.briefs import BriefService
 from api.services.enrollments import EnrollmentService
 from api.services.learning_events import LearningEventService
+from api.services.message_preview import MessagePreviewService
 from api.services.parent_replies import ParentReplyService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
 from api.services.reconciler import WorkflowReconciler
-from api.services.sessions import SessionService
+from api.services.sessions import SessionService, utc_now
 from api.services.slots import SlotService
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.briefs import BriefRepository
@@ -34,6 +35,7 @@ class Services:
     temporal: Client
     people: PeopleService
     sessions: SessionService
+    message_previews: MessagePreviewService
     enrollments: EnrollmentService
     parent_replies: ParentReplyService
     readiness: ReadinessService
@@ -67,6 +69,12 @@ class Services:
             temporal=temporal,
             people=PeopleService(people_repo),
             sessions=sessions,
+            message_previews=MessagePreviewService(
+                session_repo,
+                consent_window=settings.cancellation_auto_approve_after,
+                minimum_notice=settings.coach_min_notice,
+                clock=utc_now,
+            ),
             enrollments=EnrollmentService(
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue, reconciliations
             ),
