@@ -27,10 +27,6 @@ REQUEST_REASON = "Sent to the parent word for word in the consent request (p26_c
 CANCEL_REASON = "Kept in coach_notes and the learning record; an admin's cancellation sends the parent no message."
 NOTIFY_PARENT = (
     "Send the parent the no-show notice, which names the session's date. Absent: yes when parentMessage"
-    " is given or the session ended within the last 48 hours, no for an older session."
+    " is given or the session ended within the last 48 hours, no for an older session. With false,"
+    " parentMessage is not sent either."
 )
-
-
-def refuse_silent_message(notify_parent: bool | None, parent_message: str | None) -> None:
-    if notify_parent is False and parent_message:
-        raise ValueError("parentMessage is sent only with the no-show notice: drop it or set notifyParent")

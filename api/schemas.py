@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -20,7 +20,6 @@ from pydantic import (
     Strict,
     StringConstraints,
     WithJsonSchema,
-    model_validator,
 )
 
 from api.parent_text import (
@@ -31,7 +30,6 @@ from api.parent_text import (
     REQUEST_REASON,
     RESCHEDULE_REASON,
     ParentMessage,
-    refuse_silent_message,
 )
 from coach_sessions.models import Child, Coach, Enrollment, EnrollmentPlan, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
@@ -235,11 +233,6 @@ class MarkMissed(Body):
     notify_parent: Flag | None = Field(default=None, alias="notifyParent", description=NOTIFY_PARENT)
     notes: Notes | None = Field(default=None, description=NOTES)
     parent_message: ParentMessage | None = Field(default=None, alias="parentMessage", description=PARENT_MESSAGE)
-
-    @model_validator(mode="after")
-    def _message_needs_the_notice(self) -> Self:
-        refuse_silent_message(self.notify_parent, self.parent_message)
-        return self
 
 
 class RescheduleSession(Body):

@@ -129,15 +129,16 @@ async def test_missed_with_notes_only_sends_the_plain_notice(stack: Stack, pool:
     assert [b["campaignName"] for b in received] == [SESSION_NOSHOW]
 
 
-async def test_a_message_for_a_parent_who_is_not_notified_is_refused(stack: Stack, pool: asyncpg.Pool) -> None:
+async def test_a_message_for_a_parent_who_is_not_notified_is_not_sent(stack: Stack, pool: asyncpg.Pool) -> None:
     family, session_id = await _one_past(pool)
-    response = await stack.http.post(
-        "/api/sessions/missed",
-        headers=auth(family.coach.id),
-        json={"sessionId": str(session_id), "notifyParent": False, "parentMessage": FOR_PARENT},
-    )
-    assert response.status_code == 422, response.text
-    assert (await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", session_id)) == "pending"
+    body = {"sessionId": str(session_id), "notifyParent": False, "parentMessage": FOR_PARENT}
+    preview = await _preview(stack, auth(family.coach.id), action="missed", **body)
+    assert (preview["notify_parent"], preview["template"]) == (False, None)
+    response = await stack.http.post("/api/sessions/missed", headers=auth(family.coach.id), json=body)
+    assert response.status_code == 200, response.text
+    event = await pool.fetchrow("SELECT event_data FROM learning_events WHERE session_id = $1", session_id)
+    assert event["event_data"]["parent_message"] is None
+    assert await _messages(pool, session_id) == []
 
 
 async def test_an_old_session_marked_missed_tells_the_parent_only_when_asked(stack: Stack, pool: asyncpg.Pool) -> None:
@@ -252,7 +253,7 @@ async def test_an_admin_cancellation_preview_sends_the_parent_nothing(stack: Sta
         ({"action": "delete"}, 422),
         ({"action": "complete", "reason": "not taken"}, 422),
         ({"action": "reschedule"}, 422),
-        ({"notifyParent": False, "parentMessage": "hello", "action": "missed"}, 422),
+        ({"notifyParent": True, "action": "complete"}, 422),
         ({"action": "cancel", "reason": "holiday"}, 403),
     ],
 )

@@ -9,7 +9,7 @@ It writes nothing, starts no workflow and sends nothing.
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from api.message_bodies import MessagePreviewBody
+from api.message_bodies import MessagePreviewBody, PreviewReschedule
 from api.services.access import visible_session
 from coach_sessions import parent_messages, rules
 from coach_sessions.auth import Principal
@@ -56,10 +56,12 @@ class MessagePreviewService:
         siblings, people = await self._sessions.read_through(record.id)
         row = dict(siblings[-1])
         now = self._clock()
-        message = body.parent_message or None  # blank: none, as the action reads it
+        fields = body.model_dump()  # the fields this action's shape has (the others are not sent)
+        message = fields.get("parent_message") or None  # blank: none, as the action reads it
         new_at = None
-        if body.new_date is not None and body.new_time is not None:
+        if isinstance(body, PreviewReschedule):
             new_at = local_datetime(body.new_date, body.new_time.replace(tzinfo=None), people["coach_timezone"])
+        given_notify = fields.get("notify_parent")
         request = TransitionRequest(
             session_id=record.id,
             action=_ACTIONS[body.action],
@@ -67,12 +69,14 @@ class MessagePreviewService:
             actor=Actor(id=principal.id, role=principal.role.value),
             now=now,
             parent_message=message,
-            notify_parent=parent_messages.notify_parent(body.notify_parent, message, record.ends_at, now),
+            notify_parent=parent_messages.notify_parent(given_notify, message, record.ends_at, now),
             new_scheduled_at=new_at,
-            reason=body.reason,
+            reason=fields.get("reason"),
             consent_window=self._consent_window,
             minimum_notice=self._minimum_notice,
         )
+        if request.action is SessionAction.MARK_MISSED and not request.notify_parent:
+            request = request.model_copy(update={"parent_message": None})  # as SessionService sends it
         blocking = rules.blocking_session_number(
             row["session_number"], [(s["session_number"], s["status"]) for s in siblings]
         )
