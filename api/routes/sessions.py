@@ -30,7 +30,15 @@ from coach_sessions.errors import DomainError, ErrorCode
 router = APIRouter(prefix="/api/sessions")
 
 # The literal paths next to /api/sessions/{session_id} (tests/test_session_read.py checks the list).
-SIBLING_PATHS = ("available-slots", "complete", "missed", "request-cancel", "withdraw-cancel", "decide-cancel")
+SIBLING_PATHS = (
+    "available-slots",
+    "complete",
+    "missed",
+    "message-preview",
+    "request-cancel",
+    "withdraw-cancel",
+    "decide-cancel",
+)
 
 
 class _SessionSegment(Convertor[str]):
