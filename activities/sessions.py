@@ -25,11 +25,12 @@ from coach_sessions.contracts import (
 )
 from coach_sessions.errors import NotFound
 from coach_sessions.models import SessionRecord
+from coach_sessions.parent_messages import transition_context
 from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.repositories.sessions import SessionRepository, transition_key
 from coach_sessions.statuses import TERMINAL_STATUSES
-from coach_sessions.templates import CANCELLATION_REQUEST, MessageContext, addressee, render_params
+from coach_sessions.templates import CANCELLATION_REQUEST, addressee, render_params
 from coach_sessions.transitions import Change, plan, repeated_callback
 
 
@@ -122,14 +123,8 @@ async def _queue_messages(
     change: Change,
 ) -> tuple[asyncpg.Record, list[UUID]]:
     """Queue the change's messages (outbox, keyed by the transition); the row as it ends up."""
-    context = MessageContext.from_row(
-        dict(row) | dict(people),
-        timezone=people["coach_timezone"],
-        reason=row["cancellation_reason"] or request.reason or "",
-        notes=request.notes or "",
-        parent_phone=people["parent_phone"],
-        decided_by=request.decided_by or request.actor.role,
-    )
+    # The one context builder the message preview uses too; it never reads the action's private notes.
+    context = transition_context(row, people, request)
     message_ids = []
     for template_name, recipient in change.messages:
         phone, name = addressee(people, recipient)

@@ -22,6 +22,15 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from api.parent_text import (
+    CANCEL_REASON,
+    NOTES,
+    NOTIFY_PARENT,
+    PARENT_MESSAGE,
+    REQUEST_REASON,
+    RESCHEDULE_REASON,
+    ParentMessage,
+)
 from coach_sessions.models import Child, Coach, Enrollment, EnrollmentPlan, Parent, SessionView
 from coach_sessions.settings import DEFAULT_TIMEZONE
 from coach_sessions.statuses import AUTHORED_EVENT_TYPES, LearningEventType
@@ -215,32 +224,34 @@ class CreateEnrollment(Body):
 
 class CompleteSession(Body):
     session_id: UUID = Field(alias="sessionId")
-    notes: Notes | None = None
+    notes: Notes | None = Field(default=None, description=NOTES)
+    parent_message: ParentMessage | None = Field(default=None, alias="parentMessage", description=PARENT_MESSAGE)
 
 
 class MarkMissed(Body):
     session_id: UUID = Field(alias="sessionId")
-    notify_parent: Flag = Field(default=False, alias="notifyParent")
-    notes: Notes | None = None
+    notify_parent: Flag | None = Field(default=None, alias="notifyParent", description=NOTIFY_PARENT)
+    notes: Notes | None = Field(default=None, description=NOTES)
+    parent_message: ParentMessage | None = Field(default=None, alias="parentMessage", description=PARENT_MESSAGE)
 
 
 class RescheduleSession(Body):
     session_id: UUID = Field(alias="sessionId")
     new_date: Day = Field(alias="newDate")
     new_time: WallClock = Field(alias="newTime")
-    reason: Reason | None = None
+    reason: Reason | None = Field(default=None, description=RESCHEDULE_REASON)
 
 
 class CancelSession(Body):
     """The admin's cancellation, as a body: its reason stays out of the URL that proxies log."""
 
     session_id: UUID = Field(alias="sessionId")
-    reason: Reason
+    reason: Reason = Field(description=CANCEL_REASON)
 
 
 class RequestCancellation(Body):
     session_id: UUID = Field(alias="sessionId")
-    reason: Reason
+    reason: Reason = Field(description=REQUEST_REASON)
 
 
 class WithdrawCancellation(Body):

@@ -72,9 +72,15 @@ class OutboxDeliveryInput(BaseModel):
 # keyed by this id, so it finds an earlier commit instead of applying twice. None: the update's own id.
 
 
+# PARENT_MESSAGE_NOTE: ``notes`` are the coach's private record; ``parent_message`` is what the parent is
+# sent (None: the template's fixed text). Added later with a default, so older histories replay; no
+# workflow code branches on it (the transition's activity reads it), so it needs no patch.
+
+
 class CompleteInput(BaseModel):
     actor: Actor
     notes: str | None = None
+    parent_message: str | None = None  # see PARENT_MESSAGE_NOTE
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
     request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
@@ -83,6 +89,7 @@ class MarkMissedInput(BaseModel):
     actor: Actor
     notify_parent: bool = False
     notes: str | None = None
+    parent_message: str | None = None  # see PARENT_MESSAGE_NOTE
     deadline: datetime | None = None  # see ACTION_DEADLINE_NOTE
     request_id: str | None = None  # see ACTION_DEADLINE_NOTE
 
@@ -240,7 +247,8 @@ class TransitionRequest(BaseModel):
     request_id: str
     actor: Actor
     now: datetime
-    notes: str | None = None
+    notes: str | None = None  # private: the learning record and coach_notes, never a message
+    parent_message: str | None = None  # what the parent is sent (see PARENT_MESSAGE_NOTE)
     notify_parent: bool = False
     new_scheduled_at: datetime | None = None
     reason: str | None = None

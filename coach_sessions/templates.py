@@ -1,9 +1,12 @@
 """WhatsApp templates (AiSensy campaigns) and the parameters each one takes, in one mapping.
 
 Each campaign named here must exist in AiSensy as a live API campaign bound to an approved template
-whose body has exactly these parameters, in this order.
+whose body has exactly these parameters, in this order. ``body`` is that approved text, word for word,
+with ``{{1}}``… where the parameters go: the message preview (``render_text``) shows a coach what the
+parent will read, so a template edited in AiSensy is edited here too.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +25,9 @@ class MessageContext:
     scheduled_at: datetime
     timezone: str
     reason: str = ""
-    notes: str = ""
+    # What the coach wrote for the parent (``parentMessage``); never the private ``notes`` of an action.
+    parent_message: str = ""
+    notes: str = ""  # a system text (the late-tap notice's outcome), not a coach's notes
     parent_phone: str = ""
     decided_by: str = ""
     meet_link: str = ""
@@ -58,10 +63,14 @@ def format_when(at: datetime, timezone: str) -> str:
 class Template:
     campaign_name: str
     params: Callable[[MessageContext], list[str]]
+    body: str
 
 
 SESSION_SUMMARY = "P21_session_summary"
 SESSION_NOSHOW = "P23_session_noshow"
+# The no-show notice with a message from the coach: an approved template's parameters are fixed, so the
+# message needs a template of its own (P23 stays as it was for a no-show without one).
+SESSION_NOSHOW_MESSAGE = "p29_session_noshow_message"
 # Its approved template carries three quick-reply buttons: Approve, Reschedule, Call Me.
 CANCELLATION_REQUEST = "p26_cancellation_request"
 CANCELLATION_WITHDRAWN = "p27_cancellation_withdrawn"
@@ -81,6 +90,11 @@ def _meet_link(c: "MessageContext") -> str:
     return c.meet_link or "the link is in the calendar invitation"
 
 
+def _summary(c: "MessageContext") -> str:
+    # Without a message for the parent the slot still needs text: a neutral sentence, never the notes.
+    return c.parent_message or f"Session {c.session_number} is complete."
+
+
 def _locked(c: "MessageContext") -> str:
     if not c.locked_sessions:
         return "-"
@@ -91,7 +105,8 @@ def _locked(c: "MessageContext") -> str:
 TEMPLATES: dict[str, Template] = {
     SESSION_SUMMARY: Template(
         SESSION_SUMMARY,
-        lambda c: [c.parent_name, c.child_name, str(c.session_number), c.coach_name, c.notes or "-"],
+        lambda c: [c.parent_name, c.child_name, str(c.session_number), c.coach_name, _summary(c)],
+        "Hello {{1}}, {{2}} has completed session {{3}} with {{4}}.\n\nFrom the coach: {{5}}",
     ),
     SESSION_NOSHOW: Template(
         SESSION_NOSHOW,
@@ -99,8 +114,20 @@ TEMPLATES: dict[str, Template] = {
             c.parent_name,
             c.child_name,
             str(c.session_number),
-            format_when(c.scheduled_at, c.timezone),
+            format_when(c.scheduled_at, c.timezone),  # the session's own date: it may be weeks ago
         ],
+        "Hello {{1}}, {{2}} did not attend session {{3}} on {{4}}. The coach will be in touch about the next one.",
+    ),
+    SESSION_NOSHOW_MESSAGE: Template(
+        SESSION_NOSHOW_MESSAGE,
+        lambda c: [
+            c.parent_name,
+            c.child_name,
+            str(c.session_number),
+            format_when(c.scheduled_at, c.timezone),
+            c.parent_message,
+        ],
+        "Hello {{1}}, {{2}} did not attend session {{3}} on {{4}}.\n\nFrom the coach: {{5}}",
     ),
     CANCELLATION_REQUEST: Template(
         CANCELLATION_REQUEST,
@@ -111,6 +138,8 @@ TEMPLATES: dict[str, Template] = {
             format_when(c.scheduled_at, c.timezone),
             c.reason,
         ],
+        "Hello {{1}}, the coach would like to cancel {{2}}'s session {{3}} on {{4}}.\nReason: {{5}}\n\n"
+        "Please answer Approve, Reschedule or Call Me. Without an answer the cancellation goes ahead.",
     ),
     CANCELLATION_WITHDRAWN: Template(
         CANCELLATION_WITHDRAWN,
@@ -120,10 +149,12 @@ TEMPLATES: dict[str, Template] = {
             str(c.session_number),
             format_when(c.scheduled_at, c.timezone),
         ],
+        "Hello {{1}}, the coach has withdrawn the cancellation of {{2}}'s session {{3}} on {{4}}: it goes ahead.",
     ),
     CANCELLATION_ALREADY_DECIDED: Template(
         CANCELLATION_ALREADY_DECIDED,
         lambda c: [c.parent_name, str(c.session_number), c.notes],
+        "Hello {{1}}, your answer about session {{2}} came after it was decided: {{3}}.",
     ),
     COACH_CANCELLATION_APPROVED: Template(
         COACH_CANCELLATION_APPROVED,
@@ -134,6 +165,7 @@ TEMPLATES: dict[str, Template] = {
             format_when(c.scheduled_at, c.timezone),
             c.decided_by,
         ],
+        "Hello {{1}}, the cancellation of {{2}}'s session {{3}} on {{4}} is approved (by {{5}}).",
     ),
     COACH_CANCELLATION_REJECTED: Template(
         COACH_CANCELLATION_REJECTED,
@@ -143,10 +175,12 @@ TEMPLATES: dict[str, Template] = {
             str(c.session_number),
             format_when(c.scheduled_at, c.timezone),
         ],
+        "Hello {{1}}, the parent of {{2}} would rather reschedule session {{3}} on {{4}} than cancel it.",
     ),
     COACH_CALLBACK_REQUESTED: Template(
         COACH_CALLBACK_REQUESTED,
         lambda c: [c.coach_name, c.parent_name, c.parent_phone, c.child_name, str(c.session_number)],
+        "Hello {{1}}, {{2}} ({{3}}) asks you to call about cancelling {{4}}'s session {{5}}.",
     ),
     SESSION_RESCHEDULED: Template(
         SESSION_RESCHEDULED,
@@ -157,6 +191,7 @@ TEMPLATES: dict[str, Template] = {
             format_when(c.scheduled_at, c.timezone),  # the new time
             c.reason or "-",
         ],
+        "Hello {{1}}, {{2}}'s session {{3}} has moved to {{4}}.\nReason: {{5}}",
     ),
     SESSION_REMINDER: Template(
         SESSION_REMINDER,
@@ -167,6 +202,7 @@ TEMPLATES: dict[str, Template] = {
             format_when(c.scheduled_at, c.timezone),
             _meet_link(c),
         ],
+        "Hello {{1}}, a reminder: {{2}}'s session {{3}} is on {{4}}. Join: {{5}}",
     ),
     COACH_PENDING_NUDGE: Template(
         COACH_PENDING_NUDGE,
@@ -177,9 +213,23 @@ TEMPLATES: dict[str, Template] = {
             format_when(c.scheduled_at, c.timezone),
             _locked(c),
         ],
+        "Hello {{1}}, {{2}}'s session {{3}} on {{4}} still awaits your update ({{5}}).",
     ),
 }
 
 
 def render_params(template_name: str, context: MessageContext) -> list[str]:
     return TEMPLATES[template_name].params(context)
+
+
+_PLACEHOLDER = re.compile(r"\{\{([1-9][0-9]*)\}\}")
+
+
+def render_text(template_name: str, params: list[str]) -> str:
+    """The text the recipient reads: the template's body with its parameters in place. The one
+    rendering of a message's text (the preview, the local provider's log), from the params as queued."""
+    return _PLACEHOLDER.sub(lambda m: params[int(m.group(1)) - 1], TEMPLATES[template_name].body)
+
+
+def placeholder_count(template_name: str) -> int:
+    return len(set(_PLACEHOLDER.findall(TEMPLATES[template_name].body)))

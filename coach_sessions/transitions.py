@@ -24,6 +24,7 @@ from coach_sessions.templates import (
     COACH_CANCELLATION_APPROVED,
     COACH_CANCELLATION_REJECTED,
     SESSION_NOSHOW,
+    SESSION_NOSHOW_MESSAGE,
     SESSION_RESCHEDULED,
     SESSION_SUMMARY,
     Recipient,
@@ -73,10 +74,12 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
                     "coach_notes": notes,
                 },
                 event_type=LearningEventType.SESSION_COMPLETED,
-                event_data={"session_number": number, "notes": request.notes},
+                event_data={"session_number": number, "notes": request.notes, "parent_message": request.parent_message},
                 sentence=_with_text(f"Session {number} completed", request.notes),
+                # The summary carries ``parent_message`` (or a neutral sentence), never the notes.
                 messages=((SESSION_SUMMARY, "parent"),),
             )
+        noshow = SESSION_NOSHOW_MESSAGE if request.parent_message else SESSION_NOSHOW
         return Change(
             columns={"status": SessionStatus.MISSED.value, "coach_notes": notes},
             event_type=LearningEventType.SESSION_MISSED,
@@ -84,9 +87,10 @@ def plan(request: TransitionRequest, row: dict[str, Any], blocking: int | None, 
                 "session_number": number,
                 "notes": request.notes,
                 "parent_notified": request.notify_parent,
+                "parent_message": request.parent_message if request.notify_parent else None,
             },
             sentence=_with_text(f"Session {number} missed", request.notes),
-            messages=((SESSION_NOSHOW, "parent"),) if request.notify_parent else (),
+            messages=((noshow, "parent"),) if request.notify_parent else (),
         )
 
     if action is SessionAction.RESCHEDULE:

@@ -1,5 +1,7 @@
 """The typed path from an update to its transition: every field an action's update carries arrives."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -25,8 +27,11 @@ NOW = datetime(2026, 12, 3, 10, tzinfo=UTC)
 COACH = Actor(id=uuid4(), role="coach")
 STAMP: dict[str, Any] = {"deadline": NOW + timedelta(seconds=5), "request_id": "idem-1"}
 UPDATES: list[tuple[Any, SessionAction]] = [
-    (CompleteInput(actor=COACH, notes="read two books", **STAMP), SessionAction.COMPLETE),
-    (MarkMissedInput(actor=COACH, notes="no show", notify_parent=True, **STAMP), SessionAction.MARK_MISSED),
+    (CompleteInput(actor=COACH, notes="read two books", parent_message="well done", **STAMP), SessionAction.COMPLETE),
+    (
+        MarkMissedInput(actor=COACH, notes="no show", notify_parent=True, parent_message="see you", **STAMP),
+        SessionAction.MARK_MISSED,
+    ),
     (
         RescheduleInput(
             actor=COACH,
@@ -86,3 +91,16 @@ def test_the_fingerprint_ignores_what_changes_between_attempts_and_nothing_else(
     assert fingerprint(first) != fingerprint(other)
     assert fingerprint(first) != fingerprint(first, uuid4())
     assert fingerprint(first) != fingerprint(CancelInput(actor=COACH, reason="a", deadline=NOW))
+
+
+def test_a_key_used_before_parent_message_existed_keeps_its_fingerprint() -> None:
+    """A keyed retry sent across the deploy that added ``parent_message`` is the same request."""
+    update = CompleteInput(actor=COACH, notes="a", deadline=NOW, request_id="idem-1")
+    session_id, principal = uuid4(), uuid4()
+    document = {"action": "CompleteInput", "session_id": str(session_id)} | update.model_dump(
+        mode="json", exclude={"deadline", "request_id", "parent_message"}
+    )
+    before = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    assert KeyedRequest.of(principal, "k", session_id, update).fingerprint == before
+    with_message = update.model_copy(update={"parent_message": "hi"})
+    assert KeyedRequest.of(principal, "k", session_id, with_message).fingerprint != before

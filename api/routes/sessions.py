@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
+from api.message_bodies import MessagePreview, MessagePreviewBody
 from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
 from api.schemas import (
     CancelSession,
@@ -29,7 +30,15 @@ from coach_sessions.errors import DomainError, ErrorCode
 router = APIRouter(prefix="/api/sessions")
 
 # The literal paths next to /api/sessions/{session_id} (tests/test_session_read.py checks the list).
-SIBLING_PATHS = ("available-slots", "complete", "missed", "request-cancel", "withdraw-cancel", "decide-cancel")
+SIBLING_PATHS = (
+    "available-slots",
+    "complete",
+    "missed",
+    "message-preview",
+    "request-cancel",
+    "withdraw-cancel",
+    "decide-cancel",
+)
 
 
 class _SessionSegment(Convertor[str]):
@@ -89,6 +98,31 @@ async def read_session(principal: CurrentPrincipal, services: ServicesDep, sessi
 
 
 @router.post(
+    "/message-preview",
+    tags=SESSIONS,
+    response_model=MessagePreview,
+    responses=errors(
+        *AUTHENTICATED,
+        *JSON_BODY,
+        ErrorCode.SESSION_NOT_FOUND,
+        ErrorCode.INVALID_STATUS,
+        *STARTED,
+        *MOVE,
+        ErrorCode.TIME_IN_PAST,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.PARENT_CONSENT_REQUIRED,
+    ),
+)
+async def preview_parent_message(
+    body: MessagePreviewBody, principal: CurrentPrincipal, services: ServicesDep
+) -> MessagePreview:
+    """The WhatsApp message the action would send the parent (template, its parameters, the text, the
+    masked number), or `template: null` when it sends none. Read-only: nothing is written or sent. An
+    action the session would refuse is refused here with the same code."""
+    return await services.message_previews.preview(principal, body)
+
+
+@router.post(
     "/complete",
     tags=SESSIONS,
     response_model=SessionEnvelope,
@@ -97,10 +131,15 @@ async def read_session(principal: CurrentPrincipal, services: ServicesDep, sessi
 async def complete_session(
     body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
-    """Mark a started, unlocked session completed (learning event + session summary to the parent)."""
+    """Mark a started, unlocked session completed (learning event + session summary to the parent, which
+    carries parentMessage or a fixed sentence: never the private notes)."""
     return SessionEnvelope(
         session=await services.sessions.complete(
-            principal, body.session_id, notes=body.notes or None, idempotency_key=idempotency_key
+            principal,
+            body.session_id,
+            notes=body.notes or None,
+            parent_message=body.parent_message or None,
+            idempotency_key=idempotency_key,
         )
     )
 
@@ -114,13 +153,16 @@ async def complete_session(
 async def mark_missed(
     body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> SessionEnvelope:
-    """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice."""
+    """Mark a started, unlocked session missed; with notifyParent the parent gets the no-show notice
+    (its date, and parentMessage when given; never the notes). Absent, notifyParent is off for a session
+    that ended more than 48 hours ago."""
     return SessionEnvelope(
         session=await services.sessions.mark_missed(
             principal,
             body.session_id,
             notify_parent=body.notify_parent,
             notes=body.notes or None,
+            parent_message=body.parent_message or None,
             idempotency_key=idempotency_key,
         )
     )

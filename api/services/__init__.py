@@ -9,12 +9,13 @@ from api.services.agenda import AgendaService
 from api.services.briefs import BriefService
 from api.services.enrollments import EnrollmentService
 from api.services.learning_events import LearningEventService
+from api.services.message_preview import MessagePreviewService
 from api.services.parent_replies import ParentReplyService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
 from api.services.reconciler import WorkflowReconciler
-from api.services.sessions import SessionService
+from api.services.sessions import SessionService, utc_now
 from api.services.slots import SlotService
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.agenda import AgendaRepository
@@ -37,6 +38,7 @@ class Services:
     people: PeopleService
     sessions: SessionService
     agenda: AgendaService
+    message_previews: MessagePreviewService
     enrollments: EnrollmentService
     parent_replies: ParentReplyService
     readiness: ReadinessService
@@ -71,6 +73,12 @@ class Services:
             people=PeopleService(people_repo),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
+            message_previews=MessagePreviewService(
+                session_repo,
+                consent_window=settings.cancellation_auto_approve_after,
+                minimum_notice=settings.coach_min_notice,
+                clock=utc_now,
+            ),
             enrollments=EnrollmentService(
                 EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue, reconciliations
             ),

@@ -21,6 +21,9 @@ NOT_KEPT = frozenset({ErrorCode.TEMPORARILY_UNAVAILABLE, ErrorCode.SERVICE_UNAVA
 # Fields of an update that differ between two attempts of one request (its deadline, its request id)
 # or come from this service's settings rather than from the caller: not part of "the same request".
 _NOT_THE_REQUEST = frozenset({"deadline", "request_id", "minimum_notice", "auto_approve_after"})
+# Fields added to an update later: left out while unset, so a key first used before they existed keeps
+# its fingerprint across the deploy (its retry is the same request, not a reused key).
+_ADDED_LATER = frozenset({"parent_message"})
 # A copy of a request waiting for the copy that holds the key reads the key again after these delays.
 _FIRST_POLL, _LAST_POLL = 0.02, 0.25
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
@@ -42,10 +45,11 @@ class KeyedRequest:
     @classmethod
     def of(cls, principal_id: UUID, key: str, session_id: UUID, update: BaseModel) -> "KeyedRequest":
         """The fingerprint is the update the action sends, less what changes between its attempts."""
+        fields = update.model_dump(mode="json", exclude=set(_NOT_THE_REQUEST))
         document = {
             "action": type(update).__name__,
             "session_id": str(session_id),
-            **update.model_dump(mode="json", exclude=set(_NOT_THE_REQUEST)),
+            **{name: value for name, value in fields.items() if not (name in _ADDED_LATER and value is None)},
         }
         fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
         return cls(principal_id, key, fingerprint)

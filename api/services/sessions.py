@@ -21,7 +21,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.services.access import visible_session
 from api.services.idempotency import NOT_KEPT, KeyedOutcomes, KeyedRequest, key_request_id
 from api.services.session_workflow import session_workflow_start
-from coach_sessions import rules
+from coach_sessions import parent_messages, rules
 from coach_sessions.auth import Principal
 from coach_sessions.contracts import (
     Actor,
@@ -112,10 +112,22 @@ class SessionService:
     # a retry gets the first outcome, never a refusal caused by its own earlier success.
 
     async def complete(
-        self, principal: Principal, session_id: UUID, *, notes: str | None, idempotency_key: str | None = None
+        self,
+        principal: Principal,
+        session_id: UUID,
+        *,
+        notes: str | None,
+        parent_message: str | None = None,
+        idempotency_key: str | None = None,
     ) -> SessionView:
+        """``notes`` stay private; the parent's summary carries ``parent_message`` (or a fixed sentence)."""
         record = await visible_session(self._sessions, principal, session_id)
-        update = CompleteInput(actor=_actor(principal), notes=notes, **self._stamp(principal, idempotency_key))
+        update = CompleteInput(
+            actor=_actor(principal),
+            notes=notes,
+            parent_message=parent_message,
+            **self._stamp(principal, idempotency_key),
+        )
         return await self._act(principal, record, SessionWorkflow.complete, update, idempotency_key)
 
     async def mark_missed(
@@ -123,15 +135,20 @@ class SessionService:
         principal: Principal,
         session_id: UUID,
         *,
-        notify_parent: bool,
+        notify_parent: bool | None,
         notes: str | None,
+        parent_message: str | None = None,
         idempotency_key: str | None = None,
     ) -> SessionView:
+        """``notify_parent`` None: the default (``parent_messages.notify_parent``), read from the session's
+        end now, and sent in the update as a plain choice, so a retry does not re-decide it."""
         record = await visible_session(self._sessions, principal, session_id)
+        notify = parent_messages.notify_parent(notify_parent, parent_message, record.ends_at, self._clock())
         update = MarkMissedInput(
             actor=_actor(principal),
-            notify_parent=notify_parent,
+            notify_parent=notify,
             notes=notes,
+            parent_message=parent_message if notify else None,
             **self._stamp(principal, idempotency_key),
         )
         return await self._act(principal, record, SessionWorkflow.mark_missed, update, idempotency_key)

@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from coach_sessions.settings import Settings
+from coach_sessions.templates import TEMPLATES, placeholder_count, render_text
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,23 @@ class LocalWhatsAppProvider:
 
     async def send(self, message: WhatsAppMessage) -> SendResult:
         log.info(
-            "LOCAL WHATSAPP (not sent): to=%s template=%s params=%s",
+            "LOCAL WHATSAPP (not sent): to=%s template=%s params=%s text=%r",
             message.destination,
             message.campaign_name,
             message.template_params,
+            _text(message),
             extra={"idempotency_key": message.idempotency_key, "user_name": message.user_name},
         )
         return SendResult(provider=self.name, provider_message_id=f"local-{uuid.uuid4().hex}")
+
+
+def _text(message: WhatsAppMessage) -> str | None:
+    """What the recipient would read, as the message preview renders it (None: not a known template)."""
+    if message.campaign_name not in TEMPLATES:
+        return None
+    if placeholder_count(message.campaign_name) != len(message.template_params):
+        return None
+    return render_text(message.campaign_name, message.template_params)
 
 
 def build_whatsapp_provider(settings: Settings, http: httpx.AsyncClient) -> WhatsAppProvider:

@@ -50,6 +50,15 @@ SELECT ch.name AS child_name, pa.name AS parent_name, pa.phone AS parent_phone,
 """
 
 
+# A session and every earlier one of its enrollment, in session order.
+_THROUGH = """
+SELECT s.* FROM scheduled_sessions s
+  JOIN scheduled_sessions target ON target.id = $1
+ WHERE s.enrollment_id = target.enrollment_id AND s.session_number <= target.session_number
+ ORDER BY s.session_number
+"""
+
+
 def transition_key(session_id: UUID, request_id: str) -> str:
     """The idempotency key of one transition's learning event; its messages' keys start with it."""
     return f"transition:{session_id}:{request_id}"
@@ -124,21 +133,20 @@ class SessionRepository:
         async with self._pool.acquire() as conn, conn.transaction():
             yield conn
 
+    async def read_through(self, session_id: UUID) -> tuple[list[asyncpg.Record], asyncpg.Record]:
+        """What ``lock_through`` and ``people`` read, without locking: for a read-only preview."""
+        async with self._pool.acquire() as conn:
+            siblings = await conn.fetch(_THROUGH, session_id)
+            if not siblings:
+                raise NotFound()
+            return list(siblings), await self.people(conn, siblings[-1]["child_id"], siblings[-1]["coach_id"])
+
     @staticmethod
     async def lock_through(conn: asyncpg.Connection, session_id: UUID) -> list[asyncpg.Record]:
         """This session and every earlier one of its enrollment, locked (``FOR UPDATE``) in session
         order, the session last: two concurrent actions on sessions 4 and 5 serialise, so 5 can never
         be resolved while 4 is not."""
-        siblings = await conn.fetch(
-            """
-            SELECT s.* FROM scheduled_sessions s
-              JOIN scheduled_sessions target ON target.id = $1
-             WHERE s.enrollment_id = target.enrollment_id AND s.session_number <= target.session_number
-             ORDER BY s.session_number
-               FOR UPDATE OF s
-            """,
-            session_id,
-        )
+        siblings = await conn.fetch(_THROUGH + " FOR UPDATE OF s", session_id)
         if not siblings:
             raise NotFound()
         return list(siblings)
