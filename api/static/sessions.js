@@ -46,7 +46,9 @@
     }
     for (const child of answer.data.children) {
       children.set(child.id, child);
-      box.append(el("section", { class: "card", id: `child-${child.id}`, "aria-labelledby": `child-name-${child.id}` }));
+      // The child's name at once; its sessions as their answer comes.
+      box.append(el("section", { class: "card", id: `child-${child.id}`, "aria-labelledby": `child-name-${child.id}` },
+        childHead(child), el("p", { class: "muted", text: "Loading sessions…" })));
     }
     // A few requests in flight at once, not one per child: an admin's "all coaches" view can hold
     // hundreds of children, and Chromium refuses requests past its budget (ERR_INSUFFICIENT_RESOURCES).
@@ -55,16 +57,20 @@
     await Promise.all(Array.from({ length: Math.min(CHILDREN_IN_FLIGHT, waiting.length) }, loadNext));
   }
 
+  function childHead(child) {
+    const coach = coaches.get(child.coach_id);
+    return el("div", { class: "child-head" },
+      el("h2", { id: `child-name-${child.id}`, text: child.name }),
+      el("span", { class: "muted", text: `Age ${child.age}` + (isAdmin && coach ? ` · coach ${coach.name}` : "") + ` · times in ${tzOf(child)}` }));
+  }
+
   async function refreshChild(childId) {
     const child = children.get(childId);
     if (!child) return;
     const answer = await api("GET", `/api/sessions?childId=${childId}`);
     const section = document.getElementById(`child-${childId}`);
     if (!section || !child) return; // the list was redrawn (coach filter) while this answer was on its way
-    const coach = coaches.get(child.coach_id);
-    const head = el("div", { class: "child-head" },
-      el("h2", { id: `child-name-${childId}`, text: child.name }),
-      el("span", { class: "muted", text: `Age ${child.age}` + (isAdmin && coach ? ` · coach ${coach.name}` : "") + ` · times in ${tzOf(child)}` }));
+    const head = childHead(child);
     if (!answer.ok) {
       section.replaceChildren(head, el("p", { class: "empty", text: answer.data.detail }));
       return;
