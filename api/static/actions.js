@@ -17,12 +17,12 @@ const Actions = (() => {
   function button(cls, label, s, action, open) {
     const n = s.session_number;
     if (s[`can_${action}`]) {
-      return el("button", { type: "button", class: `btn ${cls}`, onclick: open }, label, sr(` session ${n}`));
+      return el("button", { type: "button", class: `btn ${cls}`, "data-action": action, onclick: open }, label, sr(` session ${n}`));
     }
     const reason = why(s, action);
     const id = `why-${action}-${s.id}-${Math.random().toString(36).slice(2, 8)}`;  // a session can show twice (agenda)
     const locked = ((s.unavailable_reasons || {})[action] || {}).code === "session_locked";
-    return [el("button", { type: "button", class: `btn ${cls}`, "aria-disabled": "true", "data-locked": locked ? "" : null,
+    return [el("button", { type: "button", class: `btn ${cls}`, "data-action": action, "aria-disabled": "true", "data-locked": locked ? "" : null,
       "data-reason": reason, title: reason, "aria-describedby": id, onclick: () => toast(reason, "error") },
     locked ? "🔒 " : "", label, sr(` session ${n}`)), el("span", { class: "sr", id, text: reason })];
   }
