@@ -13,30 +13,40 @@ const Actions = (() => {
   const sr = (text) => el("span", { class: "sr", text });
   const why = (s, action) => ((s.unavailable_reasons || {})[action] || {}).detail || `Session ${s.session_number} cannot be changed now.`;
 
-  // aria-disabled (not disabled) keeps the button focusable; its reason is beside it (described-by) and in its tooltip.
-  function button(cls, label, s, action, open) {
+  // A greyed button stays focusable (aria-disabled, not disabled). Its reason is in its tooltip and in a
+  // visible line under the row's buttons (phones have no hover), which the button is described by.
+  function button(cls, label, s, action, open, reasons) {
     const n = s.session_number;
     if (s[`can_${action}`]) {
       return el("button", { type: "button", class: `btn ${cls}`, "data-action": action, onclick: open }, label, sr(` session ${n}`));
     }
     const reason = why(s, action);
-    const id = `why-${action}-${s.id}-${Math.random().toString(36).slice(2, 8)}`;  // a session can show twice (agenda)
+    if (!reasons.has(reason)) reasons.set(reason, { id: `why-${s.id}-${Math.random().toString(36).slice(2, 8)}`, labels: [] });
+    const entry = reasons.get(reason);  // the same session can show twice (agenda sections): ids stay unique
+    entry.labels.push(label);
     const locked = ((s.unavailable_reasons || {})[action] || {}).code === "session_locked";
-    return [el("button", { type: "button", class: `btn ${cls}`, "data-action": action, "aria-disabled": "true", "data-locked": locked ? "" : null,
-      "data-reason": reason, title: reason, "aria-describedby": id, onclick: () => toast(reason, "error") },
-    locked ? "🔒 " : "", label, sr(` session ${n}`)), el("span", { class: "sr", id, text: reason })];
+    return el("button", { type: "button", class: `btn ${cls}`, "data-action": action, "aria-disabled": "true", "data-locked": locked ? "" : null,
+      "data-reason": reason, title: reason, "aria-describedby": entry.id, onclick: () => toast(reason, "error") },
+    locked ? "🔒 " : "", label, sr(` session ${n}`));
+  }
+
+  function reasonLines(reasons) {
+    if (!reasons.size) return null;
+    return el("ul", { class: "why-off" }, [...reasons].map(([reason, { id, labels }]) =>
+      el("li", {}, `${labels.join(", ")}: `, el("span", { id, text: reason }))));
   }
 
   // The row's controls: a pending cancellation, then the buttons (or, once finished, its outcome).
   function controls(child, s) {
     const n = s.session_number;
     const tz = page.tzOf(child);
+    const reasons = new Map();  // reason → {id, labels}: one line per reason under the buttons
     const parts = [];
     if (s.cancellation_status === "pending") {
       parts.push(el("div", { class: "awaiting", "data-awaiting": "" },
         el("strong", { text: "Cancellation awaiting parent" }),
         el("span", { text: `auto-approves ${formatWhen(s.cancellation_expires_at, tz)}` }),
-        button("btn-small", "Withdraw", s, "withdraw_cancel", withdrawer(child, s))));
+        button("btn-small", "Withdraw", s, "withdraw_cancel", withdrawer(child, s), reasons)));
     }
     const profile = el("a", { class: "btn btn-profile", href: `/coach/children/${s.child_id || child.id}/progress` }, "👤", sr(`Progress of ${child.name}`));
     if (TERMINAL.has(s.status)) {
@@ -48,12 +58,13 @@ const Actions = (() => {
     parts.push(el("div", { class: "buttons" },
       el("button", { type: "button", class: "btn btn-prep", onclick: () => openPrep(child, s) }, "Prep", sr(` for session ${n}`)),
       // Missed is left out before the session has started (the product note's [Missed*]).
-      missedCode === "session_not_started" ? null : button("btn-missed", "Missed", s, "mark_missed", () => openMissed(child, s)),
-      button("btn-reschedule", "Reschedule", s, "reschedule", () => openReschedule(child, s)),
-      button("btn-cancel", "Cancel", s, cancelAction, () => openCancel(child, s)),
-      button("btn-complete", "Complete", s, "complete", () => openComplete(child, s)),
+      missedCode === "session_not_started" ? null : button("btn-missed", "Missed", s, "mark_missed", () => openMissed(child, s), reasons),
+      button("btn-reschedule", "Reschedule", s, "reschedule", () => openReschedule(child, s), reasons),
+      button("btn-cancel", "Cancel", s, cancelAction, () => openCancel(child, s), reasons),
+      button("btn-complete", "Complete", s, "complete", () => openComplete(child, s), reasons),
       /^https:\/\//.test(s.meet_link || "") ? el("a", { class: "btn btn-join", href: s.meet_link, target: "_blank", rel: "noopener" }, "Join", sr(` session ${n} (Meet)`)) : null,
       profile));
+    parts.push(reasonLines(reasons));
     return parts;
   }
 
@@ -65,7 +76,7 @@ const Actions = (() => {
     const form = dialog.querySelector("form");
     if (form) { form.reset(); form.querySelector(".form-error").textContent = ""; }
     const subject = dialog.querySelector("[data-subject]");
-    if (subject) subject.textContent = `${child.name} · session ${s.session_number} · now ${formatWhen(s.scheduled_at, page.tzOf(child))}`;
+    if (subject) subject.textContent = `${child.name} · session ${s.session_number} · ${formatWhen(s.scheduled_at, page.tzOf(child))}`;
     const preview = dialog.querySelector("[data-preview]");
     if (preview) preview.replaceChildren();
     dialog.showModal();
