@@ -84,6 +84,8 @@ const Actions = (() => {
   }
 
   async function submit(form, call, success) {
+    clearTimeout(previewTimer);  // leaving a field on the way to Send asks for a preview: not needed now
+    previewSeq += 1;
     const error = form.querySelector(".form-error");
     error.textContent = "";
     const button = form.querySelector("[type=submit]");
@@ -112,12 +114,25 @@ const Actions = (() => {
   let previewTimer = null;
   let previewSeq = 0;
 
+  // The preview's request for the form as it is, or null while it cannot be asked yet.
   function previewBody(form) {
     const s = current.session;
-    const body = { sessionId: s.id, action: form.id === "missed-form" ? "missed" : "complete" };
-    const message = form.parentMessage.value.trim();
+    const message = form.parentMessage ? form.parentMessage.value.trim() : "";
+    const reason = form.reason ? form.reason.value.trim() : "";
+    const body = { sessionId: s.id };
+    if (form.id === "complete-form") body.action = "complete";
+    if (form.id === "missed-form") Object.assign(body, { action: "missed", notifyParent: form.notifyParent.checked });
     if (message) body.parentMessage = message;
-    if (body.action === "missed") body.notifyParent = form.notifyParent.checked;
+    if (form.id === "reschedule-form") {
+      const time = chosenTime(form);
+      if (!form.date.value || !time) return null;
+      Object.assign(body, { action: "reschedule", newDate: form.date.value, newTime: time });
+      if (reason) body.reason = reason;
+    }
+    if (form.id === "cancel-form") {
+      if (reason.length < 3) return null;
+      Object.assign(body, { action: page.isAdmin ? "cancel" : "request-cancel", reason });
+    }
     return body;
   }
 
@@ -129,8 +144,11 @@ const Actions = (() => {
   async function showPreview(form) {
     const box = form.querySelector("[data-preview]");
     const seq = ++previewSeq;
-    const answer = await api("POST", "/api/sessions/message-preview", previewBody(form));
-    if (seq !== previewSeq) return;  // a newer preview is on its way
+    if (!form.closest("dialog").open) return;  // closed (sent or dropped) before its preview was due
+    const body = previewBody(form);
+    if (!body) { box.replaceChildren(); return; }
+    const answer = await api("POST", "/api/sessions/message-preview", body);
+    if (seq !== previewSeq || !form.closest("dialog").open) return;  // a newer preview is on its way, or it closed
     if (!answer.ok) { box.replaceChildren(el("p", { class: "muted", text: `No preview: ${answer.data.detail}` })); return; }
     const p = answer.data;
     if (!p.template) { box.replaceChildren(el("p", { "data-preview-none": "", text: "The parent gets no message." })); return; }
@@ -139,11 +157,12 @@ const Actions = (() => {
       el("blockquote", { class: "preview-text", "data-preview-text": "", text: p.text }));
   }
 
-  for (const id of ["complete-form", "missed-form"]) {
+  const PREVIEWED = new Set(["parentMessage", "notifyParent", "date", "time", "slot", "reason"]);
+  for (const id of ["complete-form", "missed-form", "reschedule-form", "cancel-form"]) {
     const form = document.getElementById(id);
-    if (!form) continue;
-    form.addEventListener("input", (event) => { if (event.target.name === "parentMessage") schedulePreview(form); });
-    form.addEventListener("change", (event) => { if (event.target.name === "notifyParent") schedulePreview(form); });
+    for (const type of ["input", "change"]) {
+      form.addEventListener(type, (event) => { if (PREVIEWED.has(event.target.name)) schedulePreview(form); });
+    }
   }
 
   // ----- Complete, Missed ---------------------------------------------------------------------------
