@@ -15,7 +15,7 @@
   function needText(need, s) {
     if (need === "ended_unresolved") return "ended: complete it or mark it missed";
     if (need === "rescheduled_unresolved") return "rescheduled, its new time has passed: complete it or mark it missed";
-    if (need === "awaiting_parent") return `the parent has not answered the cancellation request (auto-approves ${formatWhen(s.cancellation_expires_at, timezone)})`;
+    if (need === "awaiting_parent") return "the parent has not answered the cancellation request yet";
     if (need === "calendar_sync_failed") return `calendar sync failed${s.calendar_sync_error ? ": " + s.calendar_sync_error : ""}`;
     return need;
   }
