@@ -22,17 +22,23 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
-    return RedirectResponse("/coach/sessions")
+    return RedirectResponse("/coach/agenda")
 
 
 @router.get("/coach", response_class=RedirectResponse)
 async def coach_home() -> RedirectResponse:
-    return RedirectResponse("/coach/sessions")
+    return RedirectResponse("/coach/agenda")
 
 
 @router.get("/coach/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "sign_in.html", {"title": "Sign in"})
+
+
+@router.get("/coach/agenda", response_class=HTMLResponse)
+async def agenda_page(request: Request) -> HTMLResponse:
+    """The coach's landing page: Needs you, Today, This week (GET /api/coach/agenda)."""
+    return templates.TemplateResponse(request, "agenda.html", {"title": "Agenda"})
 
 
 @router.get("/coach/sessions", response_class=HTMLResponse)

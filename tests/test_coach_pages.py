@@ -116,12 +116,14 @@ async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: s
         )
         assert moved.astimezone(ZoneInfo(family.coach.timezone)).strftime("%Y-%m-%d %H:%M") == f"{day} {slot_time}"
 
-        # a refusal shows the API's sentence: #4 (unlocked now that #3 moved) has not started
-        console.expected.add("/api/sessions/complete")
-        await row(page, 4).get_by_role("button", name="Complete").click()
-        await page.locator("#complete-dialog").get_by_role("button", name="Complete").click()
-        await expect(page.locator("#complete-dialog .form-error")).to_contain_text("Session 4")
-        await page.keyboard.press("Escape")
+        # #4 (unlocked now that #3 moved) has not started: its Complete is greyed with the API's sentence
+        complete4 = row(page, 4).get_by_role("button", name="Complete")
+        await expect(complete4).to_have_attribute("aria-disabled", "true")
+        await expect(complete4).to_have_attribute("title", "Session 4 has not started yet.")
+        await complete4.focus()  # still focusable: a keyboard user gets the reason too
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#toast")).to_have_text("Session 4 has not started yet.")
+        await expect(page.locator("#complete-dialog")).to_be_hidden()
 
         # request cancellation of #4 → "awaiting parent" → withdraw
         await row(page, 4).get_by_role("button", name="Cancel").click()

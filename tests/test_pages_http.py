@@ -6,7 +6,7 @@ from tests.helpers import Stack
 
 
 async def test_pages_and_assets_are_served_locally(stack: Stack) -> None:
-    for path in ("/coach/sessions", "/coach/sign-in", f"/coach/children/{uuid4()}/progress", "/docs"):
+    for path in ("/coach/agenda", "/coach/sessions", "/coach/sign-in", f"/coach/children/{uuid4()}/progress", "/docs"):
         r = await stack.http.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
         assert "cdn." not in r.text and "unpkg" not in r.text, path
@@ -17,7 +17,7 @@ async def test_pages_and_assets_are_served_locally(stack: Stack) -> None:
     favicon = await stack.http.get("/favicon.ico")
     assert favicon.status_code == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
     assert (await stack.http.get("/redoc")).status_code == 404
-    assert (await stack.http.get("/", follow_redirects=False)).headers["location"] == "/coach/sessions"
+    assert (await stack.http.get("/", follow_redirects=False)).headers["location"] == "/coach/agenda"
 
 
 async def test_pages_are_not_api_operations(stack: Stack) -> None:

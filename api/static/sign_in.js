@@ -8,7 +8,7 @@
     box.hidden = false;
   }
   const next = params.get("next");
-  const target = next && next.startsWith("/coach/") ? next : "/coach/sessions";
+  const target = next && next.startsWith("/coach/") ? next : "/coach/agenda";
   document.getElementById("sign-in-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const token = document.getElementById("token-input").value.trim().replace(/^Bearer\s+/i, "");
