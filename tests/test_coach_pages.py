@@ -69,10 +69,10 @@ async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: s
         assert stored and stored.startswith("eyJ")
         await page.evaluate("() => { window.__noReload = true; }")
 
-        # #2 is locked by #1: 🔒 with the blocking session named
+        # #2 is locked by #1: a lock icon (SVG: no emoji font needed) with the blocking session named
         locked = row(page, 2).get_by_role("button", name="Complete")
         await expect(locked).to_have_attribute("aria-disabled", "true")
-        await expect(locked).to_contain_text("🔒")
+        await expect(locked.locator("svg.icon[aria-hidden='true']")).to_have_count(1)
         await expect(locked).to_have_attribute(
             "title", "Session 1 must be completed, missed, cancelled or rescheduled first."
         )
@@ -140,7 +140,10 @@ async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: s
         await row(page, 4).get_by_role("button", name="Prep").click()
         prep = page.locator("#prep-dialog")
         await expect(prep.locator("[data-prep-unavailable], [data-brief], .form-error")).to_be_visible()
-        await prep.get_by_role("button", name="Close").click()
+        # Its close control at the top (a long brief scrolls; phones have no Escape), as on every dialog
+        assert await page.locator("dialog").count() == await page.locator("dialog > .dialog-top [data-close]").count()
+        await prep.get_by_role("button", name="Close this dialog").click()
+        await expect(prep).to_be_hidden()
 
         # Join only with a Meet link; the profile button leads to the dashboard
         await expect(row(page, 4).get_by_role("link", name="Join")).to_have_count(

@@ -27,7 +27,7 @@ const Actions = (() => {
     const locked = ((s.unavailable_reasons || {})[action] || {}).code === "session_locked";
     return el("button", { type: "button", class: `btn ${cls}`, "data-action": action, "aria-disabled": "true", "data-locked": locked ? "" : null,
       "data-reason": reason, title: reason, "aria-describedby": entry.id, onclick: () => toast(reason, "error") },
-    locked ? "🔒 " : "", label, sr(` session ${n}`));
+    locked ? Coach.icon("lock") : "", label, sr(` session ${n}`));
   }
 
   function reasonLines(reasons) {
@@ -48,7 +48,7 @@ const Actions = (() => {
         el("span", { text: `auto-approves ${formatWhen(s.cancellation_expires_at, tz)}` }),
         button("btn-small", "Withdraw", s, "withdraw_cancel", withdrawer(child, s), reasons)));
     }
-    const profile = el("a", { class: "btn btn-profile", href: `/coach/children/${s.child_id || child.id}/progress` }, "👤", sr(`Progress of ${child.name}`));
+    const profile = el("a", { class: "btn btn-profile", href: `/coach/children/${s.child_id || child.id}/progress` }, Coach.icon("person"), "Progress", sr(` of ${child.name}`));
     if (TERMINAL.has(s.status)) {
       return parts.concat(el("div", { class: "buttons outcome" },
         s.coach_notes ? el("p", { class: "notes", text: `Private notes: ${s.coach_notes}` }) : null, profile));

@@ -110,6 +110,25 @@ const Coach = (() => {
     return node;
   }
 
+  // Icons drawn as SVG, not emoji: a machine without an emoji font showed 🔒 and 👤 as empty boxes.
+  // Decorative only (aria-hidden): every icon sits beside a text label.
+  const ICONS = {
+    lock: "M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1h1zm2 0h6V7a3 3 0 0 0-6 0v3z",
+    person: "M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm0 2c-4.4 0-8 2.5-8 5.5V21h16v-1.5c0-3-3.6-5.5-8-5.5z",
+  };
+  function icon(name) {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(NS, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+
   function formatWhen(iso, timezone, withZone = true) {
     const options = { timeZone: timezone, weekday: "short", day: "numeric", month: "short", year: "numeric",
                       hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
@@ -137,5 +156,5 @@ const Coach = (() => {
   }
 
   init();
-  return { api, keyedSender, token, claims, toast, el, formatWhen, localDate, requireSignIn, signOut, KEY };
+  return { api, keyedSender, token, claims, toast, el, icon, formatWhen, localDate, requireSignIn, signOut, KEY };
 })();
