@@ -150,6 +150,8 @@ const Coach = (() => {
       out.hidden = false;
       out.addEventListener("click", () => signOut("You signed out."));
     }
+    const status = document.getElementById("toast");
+    if (status) status.addEventListener("click", () => { status.textContent = ""; });
     for (const button of document.querySelectorAll("dialog [data-close]")) {
       button.addEventListener("click", () => button.closest("dialog").close());
     }
