@@ -326,7 +326,7 @@ async def test_the_agenda_of_40_children_renders_in_under_300_ms(
 async def test_on_a_phone_the_status_message_spans_the_width_and_stays_short(
     stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
 ) -> None:
-    """It was squeezed to 195 × 136 px (centred from the middle of the screen) over the buttons."""
+    """It was squeezed to 195 by 159 px (centred from the middle of the screen) over the buttons."""
     week = await _week(stack, pool)
     async with open_page(browser, width=390, height=844) as (page, console):
         await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
@@ -339,3 +339,4 @@ async def test_on_a_phone_the_status_message_spans_the_width_and_stays_short(
         assert box is not None and box["width"] >= 340 and box["height"] <= 90, box
         await toast.click()  # a tap dismisses it
         await expect(toast).to_be_empty()
+        assert console.unexpected() == [], console.unexpected()
