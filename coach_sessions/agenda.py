@@ -55,6 +55,7 @@ class Agenda(BaseModel):
     """One coach's agenda; every date is in the coach's timezone."""
 
     coach_id: UUID
+    coach_name: str  # the pages say who is signed in with it
     timezone: str
     today: date
     from_date: date

@@ -340,3 +340,16 @@ async def test_on_a_phone_the_status_message_spans_the_width_and_stays_short(
         await toast.click()  # a tap dismisses it
         await expect(toast).to_be_empty()
         assert console.unexpected() == [], console.unexpected()
+
+
+async def test_the_header_names_the_signed_in_coach(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    """It said "Signed in as coach"; the agenda's one answer carries the coach's name."""
+    week = await _week(stack, pool)
+    async with open_page(browser) as (page, console):
+        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await expect(page.locator("#who")).to_have_text(f"Signed in as {week.coach.coach.name}")
+        await page.goto(f"{base_url}/coach/sessions")
+        await expect(page.locator("#who")).to_have_text(f"Signed in as {week.coach.coach.name}")
+        assert console.unexpected() == [], console.unexpected()

@@ -37,6 +37,7 @@ class AgendaService:
         listed = [self._row(principal, record, child_name, now) for record, child_name in rows.sessions]
         return Agenda(
             coach_id=coach_id or principal.id,
+            coach_name=rows.coach_name,
             timezone=rows.timezone,
             today=rows.today,
             from_date=rows.from_date,

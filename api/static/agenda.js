@@ -52,6 +52,7 @@
     if (!answer.ok) { status.textContent = answer.data.detail || "Could not load the agenda."; return; }
     const a = answer.data;
     timezone = a.timezone;
+    Coach.signedInAs(a.coach_name);
     status.textContent = `Today is ${a.today}; times in ${a.timezone}.`;
     const today = new Set(a.today_sessions.map((s) => s.id));
     fill("needs-you", a.needs_you, "Nothing needs you: every past session is resolved.", true);

@@ -129,6 +129,12 @@ const Coach = (() => {
     return svg;
   }
 
+  // A page that read the signed-in coach's name (the agenda's answer, the coach list) says it.
+  function signedInAs(name) {
+    const who = document.getElementById("who");
+    if (who && name && (claims() || {}).role !== "admin") who.textContent = `Signed in as ${name}`;
+  }
+
   function formatWhen(iso, timezone, withZone = true) {
     const options = { timeZone: timezone, weekday: "short", day: "numeric", month: "short", year: "numeric",
                       hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
@@ -145,7 +151,7 @@ const Coach = (() => {
     takeTokenFromFragment();
     const who = claims();
     if (who && document.getElementById("who")) {
-      document.getElementById("who").textContent = who.role === "admin" ? "Signed in as admin" : "Signed in as coach";
+      document.getElementById("who").textContent = who.role === "admin" ? "Signed in as admin" : "Signed in as coach";  // until a page knows the name
       const out = document.getElementById("sign-out");
       out.hidden = false;
       out.addEventListener("click", () => signOut("You signed out."));
@@ -158,5 +164,5 @@ const Coach = (() => {
   }
 
   init();
-  return { api, keyedSender, token, claims, toast, el, icon, formatWhen, localDate, requireSignIn, signOut, KEY };
+  return { api, keyedSender, token, claims, toast, el, icon, signedInAs, formatWhen, localDate, requireSignIn, signOut, KEY };
 })();

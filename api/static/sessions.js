@@ -17,6 +17,7 @@
     const coachAnswer = await api("GET", "/api/coaches");
     if (!coachAnswer.ok) return failLoad(coachAnswer);
     for (const coach of coachAnswer.data.coaches) coaches.set(coach.id, coach);
+    if (!isAdmin && coachAnswer.data.coaches.length === 1) Coach.signedInAs(coachAnswer.data.coaches[0].name);
     if (isAdmin) setUpFilter();
     await loadChildren();
   }

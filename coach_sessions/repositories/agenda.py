@@ -22,9 +22,9 @@ _SYNC_IRRELEVANT = [SessionStatus.COMPLETED.value, SessionStatus.MISSED.value]
 # The OR of candidates reads the coach's rows through scheduled_sessions_coach_idx (coach_id first).
 _AGENDA = """
 WITH coach AS (
-    SELECT id, timezone, ($4::timestamptz AT TIME ZONE timezone)::date AS today FROM coaches WHERE id = $1
+    SELECT id, name, timezone, ($4::timestamptz AT TIME ZONE timezone)::date AS today FROM coaches WHERE id = $1
 ), bounds AS (
-    SELECT id, timezone, today,
+    SELECT id, name, timezone, today,
            coalesce($2::date, today) AS from_date,
            coalesce($3::date, today + 6) AS to_date
       FROM coach
@@ -36,7 +36,7 @@ WITH coach AS (
            (today + 1)::timestamp AT TIME ZONE timezone AS today_end
       FROM bounds b
 )
-SELECT i.timezone AS coach_timezone, i.today AS coach_today, i.from_date, i.to_date,
+SELECT i.name AS coach_name, i.timezone AS coach_timezone, i.today AS coach_today, i.from_date, i.to_date,
        i.range_start, i.range_end, i.today_start, i.today_end,
        s.*, ch.name AS child_name,
        (SELECT min(p.session_number) FROM scheduled_sessions p
@@ -60,6 +60,7 @@ SELECT i.timezone AS coach_timezone, i.today AS coach_today, i.from_date, i.to_d
 
 @dataclass(frozen=True)
 class AgendaRows:
+    coach_name: str
     timezone: str
     today: date
     from_date: date
@@ -89,6 +90,7 @@ class AgendaRepository:
             if r["id"] is not None
         ]
         return AgendaRows(
+            coach_name=first["coach_name"],
             timezone=first["coach_timezone"],
             today=first["coach_today"],
             from_date=first["from_date"],
