@@ -107,7 +107,7 @@ async def test_add_an_observation(pool: asyncpg.Pool, base_url: str, browser: Br
     async with open_page(browser, width=width, height=height) as (page, console):
         await _open(page, base_url, family)
         await expect(page.locator("#events-empty")).to_contain_text("add an observation below")
-        await page.get_by_label("Kind", exact=True).last.select_option("quiz")
+        await page.get_by_label("Kind of observation").select_option("quiz")
         await page.get_by_label("What you observed").fill(text)
         await page.get_by_role("button", name="Add observation").click()
         await expect(page.locator("#events li", has_text=text)).to_be_visible()
