@@ -216,7 +216,7 @@ async def test_dashboard_empty_state(pool: asyncpg.Pool, base_url: str, browser:
     family = await make_family(pool)
     async with open_page(browser, width=390, height=844) as (page, console):
         await page.goto(sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress"))
-        await expect(page.locator("#scores-empty")).to_contain_text("No assessments yet")
+        await expect(page.locator("#scores-empty")).to_have_text("No scores yet — add one below.")
         await expect(page.locator("#events-empty")).to_be_visible()
         assert await too_wide(page) == []
         _clean(console)
