@@ -353,3 +353,17 @@ async def test_the_header_names_the_signed_in_coach(
         await page.goto(f"{base_url}/coach/sessions")
         await expect(page.locator("#who")).to_have_text(f"Signed in as {week.coach.coach.name}")
         assert console.unexpected() == [], console.unexpected()
+
+
+async def test_times_name_the_zone_as_people_say_it(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    """A Kolkata coach read "GMT+5:30" after each time; "IST" now."""
+    week = await _week(stack, pool)
+    async with open_page(browser) as (page, console):
+        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        when = page.locator("#needs-you .when").first
+        await expect(when).to_contain_text(" IST")
+        texts = await page.locator(".when").all_text_contents()
+        assert texts and not [t for t in texts if "GMT" in t], texts
+        assert console.unexpected() == [], console.unexpected()

@@ -135,11 +135,25 @@ const Coach = (() => {
     if (who && name && (claims() || {}).role !== "admin") who.textContent = `Signed in as ${name}`;
   }
 
+  // The zone as people say it ("IST", "EST"), not "GMT+5:30": English locales know different
+  // abbreviations (en-GB has no IST), so the first that has a name wins; else the GMT offset.
+  function zoneLabel(iso, timezone) {
+    let offset = "";
+    for (const locale of ["en-IN", "en-US", "en-GB"]) {
+      const part = new Intl.DateTimeFormat(locale, { timeZone: timezone, timeZoneName: "short" })
+        .formatToParts(new Date(iso)).find((p) => p.type === "timeZoneName");
+      const name = part ? part.value : "";
+      if (name && !/^(GMT|UTC)/.test(name)) return name;
+      offset = offset || name;
+    }
+    return offset;
+  }
+
   function formatWhen(iso, timezone, withZone = true) {
     const options = { timeZone: timezone, weekday: "short", day: "numeric", month: "short", year: "numeric",
                       hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-    if (withZone) options.timeZoneName = "short";
-    return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
+    const when = new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
+    return withZone ? `${when} ${zoneLabel(iso, timezone)}` : when;
   }
 
   function localDate(iso, timezone) {  // YYYY-MM-DD of an instant in a timezone
