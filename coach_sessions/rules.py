@@ -38,6 +38,17 @@ def has_started(scheduled_at: datetime, now: datetime) -> bool:
     return scheduled_at <= now
 
 
+def _span(length: timedelta) -> str:
+    """A length as a coach says it ("3 hours", "2 days"): the refusal is read on a page, not parsed
+    (its notice_ends_at context carries the instant)."""
+    minutes = max(int(length.total_seconds() // 60), 1)
+    if minutes >= 2 * 24 * 60:
+        return f"{minutes // (24 * 60)} days"
+    if minutes >= 120:
+        return f"{minutes // 60} hours"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def inside_minimum_notice(scheduled_at: datetime, now: datetime, notice: timedelta | None) -> bool:
     """A session starting within the coach's minimum notice (COACH_MIN_NOTICE; 0 or None: no notice).
 
@@ -147,9 +158,8 @@ def refusal(
         notice_ends_at = now + minimum_notice
         return DomainError(
             ErrorCode.INSIDE_MINIMUM_NOTICE,
-            f"Session {number} starts at {facts.scheduled_at.isoformat()}, inside the minimum notice of"
-            f" {minimum_notice} for a coach's reschedule or cancellation (only sessions starting"
-            f" after {notice_ends_at.isoformat()}); ask an admin to do it.",
+            f"Session {number} starts in {_span(facts.scheduled_at - now)}, inside the minimum notice of"
+            f" {_span(minimum_notice)} for a coach's reschedule or cancellation; ask an admin to do it.",
             notice_ends_at=notice_ends_at.isoformat(),
         )
     if button in _RESOLVING:

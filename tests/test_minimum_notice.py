@@ -1,6 +1,7 @@
 """COACH_MIN_NOTICE: a coach cannot reschedule or ask to cancel a session starting sooner; an admin can.
 Refusals write nothing; the session answer tells pages which buttons to grey out."""
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -59,6 +60,9 @@ async def test_a_coach_is_refused_inside_the_notice_and_an_admin_is_not(noticed:
         refusal = response.json()
         assert refusal["error"] == "inside_minimum_notice"
         assert "minimum notice" in refusal["detail"]
+        # Read on a page: a span and what to do, not ISO instants and "1 day, 0:00:00".
+        assert re.search(r"starts in \d+ (hours|minutes|days)", refusal["detail"]), refusal["detail"]
+        assert "ask an admin" in refusal["detail"] and "+00:00" not in refusal["detail"]
         ends = datetime.fromisoformat(refusal["notice_ends_at"])
         assert abs(ends - (await noticed.env.get_current_time() + NOTICE)) < timedelta(minutes=1)
         assert await _written(pool, soon) == before  # nothing written

@@ -50,6 +50,23 @@ async def test_screenshots(demo_stack: Stack, own_pool: asyncpg.Pool) -> None:
     async with real_server(app) as base_url, chromium() as browser:
         for name, width, height in (("desktop", 1280, 1100), ("phone", 390, 1500)):
             async with open_page(browser, width=width, height=height) as (page, console):
+                # The landing page: the agenda (Needs you, Today, This week), then the Complete dialog
+                # with its private notes, the parent's message and the WhatsApp preview.
+                await page.goto(sign_in_link(base_url, coach_id, path="/coach/agenda"))
+                await page.locator("#needs-you [data-list] li").first.wait_for()
+                await page.screenshot(path=str(DOCS / f"coach-agenda-{name}.png"), full_page=name == "desktop")
+                if name == "desktop":
+                    complete = page.locator("#needs-you button[data-action='complete']:not([aria-disabled])").first
+                    await complete.click()
+                    dialog = page.locator("#complete-dialog")
+                    await dialog.get_by_label("Private notes (never sent)").fill(
+                        "Rushes the long words; lost focus at the end."
+                    )
+                    await dialog.get_by_label("Message to the parent").fill("Read two pages aloud today. Well done!")
+                    await dialog.locator("[data-preview-text]").wait_for()
+                    await page.wait_for_timeout(500)
+                    await page.screenshot(path=str(DOCS / "coach-complete-preview.png"))
+                    await page.keyboard.press("Escape")
                 await page.goto(sign_in_link(base_url, coach_id))
                 await page.locator(row.format(AARAV.sessions)).wait_for()
                 if name == "phone":  # from the last completed session: pending, next, awaiting the parent, ...
