@@ -64,7 +64,7 @@ async def seed_progress(
             await repo.complete_homework(homework_ids[title], coach_id=coach_id, at=session.scheduled_at + DONE_AT)
         if lesson.homework and lesson.homework not in homework_ids:
             assigned = session.scheduled_at + HOMEWORK_AT
-            item = await repo.add_homework(
+            item, _ = await repo.add_homework(
                 child_id=child_id, coach_id=coach_id, session_id=session.id,
                 title=lesson.homework, due_date=(assigned + HOMEWORK_DUE).date(), assigned_at=assigned,
             )  # fmt: skip

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentPrincipal, ServicesDep
+from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.openapi import AUTHENTICATED, JSON_BODY, errors
 from api.schemas import CreateLearningEvent
 from coach_sessions.contracts import SessionBrief
@@ -39,15 +39,20 @@ async def session_prep(
     "/learning-events",
     status_code=status.HTTP_201_CREATED,
     response_model=LearningEventRecord,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND),
+    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED),
 )
 async def add_learning_event(
-    body: CreateLearningEvent, principal: CurrentPrincipal, services: ServicesDep
+    body: CreateLearningEvent,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LearningEventRecord:
     """Add an observation to a child's learning record (the child's coach or an admin).
 
     `content` is the text the brief searches: by full text at once, by meaning once the worker has
-    embedded it (seconds). A `sessionId` must be one of this child's sessions.
+    embedded it (seconds). A `sessionId` must be one of this child's sessions. With an
+    `Idempotency-Key`, at most one event per caller and key: a retry answers it (201), the key with
+    another body is 422 `idempotency_key_reused`.
     """
     return await services.learning_events.add(
         principal,
@@ -56,4 +61,5 @@ async def add_learning_event(
         event_type=body.event_type.value,
         event_data=body.event_data,
         content=body.content,
+        idempotency_key=idempotency_key,
     )

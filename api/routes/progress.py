@@ -4,7 +4,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentPrincipal, ServicesDep
+from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.openapi import AUTHENTICATED, JSON_BODY, errors
 from api.schemas import CreateAssessment, CreateHomework
 from coach_sessions.errors import ErrorCode
@@ -18,10 +18,17 @@ router = APIRouter(prefix="/api", tags=["progress"])
     "/assessments",
     status_code=status.HTTP_201_CREATED,
     response_model=Assessment,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND),
+    responses=errors(
+        *AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED
+    ),
 )
-async def create_assessment(body: CreateAssessment, principal: CurrentPrincipal, services: ServicesDep) -> Assessment:
-    """Record a score (0 to 100) of one kind (default ``reading``); also written as an ``assessment`` learning event."""
+async def create_assessment(
+    body: CreateAssessment, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> Assessment:
+    """Record a score (0 to 100) of one kind (default ``reading``); also written as an ``assessment`` learning event.
+
+    With an `Idempotency-Key`, at most one assessment per caller and key: a retry answers it (201),
+    the key with another body is 422 `idempotency_key_reused`."""
     return await services.progress.add_assessment(
         principal,
         child_id=body.child_id,
@@ -29,6 +36,7 @@ async def create_assessment(body: CreateAssessment, principal: CurrentPrincipal,
         kind=body.kind,
         score=body.score,
         assessed_at=body.assessed_at,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -36,12 +44,24 @@ async def create_assessment(body: CreateAssessment, principal: CurrentPrincipal,
     "/homework",
     status_code=status.HTTP_201_CREATED,
     response_model=Homework,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND),
+    responses=errors(
+        *AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED
+    ),
 )
-async def create_homework(body: CreateHomework, principal: CurrentPrincipal, services: ServicesDep) -> Homework:
-    """Assign homework; also written as a ``homework_assigned`` learning event."""
+async def create_homework(
+    body: CreateHomework, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> Homework:
+    """Assign homework; also written as a ``homework_assigned`` learning event.
+
+    With an `Idempotency-Key`, at most one homework per caller and key: a retry answers it (201),
+    the key with another body is 422 `idempotency_key_reused`."""
     return await services.progress.add_homework(
-        principal, child_id=body.child_id, session_id=body.session_id, title=body.title, due_date=body.due_date
+        principal,
+        child_id=body.child_id,
+        session_id=body.session_id,
+        title=body.title,
+        due_date=body.due_date,
+        idempotency_key=idempotency_key,
     )
 
 

@@ -34,6 +34,16 @@ def key_request_id(principal_id: UUID, key: str) -> str:
     return f"idem-{uuid5(_KEY_NAMESPACE, f'{principal_id}:{key}')}"
 
 
+def keyed_row_id(principal_id: UUID, kind: str, key: str) -> UUID:
+    """The id of the row a keyed create makes (``kind``: homework, assessment, learning-event): one row
+    per caller and key, whichever copy of the request inserts it first."""
+    return uuid5(_KEY_NAMESPACE, f"{principal_id}:{kind}:{key}")
+
+
+def key_reused() -> DomainError:
+    return DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used for another request.")
+
+
 @dataclass(frozen=True)
 class KeyedRequest:
     """An action sent with an Idempotency-Key: whose key, and what the request was (its fingerprint)."""
@@ -136,7 +146,7 @@ def _row_of(request: KeyedRequest) -> tuple[UUID, str, str]:
 def _kept(request: KeyedRequest, row: KeyRow) -> SessionView | None:
     """The outcome the key holds for this request (its refusal raised again); None while claimed."""
     if row.fingerprint != request.fingerprint:
-        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was used for another request.")
+        raise key_reused()
     if row.state != "done":
         return None
     assert row.outcome is not None  # CHECK api_idempotency_keys_outcome_once_done

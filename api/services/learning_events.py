@@ -15,6 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.services.access import visible_child
+from api.services.idempotency import key_reused, keyed_row_id
 from coach_sessions.auth import Principal
 from coach_sessions.contracts import EmbedEventsInput
 from coach_sessions.errors import ErrorCode, NotFound
@@ -51,21 +52,27 @@ class LearningEventService:
         event_type: str,
         event_data: dict[str, Any],
         content: str,
+        idempotency_key: str | None = None,
     ) -> LearningEventRecord:
-        """The child's coach or an admin; anyone else gets the same 404 as a missing child."""
+        """The child's coach or an admin; anyone else gets the same 404 as a missing child.
+
+        With an ``idempotency_key``: at most one event per caller and key (a retry answers it)."""
         await visible_child(self._people, principal, child_id)
         if session_id is not None:
             session = await self._sessions.get(session_id)
             if session is None or session.child_id != child_id:
                 raise NotFound("session of this child", ErrorCode.NOT_FOUND)
-        event = await self._events.add(
+        event, same = await self._events.add(
             child_id=child_id,
             coach_id=None if principal.is_admin else principal.id,
             session_id=session_id,
             event_type=event_type,
             event_data=event_data,
             content=content,
+            row_id=keyed_row_id(principal.id, "learning-event", idempotency_key) if idempotency_key else None,
         )
+        if not same:
+            raise key_reused()
         await self.after_commit(child_id)
         return event
 

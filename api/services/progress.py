@@ -5,6 +5,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from api.services.access import may_see
+from api.services.idempotency import key_reused, keyed_row_id
 from api.services.sessions import Clock, utc_now
 from coach_sessions.auth import Principal
 from coach_sessions.errors import DomainError, ErrorCode, NotFound
@@ -32,20 +33,40 @@ class ProgressService:
         kind: str,
         score: float,
         assessed_at: datetime | None,
+        idempotency_key: str | None = None,
     ) -> Assessment:
+        """With an ``idempotency_key``: at most one assessment per caller and key (a retry answers it)."""
         child = await self._visible_child(principal, child_id)
         await self._check_session(child, session_id)
         now = self._clock()
         when = assessed_at or now
         if not EARLIEST <= when <= now + timedelta(days=1):
             raise DomainError(ErrorCode.VALIDATION_ERROR, "assessedAt: must be between 2000-01-01 and today.")
-        return await self._progress.add_assessment(
-            child_id=child.id, coach_id=child.coach_id, session_id=session_id, kind=kind, score=score, assessed_at=when
+        assessment, same = await self._progress.add_assessment(
+            child_id=child.id,
+            coach_id=child.coach_id,
+            session_id=session_id,
+            kind=kind,
+            score=score,
+            assessed_at=when,
+            row_id=keyed_row_id(principal.id, "assessment", idempotency_key) if idempotency_key else None,
+            assessed_at_sent=assessed_at is not None,
         )
+        if not same:
+            raise key_reused()
+        return assessment
 
     async def add_homework(
-        self, principal: Principal, *, child_id: UUID, session_id: UUID | None, title: str, due_date: date | None
+        self,
+        principal: Principal,
+        *,
+        child_id: UUID,
+        session_id: UUID | None,
+        title: str,
+        due_date: date | None,
+        idempotency_key: str | None = None,
     ) -> Homework:
+        """With an ``idempotency_key``: at most one homework per caller and key (a retry answers it)."""
         child = await self._visible_child(principal, child_id)
         await self._check_session(child, session_id)
         now = self._clock()
@@ -58,14 +79,18 @@ class ProgressService:
                     ErrorCode.VALIDATION_ERROR,
                     f"dueDate: must be from today ({today.isoformat()}, {coach.timezone}) to a year from today.",
                 )
-        return await self._progress.add_homework(
+        homework, same = await self._progress.add_homework(
             child_id=child.id,
             coach_id=child.coach_id,
             session_id=session_id,
             title=title,
             due_date=due_date,
             assigned_at=now,
+            row_id=keyed_row_id(principal.id, "homework", idempotency_key) if idempotency_key else None,
         )
+        if not same:
+            raise key_reused()
+        return homework
 
     async def complete_homework(self, principal: Principal, homework_id: UUID) -> Homework:
         item = await self._progress.get_homework(homework_id)

@@ -52,6 +52,12 @@ class LearningEventRecord(BaseModel):
     created_at: datetime
 
 
+_RECORD = (
+    "id, child_id, coach_id, session_id, event_type, event_date, event_data,"
+    " content_for_embedding AS content, created_at"
+)
+
+
 class LearningEventRepository:
     """Events a coach (or the pages: assessments, homework) adds to a child's record."""
 
@@ -67,14 +73,17 @@ class LearningEventRepository:
         event_type: str,
         event_data: dict[str, Any],
         content: str,
-    ) -> LearningEventRecord:
+        row_id: UUID | None = None,
+    ) -> tuple["LearningEventRecord", bool]:
+        """The event, and whether it is this request's: with a ``row_id`` (a keyed request) already
+        stored, that event and whether it holds what this request sends."""
         row = await self._pool.fetchrow(
-            """
-            INSERT INTO learning_events (child_id, coach_id, session_id, event_type, event_data,
+            f"""
+            INSERT INTO learning_events (id, child_id, coach_id, session_id, event_type, event_data,
                                          content_for_embedding)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            RETURNING id, child_id, coach_id, session_id, event_type, event_date, event_data,
-                      content_for_embedding AS content, created_at
+            VALUES (coalesce($7, gen_random_uuid()), $1, $2, $3, $4, $5, $6)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING {_RECORD}
             """,
             child_id,
             coach_id,
@@ -82,5 +91,23 @@ class LearningEventRepository:
             event_type,
             event_data,
             content,
+            row_id,
         )
-        return LearningEventRecord.model_validate(dict(row))
+        if row is None:  # this key's event exists (committed: a concurrent copy's insert was waited for)
+            existing = await self._pool.fetchrow(
+                f"""
+                SELECT {_RECORD},
+                       (child_id = $2 AND session_id IS NOT DISTINCT FROM $3 AND event_type = $4
+                        AND event_data = $5::jsonb AND content_for_embedding = $6) AS same
+                FROM learning_events WHERE id = $1
+                """,
+                row_id,
+                child_id,
+                session_id,
+                event_type,
+                event_data,
+                content,
+            )
+            fields = {name: value for name, value in existing.items() if name != "same"}
+            return LearningEventRecord.model_validate(fields), bool(existing["same"])
+        return LearningEventRecord.model_validate(dict(row)), True

@@ -13,6 +13,10 @@ from coach_sessions.repositories.learning_events import insert_learning_event
 from coach_sessions.statuses import LearningEventType
 
 
+def _without_same(row: asyncpg.Record) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "same"}
+
+
 class ProgressRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -28,17 +32,37 @@ class ProgressRepository:
         kind: str,
         score: float,
         assessed_at: datetime,
-    ) -> Assessment:
+        row_id: UUID | None = None,
+        assessed_at_sent: bool = True,
+    ) -> tuple[Assessment, bool]:
+        """The assessment, and whether it is this request's: with a ``row_id`` (a keyed request) already
+        stored, that row and whether it holds what this request sends (``assessed_at`` only if sent)."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "INSERT INTO assessments (child_id, session_id, kind, score, assessed_at)"
-                " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                "INSERT INTO assessments (id, child_id, session_id, kind, score, assessed_at)"
+                " VALUES (coalesce($6, gen_random_uuid()), $1, $2, $3, $4, $5)"
+                " ON CONFLICT (id) DO NOTHING RETURNING *",
                 child_id,
                 session_id,
                 kind,
                 score,
                 assessed_at,
+                row_id,
             )
+            if row is None:  # this key's row exists (committed: a concurrent copy's insert was waited for)
+                existing = await conn.fetchrow(
+                    "SELECT *, (child_id = $2 AND session_id IS NOT DISTINCT FROM $3 AND kind = $4"
+                    " AND score = $5::numeric(5, 2) AND (NOT $7::bool OR assessed_at = $6)) AS same"
+                    " FROM assessments WHERE id = $1",
+                    row_id,
+                    child_id,
+                    session_id,
+                    kind,
+                    score,
+                    assessed_at,
+                    assessed_at_sent,
+                )
+                return Assessment.model_validate(_without_same(existing)), bool(existing["same"])
             await insert_learning_event(
                 conn,
                 child_id=child_id,
@@ -50,7 +74,7 @@ class ProgressRepository:
                 content_for_embedding=f"Assessment ({kind}): scored {score:g} out of 100.",
                 idempotency_key=f"assessment:{row['id']}",
             )
-        return Assessment.model_validate(dict(row))
+        return Assessment.model_validate(dict(row)), True
 
     async def add_homework(
         self,
@@ -61,17 +85,33 @@ class ProgressRepository:
         title: str,
         due_date: date | None,
         assigned_at: datetime,
-    ) -> Homework:
+        row_id: UUID | None = None,
+    ) -> tuple[Homework, bool]:
+        """The homework, and whether it is this request's: with a ``row_id`` (a keyed request) already
+        stored, that row and whether it holds what this request sends."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "INSERT INTO homework_assignments (child_id, session_id, title, due_date, assigned_at)"
-                " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                "INSERT INTO homework_assignments (id, child_id, session_id, title, due_date, assigned_at)"
+                " VALUES (coalesce($6, gen_random_uuid()), $1, $2, $3, $4, $5)"
+                " ON CONFLICT (id) DO NOTHING RETURNING *",
                 child_id,
                 session_id,
                 title,
                 due_date,
                 assigned_at,
+                row_id,
             )
+            if row is None:  # this key's row exists
+                existing = await conn.fetchrow(
+                    "SELECT *, (child_id = $2 AND session_id IS NOT DISTINCT FROM $3 AND title = $4"
+                    " AND due_date IS NOT DISTINCT FROM $5) AS same FROM homework_assignments WHERE id = $1",
+                    row_id,
+                    child_id,
+                    session_id,
+                    title,
+                    due_date,
+                )
+                return Homework.model_validate(_without_same(existing)), bool(existing["same"])
             due = f", due {due_date.isoformat()}" if due_date else ""
             await insert_learning_event(
                 conn,
@@ -88,7 +128,7 @@ class ProgressRepository:
                 content_for_embedding=f"Homework assigned: {title}{due}.",
                 idempotency_key=f"homework-assigned:{row['id']}",
             )
-        return Homework.model_validate(dict(row))
+        return Homework.model_validate(dict(row)), True
 
     async def complete_homework(self, homework_id: UUID, *, coach_id: UUID | None, at: datetime) -> Homework:
         """Mark done once; completing an already-done item changes nothing and answers it as it is."""
