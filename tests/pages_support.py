@@ -22,6 +22,7 @@ from api.app import create_app
 from api.services import Services
 from coach_sessions.statuses import Role
 from tests import helpers
+from tests.factories import Family, hours, make_family, make_sessions, now_utc
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 
@@ -132,3 +133,37 @@ async def too_wide(page: Page) -> list[str]:
                 .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 10)"""
         )
     )
+
+
+# ----- fixtures and builders the page tests share (a test module imports the fixtures it uses) -----
+
+
+@pytest.fixture
+async def base_url(stack: helpers.Stack, pool: asyncpg.Pool) -> AsyncIterator[str]:
+    """The app under a real server, on the test stack."""
+    async with live_app(stack, pool) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+def row(page: Page, number: int):  # type: ignore[no-untyped-def]
+    """A session's row on the sessions page, by its number."""
+    return page.locator(f"li.session[data-session-number='{number}']")
+
+
+async def unresolved_family(pool: asyncpg.Pool) -> tuple[Family, list[UUID]]:
+    """#1 and #2 started hours ago and are unresolved (so #2 is locked by #1); #3 and #4 are days ahead."""
+    family = await make_family(pool)
+    now = now_utc()
+    ids = await make_sessions(
+        pool,
+        family,
+        [now - hours(50), now - hours(26), now + hours(72), now + hours(120)],
+        statuses=["pending", "pending", "scheduled", "scheduled"],
+    )
+    return family, ids

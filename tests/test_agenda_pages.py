@@ -3,7 +3,6 @@ Temporal and worker. Every answer the page renders is the API's own: the tests c
 GET /api/coach/agenda, ask the API about each enabled button, and read the outbox and the fake
 AiSensy for what the parent really got."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from coach_sessions.statuses import Role
 from coach_sessions.templates import render_text
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN_ID, Stack, auth, eventually
-from tests.pages_support import Console, chromium, live_app, open_page, serious_axe_violations, sign_in_link, too_wide
+from tests.pages_support import Console, base_url, browser, open_page, serious_axe_violations, sign_in_link, too_wide
 from tests.test_agenda import _coach_with_40_children
 
 PRIVATE = "still rushes, lost focus twice"
@@ -33,17 +32,7 @@ PREVIEW_ACTION = {
     "cancel": "cancel",
 }
 
-
-@pytest.fixture
-async def base_url(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[str]:
-    async with live_app(stack, pool) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
+__all__ = ["base_url", "browser"]  # fixtures (tests/pages_support.py)
 
 
 @dataclass

@@ -14,34 +14,16 @@ from coach_sessions.contracts import Actor, SessionAction, TransitionRequest
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.rules import callback_notice_due
 from coach_sessions.templates import COACH_CALLBACK_REQUESTED
+from tests.consent_support import request_cancel_sent
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import Stack, auth, eventually
 from tests.whatsapp_payloads import button_tap, cloud_envelope, post_signed
 
 
-async def _request_cancel(stack: Stack, family: Family, pool: asyncpg.Pool, session_id: UUID) -> str:
-    """A coach's request, once its p26 message is sent: the provider id the parent's taps quote."""
-    response = await stack.http.post(
-        "/api/sessions/request-cancel",
-        headers=auth(family.coach.id),
-        json={"sessionId": str(session_id), "reason": "Coach unwell"},
-    )
-    assert response.status_code == 202, response.text
-
-    async def sent() -> str | None:
-        return await pool.fetchval(
-            "SELECT o.provider_message_id FROM scheduled_sessions s"
-            " JOIN outbound_messages o ON o.id = s.cancellation_message_id WHERE s.id = $1 AND o.status = 'sent'",
-            session_id,
-        )
-
-    return await eventually(sent)  # type: ignore[no-any-return]
-
-
 async def _pending(stack: Stack, pool: asyncpg.Pool) -> tuple[Family, UUID, str]:
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(96)])
-    return family, session_id, await _request_cancel(stack, family, pool, session_id)
+    return family, session_id, await request_cancel_sent(stack, family, pool, session_id)
 
 
 async def _call_me(stack: Stack, family: Family, context_id: str, message_id: str | None = None) -> str:
@@ -150,7 +132,7 @@ async def test_a_new_request_gets_its_own_notice(stack: Stack, pool: asyncpg.Poo
         "/api/sessions/withdraw-cancel", headers=auth(family.coach.id), json={"sessionId": str(session_id)}
     )
     assert withdrawn.status_code == 200, withdrawn.text
-    second = await _request_cancel(stack, family, pool, session_id)
+    second = await request_cancel_sent(stack, family, pool, session_id)
     assert await _call_me(stack, family, second) == "signalled"
     await _settled(pool, session_id, taps=2)
     assert await _notices(stack, pool, session_id) == (2, 2)

@@ -20,10 +20,9 @@ from temporalio.worker import Worker
 from api.services.parent_replies import ParentReplyService
 from coach_sessions.contracts import Actor, ConsentDecision, ConsentInput, ParentReply
 from coach_sessions.repositories.inbound import InboundRepository
-from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import ConsentChoice, DecidedBy
-from coach_sessions.templates import CANCELLATION_REQUEST
 from coach_sessions.whatsapp_inbound import InboundReply
+from tests.consent_support import sent_request_message
 from tests.factories import Family, make_family, make_sessions, now_utc
 from workflows.consent import CancellationConsentWorkflow
 
@@ -79,26 +78,6 @@ async def test_a_parent_tap_after_a_forwarded_decision_does_not_replace_it(tempo
 # ----- matching a tap to a request ---------------------------------------------------------------------
 
 
-async def _request_message(pool: asyncpg.Pool, session_id: UUID, family: Family, provider_id: str) -> UUID:
-    async with pool.acquire() as conn:
-        message_id = await enqueue_message(
-            conn,
-            idempotency_key=f"test:{uuid4()}",
-            template_name=CANCELLATION_REQUEST,
-            destination=family.parent.phone,
-            user_name=family.parent.name,
-            template_params=["x"],
-            session_id=session_id,
-            child_id=family.child.id,
-        )
-        await conn.execute(
-            "UPDATE outbound_messages SET status = 'sent', sent_at = now(), provider_message_id = $2 WHERE id = $1",
-            message_id,
-            provider_id,
-        )
-    return message_id
-
-
 async def _pending_request(pool: asyncpg.Pool, session_id: UUID, message_id: UUID, count: int) -> None:
     await pool.execute(
         "UPDATE scheduled_sessions SET cancellation_status = 'pending', cancellation_message_id = $2,"
@@ -126,8 +105,8 @@ def _reply(family: Family, *, context: str | None) -> InboundReply:
 async def test_a_tap_on_a_superseded_request_never_decides_the_current_one(pool: asyncpg.Pool) -> None:
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() + timedelta(days=3)])
-    first = await _request_message(pool, session_id, family, f"wamid.first-{uuid4()}")
-    second = await _request_message(pool, session_id, family, f"wamid.second-{uuid4()}")
+    first = await sent_request_message(pool, session_id, family, f"wamid.first-{uuid4()}")
+    second = await sent_request_message(pool, session_id, family, f"wamid.second-{uuid4()}")
     await _pending_request(pool, session_id, second, count=2)  # request 1 was withdrawn; 2 awaits
     first_provider_id = await pool.fetchval("SELECT provider_message_id FROM outbound_messages WHERE id = $1", first)
     match = await InboundRepository(pool).record_reply(_reply(family, context=first_provider_id))
@@ -142,7 +121,7 @@ async def test_two_pending_requests_for_one_number_and_no_context_are_ambiguous(
     )
     for child_family in (family, Family(family.coach, family.parent, sibling.child)):
         [session_id] = await make_sessions(pool, child_family, [now_utc() + timedelta(days=3)])
-        message_id = await _request_message(pool, session_id, family, f"wamid.req-{uuid4()}")
+        message_id = await sent_request_message(pool, session_id, family, f"wamid.req-{uuid4()}")
         await _pending_request(pool, session_id, message_id, count=1)
     match = await InboundRepository(pool).record_reply(_reply(family, context=None))
     assert (match.kind, match.reason, match.session_id) == ("ignored", "ambiguous", None)

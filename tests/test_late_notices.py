@@ -7,32 +7,13 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from coach_sessions.repositories.inbound import InboundRepository
-from coach_sessions.repositories.outbox import enqueue_message
 from coach_sessions.statuses import ConsentChoice
-from coach_sessions.templates import CANCELLATION_ALREADY_DECIDED, CANCELLATION_REQUEST
+from coach_sessions.templates import CANCELLATION_ALREADY_DECIDED
 from coach_sessions.whatsapp_inbound import InboundReply
+from tests.consent_support import request_cancel_sent, sent_request_message
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import Stack, auth, eventually
 from tests.whatsapp_payloads import button_tap, cloud_envelope, post_signed
-
-
-async def _request_cancel(stack: Stack, family: Family, pool: asyncpg.Pool, session_id: UUID) -> str:
-    """A coach's request, once its p26 message is sent: the provider id the parent's taps quote."""
-    response = await stack.http.post(
-        "/api/sessions/request-cancel",
-        headers=auth(family.coach.id),
-        json={"sessionId": str(session_id), "reason": "Coach unwell"},
-    )
-    assert response.status_code == 202, response.text
-
-    async def sent() -> str | None:
-        return await pool.fetchval(
-            "SELECT o.provider_message_id FROM scheduled_sessions s"
-            " JOIN outbound_messages o ON o.id = s.cancellation_message_id WHERE s.id = $1 AND o.status = 'sent'",
-            session_id,
-        )
-
-    return await eventually(sent)  # type: ignore[no-any-return]
 
 
 async def _tap(stack: Stack, family: Family, text: str, context_id: str) -> str:
@@ -57,12 +38,12 @@ async def test_a_tap_on_a_withdrawn_request_leaves_the_new_requests_notice_alone
 ) -> None:
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(96)])
-    first = await _request_cancel(stack, family, pool, session_id)
+    first = await request_cancel_sent(stack, family, pool, session_id)
     withdrawn = await stack.http.post(
         "/api/sessions/withdraw-cancel", headers=auth(family.coach.id), json={"sessionId": str(session_id)}
     )
     assert withdrawn.status_code == 200, withdrawn.text
-    second = await _request_cancel(stack, family, pool, session_id)
+    second = await request_cancel_sent(stack, family, pool, session_id)
 
     assert await _tap(stack, family, "Approve", first) == "late"  # the old message: it decides nothing
     [old] = await _late_notices(pool, session_id)
@@ -99,23 +80,7 @@ async def test_a_tap_on_a_withdrawn_request_leaves_the_new_requests_notice_alone
 
 async def _request_message(pool: asyncpg.Pool, session_id: UUID, family: Family) -> tuple[UUID, str]:
     provider_id = f"wamid.req-{uuid4()}"
-    async with pool.acquire() as conn:
-        message_id = await enqueue_message(
-            conn,
-            idempotency_key=f"test:{uuid4()}",
-            template_name=CANCELLATION_REQUEST,
-            destination=family.parent.phone,
-            user_name=family.parent.name,
-            template_params=["x"],
-            session_id=session_id,
-            child_id=family.child.id,
-        )
-        await conn.execute(
-            "UPDATE outbound_messages SET status = 'sent', sent_at = now(), provider_message_id = $2 WHERE id = $1",
-            message_id,
-            provider_id,
-        )
-    return message_id, provider_id
+    return await sent_request_message(pool, session_id, family, provider_id), provider_id
 
 
 async def _pending_request(pool: asyncpg.Pool, session_id: UUID, message_id: UUID, count: int) -> None:

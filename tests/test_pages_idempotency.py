@@ -5,33 +5,21 @@ The answers the page sees are the API's own: a "lost" answer is the real one, fe
 on its way to the page (as a timeout or a dropped connection would)."""
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
-import pytest
 from playwright.async_api import Browser, Page, Request, Response, Route, expect
 
 from coach_sessions.statuses import Role
-from tests.factories import Family, hours, make_family, make_sessions, now_utc
+from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN_ID, Stack, eventually
-from tests.pages_support import chromium, live_app, open_page, sign_in_link
+from tests.pages_support import base_url, browser, open_page, row, sign_in_link, unresolved_family
 
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
-
-@pytest.fixture
-async def base_url(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[str]:
-    async with live_app(stack, pool) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
+__all__ = ["base_url", "browser"]  # fixtures (tests/pages_support.py)
 
 
 @dataclass
@@ -71,23 +59,6 @@ class Requests:
         return all(sent.status is not None for _, sent in self.sent)
 
 
-def row(page: Page, number: int):  # type: ignore[no-untyped-def]
-    return page.locator(f"li.session[data-session-number='{number}']")
-
-
-async def _family(pool: asyncpg.Pool) -> tuple[Family, list[UUID]]:
-    """#1 and #2 started and unresolved (#2 locked by #1); #3 and #4 are days ahead."""
-    family = await make_family(pool)
-    now = now_utc()
-    ids = await make_sessions(
-        pool,
-        family,
-        [now - hours(50), now - hours(26), now + hours(72), now + hours(120)],
-        statuses=["pending", "pending", "scheduled", "scheduled"],
-    )
-    return family, ids
-
-
 async def _events(pool: asyncpg.Pool, session_id: UUID) -> list[str]:
     rows = await pool.fetch(
         "SELECT event_type FROM learning_events WHERE session_id = $1 ORDER BY created_at", session_id
@@ -111,7 +82,7 @@ def _one_key(sent: list[Sent], copies: int = 2) -> str:
 async def test_a_double_click_on_each_dialog_is_applied_once(
     stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
 ) -> None:
-    family, ids = await _family(pool)
+    family, ids = await unresolved_family(pool)
     async with open_page(browser) as (page, console):
         requests = Requests(page)
         await page.goto(sign_in_link(base_url, family.coach.id))
@@ -179,7 +150,7 @@ async def _lose_the_first_answer(page: Page, pattern: str, method: str) -> list[
 async def test_a_retry_after_a_lost_answer_is_the_same_request(
     stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
 ) -> None:
-    family, ids = await _family(pool)
+    family, ids = await unresolved_family(pool)
     async with open_page(browser) as (page, console):
         requests = Requests(page)
         console.expected.update({"/api/sessions/complete", "/api/sessions"})
@@ -227,7 +198,7 @@ async def test_a_refusal_is_not_replayed_to_the_next_submission(
 ) -> None:
     """A key's outcome is kept, refusals too: once the API has answered, the next submission is a new
     request with a new key, so a rule that no longer holds (a lock lifted meanwhile) is asked again."""
-    family, ids = await _family(pool)
+    family, ids = await unresolved_family(pool)
     async with open_page(browser) as (page, console):
         requests = Requests(page)
         console.expected.add("/api/sessions/missed")

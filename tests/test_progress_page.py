@@ -4,7 +4,6 @@ add an observation; add a score; and the API's own 422 shown next to its field. 
 sees is the API's; each check reads the database or the API, at 1280 and 390 px, axe-core clean."""
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,22 +13,20 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.factories import Family, make_family
 from tests.helpers import Stack, auth
-from tests.pages_support import Console, chromium, live_app, open_page, serious_axe_violations, sign_in_link, too_wide
+from tests.pages_support import (
+    Console,
+    base_url,
+    browser,
+    open_page,
+    serious_axe_violations,
+    sign_in_link,
+    too_wide,
+)
 
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 WIDTHS = pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)], ids=["desktop", "phone"])
 
-
-@pytest.fixture
-async def base_url(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[str]:
-    async with live_app(stack, pool) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
+__all__ = ["base_url", "browser"]  # fixtures (tests/pages_support.py)
 
 
 def _coach_today(family: Family) -> str:
