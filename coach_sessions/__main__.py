@@ -62,7 +62,15 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_reembed(args.batch_size))
     else:
         settings = get_settings()
-        print(mint_token(settings.auth_jwt_secret, args.sub, Role(args.role), settings.auth_token_ttl))
+        print(
+            mint_token(
+                settings.auth_jwt_secret,
+                args.sub,
+                Role(args.role),
+                settings.auth_token_ttl,
+                max_ttl=settings.auth_token_max_ttl,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from coach_sessions.auth import DEFAULT_TOKEN_MAX_TTL
 from coach_sessions.rules import CALLBACK_NOTICE_WINDOW
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"
@@ -56,6 +57,14 @@ class Settings(BaseSettings):
 
     auth_jwt_secret: str = ""
     auth_token_ttl: Duration = timedelta(hours=12)
+    # The longest lifetime (exp - iat) a portal token may have; longer ones are refused, and not minted.
+    auth_token_max_ttl: Duration = DEFAULT_TOKEN_MAX_TTL
+    # An identity provider's access tokens (coach_sessions/provider_tokens.py): its JWKS (RS256/ES256),
+    # and/or a legacy HS256 secret (Supabase's project JWT secret). Both empty: no provider tokens.
+    auth_jwks_url: str = ""
+    auth_issuer: str = ""
+    auth_audience: str = "authenticated"  # Supabase's aud for signed-in users
+    auth_provider_jwt_secret: str = ""
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -125,6 +134,7 @@ class Settings(BaseSettings):
                 "AUTH_JWT_SECRET must be set (32+ characters) outside development; "
                 "`make run` generates one for local use"
             )
+        self._check_auth_settings()
         if self.working_hours_end <= self.working_hours_start:
             raise ValueError("WORKING_HOURS_END must be after WORKING_HOURS_START")
         if any(offset <= timedelta(0) for offset in self.session_reminders):
@@ -140,6 +150,28 @@ class Settings(BaseSettings):
         if "gemini" in (self.embedding_provider, self.brief_provider) and not self.gemini_api_key:
             raise ValueError("GEMINI_API_KEY must be set when EMBEDDING_PROVIDER or BRIEF_PROVIDER is gemini")
         return self
+
+    def _check_auth_settings(self) -> None:
+        if not timedelta(0) < self.auth_token_ttl <= self.auth_token_max_ttl:
+            raise ValueError("AUTH_TOKEN_TTL must be positive and at most AUTH_TOKEN_MAX_TTL")
+        if not (self.auth_jwks_url or self.auth_provider_jwt_secret):
+            return
+        # Without an issuer, any token the provider signs for any project of theirs would do.
+        if not self.auth_issuer.strip() or not self.auth_audience.strip():
+            raise ValueError(
+                "AUTH_ISSUER and AUTH_AUDIENCE must be set when AUTH_JWKS_URL or AUTH_PROVIDER_JWT_SECRET is"
+            )
+        # Keys fetched over plain HTTP could be swapped on the way: local servers only in development and tests.
+        if self.auth_jwks_url and self.app_env == "production" and not self.auth_jwks_url.startswith("https://"):
+            raise ValueError("AUTH_JWKS_URL must be an https:// URL outside development and test")
+        if self.auth_jwks_url and not self.auth_jwks_url.startswith(("https://", "http://")):
+            raise ValueError("AUTH_JWKS_URL must be an http(s):// URL")
+        if self.auth_provider_jwt_secret:
+            if len(self.auth_provider_jwt_secret) < 32:
+                raise ValueError("AUTH_PROVIDER_JWT_SECRET must be 32+ characters")
+            # One secret for both would let a provider token pass as a portal token's signature and back.
+            if self.auth_provider_jwt_secret == self.auth_jwt_secret:
+                raise ValueError("AUTH_PROVIDER_JWT_SECRET must differ from AUTH_JWT_SECRET")
 
 
 @lru_cache(maxsize=1)

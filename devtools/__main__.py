@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> None:
             subject, role = DEMO_ADMIN_ID, Role.ADMIN
         else:
             subject, role = asyncio.run(_demo_coach_id(args.demo_coach - 1)), Role.COACH
-        print(mint_token(settings.auth_jwt_secret, subject, role, settings.auth_token_ttl))
+        print(
+            mint_token(
+                settings.auth_jwt_secret, subject, role, settings.auth_token_ttl, max_ttl=settings.auth_token_max_ttl
+            )
+        )
 
 
 if __name__ == "__main__":
