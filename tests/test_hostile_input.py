@@ -155,11 +155,12 @@ async def test_a_real_zone_is_still_accepted(stack: Stack) -> None:
 
 async def test_a_token_whose_exp_is_a_string_is_401(stack: Stack, pool: asyncpg.Pool) -> None:
     family = await make_family(pool)
-    claims = {"sub": str(family.coach.id), "role": Role.COACH.value, "exp": "4102444800"}
+    issued = int(now_utc().timestamp())  # portal tokens need iat and live at most AUTH_TOKEN_MAX_TTL (24h)
+    claims = {"sub": str(family.coach.id), "role": Role.COACH.value, "iat": issued, "exp": str(issued + 3600)}
     token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
     response = await stack.http.get("/api/coach/children", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and response.json()["error"] == "unauthorized"
-    good = jwt.encode(claims | {"exp": 4102444800}, TEST_SECRET, algorithm="HS256")
+    good = jwt.encode(claims | {"exp": issued + 3600}, TEST_SECRET, algorithm="HS256")
     assert (await stack.http.get("/api/coach/children", headers={"Authorization": f"Bearer {good}"})).status_code == 200
 
 
