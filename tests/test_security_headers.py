@@ -192,12 +192,20 @@ async def test_the_policy_is_enforced_on_an_injected_handler(base_url: str, brow
 
 
 async def test_docs_renders_the_operations(base_url: str, browser: Browser) -> None:
+    """The operations list renders, and opening one and its "Try it out" (where Swagger UI draws
+    more) is refused nothing either: its styles need no 'unsafe-inline'."""
     async with open_page(browser) as (page, console):
+        await page.add_init_script(_RECORD_VIOLATIONS)
         await page.goto(f"{base_url}/docs")
         await expect(page.locator(".opblock").first).to_be_visible()
         assert await page.locator(".opblock").count() > 10
         # validatorUrl null: no badge, so nothing calls validator.swagger.io.
         assert await page.locator(".swagger-ui img[src*='validator']").count() == 0
+        await page.locator(".opblock-summary").first.click()
+        await expect(page.locator(".opblock-body").first).to_be_visible()
+        await page.get_by_role("button", name="Try it out").first.click()
+        await expect(page.locator(".opblock-body .execute").first).to_be_visible()
+        assert await _violations(page, console) == []
         assert console.unexpected() == []
 
 
