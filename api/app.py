@@ -13,6 +13,7 @@ from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi, operation_id
 from api.pages import install_pages
 from api.routes import agenda, briefs, enrollments, health, people, progress, sessions, slots, webhooks
+from api.security_headers import SecurityHeadersMiddleware
 from api.services import Services
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
@@ -67,9 +68,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     install_openapi(app)
 
-    # Added innermost first: the request context wraps the body cap, so a 413 carries a request id.
+    # Added innermost first: the request context wraps the body cap, so a 413 carries a request id;
+    # the security headers wrap both, so their 413 and 500 carry the headers too.
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     for module in (health, slots, sessions, agenda, webhooks, people, enrollments, progress, briefs):
         app.include_router(module.router)

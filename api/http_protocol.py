@@ -24,6 +24,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from api.errors import error_response
+from api.security_headers import STATIC_HEADERS
 from coach_sessions.errors import ErrorCode
 
 log = logging.getLogger("coach_sessions.api")
@@ -90,6 +91,9 @@ class HeadLimitProtocol(H11Protocol):
         headers = [
             *self.server_state.default_headers,
             *answer.raw_headers,
+            # Written here, below ASGI, so SecurityHeadersMiddleware never sees it (HSTS aside: the
+            # scheme behind a proxy is only known to uvicorn's ProxyHeadersMiddleware, above us).
+            *STATIC_HEADERS,
             (b"connection", b"close"),
             (b"x-request-id", request_id.encode()),
         ]
