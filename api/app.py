@@ -10,17 +10,36 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.oidc import install_sign_in_cookie, openid_client
 from api.openapi import install_openapi, operation_id
 from api.pages import install_pages
-from api.routes import agenda, briefs, enrollments, health, people, progress, sessions, slots, webhooks
+from api.routes import (
+    agenda,
+    briefs,
+    enrollments,
+    health,
+    me,
+    people,
+    progress,
+    sessions,
+    sign_in,
+    slots,
+    webhooks,
+)
 from api.security_headers import SecurityHeadersMiddleware
 from api.services import Services
 from coach_sessions.db import create_pool
 from coach_sessions.logging import configure_logging
+from coach_sessions.repositories.sign_in_sessions import OpenIdStateStore
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
 
 log = logging.getLogger("coach_sessions.api")
+
+
+def _serve(app: FastAPI, services: Services, settings: Settings) -> None:
+    app.state.services = services
+    app.state.openid = openid_client(settings, OpenIdStateStore(services.pool))
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -40,12 +59,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         )
         try:
             client = await connect(settings.temporal_address, settings.temporal_namespace)
-            app.state.services = Services.build(pool, client, settings)
+            _serve(app, Services.build(pool, client, settings), settings)
             reconciling = asyncio.create_task(app.state.services.reconciler.run(settings.reconcile_every))
             log.info("api started", extra={"temporal_address": settings.temporal_address})
             try:
                 yield
             finally:
+                await app.state.services.sign_in.aclose()
                 reconciling.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reconciling
@@ -63,18 +83,21 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.openid = None
     if services is not None:
-        app.state.services = services
+        _serve(app, services, settings)
     install_error_handlers(app)
     install_openapi(app)
 
     # Added innermost first: the request context wraps the body cap, so a 413 carries a request id;
-    # the security headers wrap both, so their 413 and 500 carry the headers too.
+    # the security headers wrap both, so their 413 and 500 carry the headers too. The sign-in cookie
+    # (Authlib's state marker) is innermost: only the routes read it.
+    install_sign_in_cookie(app, settings)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    for module in (health, slots, sessions, agenda, webhooks, people, enrollments, progress, briefs):
+    for module in (health, slots, sessions, agenda, webhooks, people, me, enrollments, progress, briefs, sign_in):
         app.include_router(module.router)
     install_pages(app)
     return app

@@ -3,14 +3,19 @@
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
+from api.services.sign_in import csrf_matches
+from api.session_cookie import CSRF_HEADER, SAFE_METHODS, same_origin, session_token
 from api.text_guard import refuse_unstorable_text
-from coach_sessions.auth import Principal, verify_token
+from coach_sessions.auth import Principal, unauthorized
 from coach_sessions.errors import DomainError, ErrorCode
 
 _bearer = HTTPBearer(auto_error=False)
+# Declared so that the OpenAPI document names the second way in; the cookie's name depends on
+# APP_ENV (api/session_cookie.py), so the value is read there, not from this scheme.
+_cookie = APIKeyCookie(name="__Host-coach_session", auto_error=False, description="A signed-in page's session.")
 
 
 async def get_services(request: Request) -> Services:  # async: a plain def would cost a thread hop per request
@@ -20,15 +25,28 @@ async def get_services(request: Request) -> Services:  # async: a plain def woul
 async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _declared_cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Principal:
-    """The caller, from the bearer token; then the one check on the text they send.
+    """The caller, from a bearer token or a page's session cookie; then the one check on the text they send.
 
     Every route that takes text is authenticated, so checking text here reaches all of them and keeps
-    the usual order: a caller without a valid token hears 401 before anything about their input.
+    the usual order: a caller without valid credentials hears 401 before anything about their input.
+    A bearer token wins over a cookie: it is what a client chose to send.
     """
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise DomainError(ErrorCode.UNAUTHORIZED, "A valid bearer token is required.")
-    principal = verify_token(request.app.state.settings.auth_jwt_secret, credentials.credentials)
+    services: Services = request.app.state.services
+    if credentials is not None:
+        if credentials.scheme.lower() != "bearer":
+            raise unauthorized()
+        principal = await services.sign_in.principal_for_bearer(credentials.credentials)
+    elif (token := session_token(request)) is not None:
+        live = await services.sign_in.live_session(token)
+        if request.method not in SAFE_METHODS and not (
+            csrf_matches(live.csrf_token, request.headers.get(CSRF_HEADER)) and same_origin(request, required=False)
+        ):
+            raise DomainError(ErrorCode.CSRF_FAILED, "This request did not come from a Coach Sessions page.")
+        principal = live.principal
+    else:
+        raise unauthorized()
     await refuse_unstorable_text(request)
     return principal
 

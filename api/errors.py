@@ -26,6 +26,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CSRF_FAILED: 403,
     ErrorCode.PARENT_CONSENT_REQUIRED: 403,
     ErrorCode.SESSION_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,

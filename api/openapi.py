@@ -22,7 +22,8 @@ from coach_sessions.errors import ErrorCode
 _DESCRIPTIONS = {
     400: "Malformed body (not JSON, not UTF-8, or not the expected shape).",
     401: "Missing, expired or invalid bearer token (or webhook signature).",
-    403: "Authenticated, but this role may not do this.",
+    403: "Authenticated, but this role may not do this (forbidden); or a signed-in page's unsafe request came "
+    "without its X-CSRF-Token or from another origin (csrf_failed).",
     404: "No such object, or it is not yours (the same answer for both).",
     409: "The session's state does not allow this now (or a coach acts inside the minimum notice), or another "
     "copy of this keyed request is still in progress (idempotency_key_in_progress: retry after Retry-After).",
@@ -40,6 +41,8 @@ AUTHENTICATED = (
     ErrorCode.INTERNAL_ERROR,
     ErrorCode.SERVICE_UNAVAILABLE,
 )
+# An unsafe method: a signed-in page's request also needs its CSRF token (api/session_cookie.py).
+AUTHENTICATED_WRITE = (*AUTHENTICATED, ErrorCode.CSRF_FAILED)
 JSON_BODY = (ErrorCode.MALFORMED_PAYLOAD, ErrorCode.PAYLOAD_TOO_LARGE)
 ADMIN_ONLY = (ErrorCode.FORBIDDEN,)
 # A route that takes an Idempotency-Key.

@@ -1,22 +1,59 @@
 """The coach pages (server-side templates + small static scripts) and the self-hosted API docs.
 
-The pages hold no data of their own: their scripts call the same JSON API as any client, with the
-bearer token kept in the tab's session storage. Nothing is fetched from a CDN.
+The pages hold no data of their own: their scripts call the same JSON API as any client, signed in by
+the page session's HttpOnly cookie (api/session_cookie.py) and sending its CSRF token, which the page
+carries in a meta tag. A page asked for without a live session sends the browser to sign in.
+Nothing is fetched from a CDN.
 """
 
 from pathlib import Path
+from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from api.session_cookie import session_token
+from coach_sessions.errors import DomainError
+from coach_sessions.repositories.sign_in_sessions import LiveSession
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 router = APIRouter(include_in_schema=False)
+
+
+class SignInRequired(Exception):
+    def __init__(self, path: str, *, ended: bool) -> None:
+        self.path = path
+        self.ended = ended
+
+
+async def page_session(request: Request) -> LiveSession:
+    token = session_token(request)
+    if token is None:
+        raise SignInRequired(request.url.path, ended=False)
+    try:
+        return await request.app.state.services.sign_in.live_session(token)  # type: ignore[no-any-return]
+    except DomainError:
+        raise SignInRequired(request.url.path, ended=True) from None
+
+
+async def _to_sign_in(request: Request, required: Exception) -> Response:
+    """303 to the sign-in page, which brings the browser back here afterwards (a #token= fragment
+    survives the redirect: browsers keep it when the Location has none)."""
+    assert isinstance(required, SignInRequired)
+    reason = "&reason=expired" if required.ended else ""
+    return RedirectResponse(f"/coach/sign-in?next={quote(required.path, safe='/')}{reason}", status_code=303)
+
+
+def page(request: Request, template: str, session: LiveSession, **context: object) -> HTMLResponse:
+    """A page with who is signed in, for the header and the scripts (role, name, CSRF token)."""
+    return templates.TemplateResponse(request, template, {"session": session, **context})
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -29,25 +66,20 @@ async def coach_home() -> RedirectResponse:
     return RedirectResponse("/coach/agenda")
 
 
-@router.get("/coach/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "sign_in.html", {"title": "Sign in"})
-
-
 @router.get("/coach/agenda", response_class=HTMLResponse)
-async def agenda_page(request: Request) -> HTMLResponse:
+async def agenda_page(request: Request, session: LiveSession = Depends(page_session)) -> HTMLResponse:
     """The coach's landing page: Needs you, Today, This week (GET /api/coach/agenda)."""
-    return templates.TemplateResponse(request, "agenda.html", {"title": "Agenda"})
+    return page(request, "agenda.html", session, title="Agenda")
 
 
 @router.get("/coach/sessions", response_class=HTMLResponse)
-async def sessions_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "sessions.html", {"title": "Sessions"})
+async def sessions_page(request: Request, session: LiveSession = Depends(page_session)) -> HTMLResponse:
+    return page(request, "sessions.html", session, title="Sessions")
 
 
 @router.get("/coach/children/{child_id}/progress", response_class=HTMLResponse)
-async def progress_page(request: Request, child_id: UUID) -> HTMLResponse:
-    return templates.TemplateResponse(request, "progress.html", {"title": "Progress", "child_id": str(child_id)})
+async def progress_page(request: Request, child_id: UUID, session: LiveSession = Depends(page_session)) -> HTMLResponse:
+    return page(request, "progress.html", session, title="Progress", child_id=str(child_id))
 
 
 @router.get("/favicon.ico")
@@ -66,4 +98,5 @@ async def docs(request: Request) -> HTMLResponse:
 
 def install_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(SignInRequired, _to_sign_in)
     app.include_router(router)

@@ -162,6 +162,11 @@ async def scale_at_rest(
     """Enroll ``children`` × 12 sessions (ENROLL_CONCURRENCY enrollments at a time), then wait until every
     session workflow is at rest: started (the server's visibility count) *and* through its first tasks
     (its calendar event synced, which the workflow does first). Memory is read as that count grows."""
+    await pool.execute(  # an admin token names an admin row (migration 0013)
+        "INSERT INTO admins (id, name, email) VALUES ($1, 'Bench Admin', 'bench.admin@example.com')"
+        " ON CONFLICT DO NOTHING",
+        stack_admin_id(),
+    )
     admin = {"Authorization": f"Bearer {token(secret, stack_admin_id(), Role.ADMIN)}"}
     db_before = await pool.fetchval("SELECT pg_database_size(current_database())")
     temporal_db = stack.root / "temporal.db"

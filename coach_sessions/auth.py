@@ -6,7 +6,7 @@ coach_sessions/provider_tokens.py. Both refuse with the one error below, so a 40
 
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,8 +37,11 @@ def is_numeric_date(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller, however they came in (docs/security.md, "Who is calling"); ``name`` is for display."""
+
     id: UUID
     role: Role
+    name: str = field(default="", compare=False)
 
     @property
     def is_admin(self) -> bool:

@@ -28,6 +28,8 @@ class ErrorCode:
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    # A signed-in page's unsafe request without its session's X-CSRF-Token, or from another origin.
+    CSRF_FAILED = "csrf_failed"
     SERVICE_UNAVAILABLE = "service_unavailable"
     # The action got no answer within the bound (no worker, a dependency down): it was not applied and
     # will not be applied later; retry (with the same Idempotency-Key, to be safe).

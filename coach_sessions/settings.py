@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Page sign-in with OpenID Connect (docs/security.md, "Signing in"): discovery at
+    # OIDC_ISSUER/.well-known/openid-configuration. Empty: no OpenID sign-in (development has its own page).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_provider_label: str = "Google"  # the sign-in button says "Sign in with <label>"
+    # The callback URL registered at the provider; empty: this API's /auth/callback as the request saw it.
+    oidc_redirect_url: str = ""
+    # A signed-in page's server session ends after this long without a request, and at the latest this
+    # long after sign-in, whatever happens.
+    session_idle_timeout: Duration = timedelta(hours=2)
+    session_max_age: Duration = timedelta(hours=12)
+
     # Providers: "local" keeps everything on this machine (clearly labelled), the others call the real APIs.
     calendar_provider: Literal["local", "google"] = "local"
     google_service_account_file: str = ""
@@ -135,6 +148,12 @@ class Settings(BaseSettings):
                 "`make run` generates one for local use"
             )
         self._check_auth_settings()
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER")
+        if self.app_env == "production" and self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("OIDC_ISSUER must be an https:// URL in production")
+        if not timedelta(minutes=1) <= self.session_idle_timeout <= self.session_max_age:
+            raise ValueError("SESSION_IDLE_TIMEOUT must be at least 1m and not longer than SESSION_MAX_AGE")
         if self.working_hours_end <= self.working_hours_start:
             raise ValueError("WORKING_HOURS_END must be after WORKING_HOURS_START")
         if any(offset <= timedelta(0) for offset in self.session_reminders):

@@ -24,12 +24,14 @@ from coach_sessions.models import EnrollmentPlan
 from coach_sessions.providers.calendar import CalendarProvider, build_calendar_provider
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import enrollment_workflow_id
 from devtools.demo_data import (
     CANCELLATION_REASONS,
     COACH_TIMEZONE,
     COACHES,
+    DEMO_ADMIN,
     DEMO_ADMIN_ID,
     DEMO_COACH_EMAILS,
     FAMILIES,
@@ -64,6 +66,7 @@ async def seed_demo(
     now = now or datetime.now(UTC)
     people = PeopleRepository(pool)
     created = await people.find_coach_by_email(DEMO_COACH_EMAILS[0]) is None
+    await PrincipalRepository(pool).add_admin(name=DEMO_ADMIN[0], email=DEMO_ADMIN[1], admin_id=DEMO_ADMIN_ID)
     coach_ids = []
     for name, email, phone in COACHES:
         coach = await people.find_coach_by_email(email) or await people.create_coach(

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 DEMO_ADMIN_ID = UUID("00000000-0000-4000-8000-00000000ad01")
+DEMO_ADMIN = ("Meera Admin", "meera.admin@example.org")  # (name, email): the programme's demo admin
 DEMO_COACH_EMAILS = ("asha.coach@example.org", "ravi.coach@example.org")
 # (name, email, WhatsApp number) of each demo coach, in the order of DEMO_COACH_EMAILS.
 COACHES = (

@@ -36,9 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """``TEST_DATABASE_URL`` if set (an existing server), else a throwaway embedded PostgreSQL."""
+    from tests.helpers import add_test_admin
+
     existing = os.environ.get("TEST_DATABASE_URL")
     if existing:
         asyncio.run(apply_migrations(existing))
+        asyncio.run(add_test_admin(existing))
         yield existing
         return
     tmp = Path(tempfile.mkdtemp(prefix="coach-sessions-test-"))
@@ -47,6 +50,7 @@ def database_url() -> Iterator[str]:
     try:
         dsn = asyncio.run(pg.ensure_database("coach_sessions_test"))
         asyncio.run(apply_migrations(dsn))
+        asyncio.run(add_test_admin(dsn))
         yield dsn
     finally:
         pg.stop()

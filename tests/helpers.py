@@ -58,6 +58,20 @@ def auth(subject: UUID, role: Role = Role.COACH) -> dict[str, str]:
 
 ADMIN_ID = UUID("00000000-0000-4000-8000-0000000000a1")
 ADMIN = {"Authorization": f"Bearer {token_for(ADMIN_ID, Role.ADMIN)}"}
+ADMIN_EMAIL = "test.admin@example.com"
+
+
+async def add_test_admin(dsn: str, admin_id: UUID = ADMIN_ID) -> None:
+    """An admin is a row now (migration 0013): the suite's admin token names this one."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO admins (id, name, email) VALUES ($1, 'Test Admin', $2) ON CONFLICT DO NOTHING",
+            admin_id,
+            ADMIN_EMAIL if admin_id == ADMIN_ID else f"admin-{admin_id}@example.com",
+        )
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager

@@ -106,7 +106,7 @@ async def open_page(browser: Browser, *, width: int = 1280, height: int = 900) -
 
 
 def sign_in_link(base_url: str, subject: UUID, role: Role = Role.COACH, path: str = "/coach/sessions") -> str:
-    """What `make run`'s banner prints: the token travels in the fragment, never to the server."""
+    """A development link: the fragment's portal token (never sent to a server) is traded for a session cookie."""
     return f"{base_url}{path}#token={helpers.token_for(subject, role)}"
 
 

@@ -1,21 +1,26 @@
-"""Every endpoint x {no token, expired, alg none, wrong key, wrong role, another coach's ids}: the documented
-401 / 403 / 404, with one body for "not yours" and "missing", and nothing changed by a refused call."""
+"""Every endpoint x {no token, expired, alg none, wrong key, nobody's subject, a role the row does not have,
+a forged or ended session cookie, wrong role, another coach's ids}, called with a bearer token and with a
+page's session cookie: the documented 401 / 403 / 404, with one body for every 401 and one for "not yours"
+and "missing", a cookie's unsafe request without its CSRF token refused, and nothing changed by a refused call."""
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 import jwt
 import pytest
 
 from coach_sessions.statuses import Role
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
-from tests.helpers import ADMIN, Stack, auth, token_for
+from tests.helpers import ADMIN_ID, Stack, auth, token_for
+from tests.sign_in_support import ORIGIN, page_client, sign_in
 
 
 @dataclass
@@ -101,7 +106,29 @@ def _bad_tokens(subject: UUID) -> dict[str, dict[str, str]]:
         "expired": {"Authorization": f"Bearer {token_for(subject, Role.ADMIN, ttl=timedelta(seconds=-5))}"},
         "alg none": {"Authorization": f"Bearer {_unsigned(claims)}"},
         "wrong key": {"Authorization": f"Bearer {jwt.encode(claims, 'another-key-' + 'z' * 40, algorithm='HS256')}"},
+        "nobody's subject": auth(uuid4()),  # signed with the right key, but no coach has this id
+        "a coach claiming admin": auth(subject, Role.ADMIN),  # the row is a coach's: the claim does not make an admin
+        "an admin claiming coach": auth(ADMIN_ID, Role.COACH),
+        "a forged session cookie": {"Cookie": "__Host-coach_session=" + "A" * 43, "Origin": ORIGIN},
     }
+
+
+Call = Callable[..., Awaitable[httpx.Response]]
+
+
+@asynccontextmanager
+async def _caller(stack: Stack, kind: str, subject: UUID, role: Role = Role.COACH) -> AsyncIterator[Call]:
+    """Requests as ``subject``: with a bearer token, or as a signed-in page does (cookie + CSRF token)."""
+    if kind == "bearer":
+
+        async def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            return await stack.http.request(method, url, headers=auth(subject, role), **kwargs)
+
+        yield call
+        return
+    async with page_client(stack.http) as client:
+        await sign_in(client, subject, role)
+        yield client.request
 
 
 async def _family_with_sessions(pool: asyncpg.Pool) -> tuple[Family, Ids]:
@@ -119,18 +146,20 @@ async def _snapshot(pool: asyncpg.Pool) -> tuple[int, ...]:
     return tuple(row)
 
 
+@pytest.mark.parametrize("kind", ["bearer", "cookie"])
 @pytest.mark.parametrize(("method", "path", "request_for", "who"), ENDPOINTS, ids=IDS)
 async def test_the_authorization_matrix(
-    stack: Stack, pool: asyncpg.Pool, method: str, path: str, request_for: Request, who: str
+    stack: Stack, pool: asyncpg.Pool, kind: str, method: str, path: str, request_for: Request, who: str
 ) -> None:
     family, ids = await _family_with_sessions(pool)
     other_coach = (await make_family(pool)).coach.id
     before = await _snapshot(pool)
+    url = _url(path, ids)
 
-    # 401, one body, whatever is wrong with the token
+    # 401, one body, whatever is wrong with the token or the cookie
     bodies = set()
     for case, headers in _bad_tokens(family.coach.id).items():
-        response = await stack.http.request(method, _url(path, ids), headers=headers, **request_for(ids))
+        response = await stack.http.request(method, url, headers=headers, **request_for(ids))
         assert response.status_code == 401, (case, response.text)
         assert response.headers["WWW-Authenticate"] == "Bearer"
         bodies.add(response.text)
@@ -138,21 +167,32 @@ async def test_the_authorization_matrix(
 
     # 403 for the wrong role
     if who == "admin":
-        response = await stack.http.request(method, _url(path, ids), headers=auth(family.coach.id), **request_for(ids))
-        assert response.status_code == 403, response.text
+        async with _caller(stack, kind, family.coach.id) as call:
+            response = await call(method, url, **request_for(ids))
+        assert response.status_code == 403, response.text  # forbidden (DELETE: parent_consent_required)
     if who == "coach-only":
-        response = await stack.http.request(method, _url(path, ids), headers=ADMIN, **request_for(ids))
-        assert response.status_code == 403, response.text
+        async with _caller(stack, kind, ADMIN_ID, Role.ADMIN) as call:
+            response = await call(method, url, **request_for(ids))
+        assert response.status_code == 403 and response.json()["error"] == "forbidden", response.text
 
     # another coach's ids: the same 404 as ids that do not exist
     if path.startswith("/api/sessions") and (who != "admin" or method == "DELETE"):  # admin-only: 403 first
-        foreign = await stack.http.request(method, _url(path, ids), headers=auth(other_coach), **request_for(ids))
         missing_ids = Ids(uuid4(), uuid4(), uuid4(), uuid4(), uuid4())
-        missing = await stack.http.request(
-            method, _url(path, missing_ids), headers=auth(other_coach), **request_for(missing_ids)
-        )
+        async with _caller(stack, kind, other_coach) as call:
+            foreign = await call(method, url, **request_for(ids))
+            missing = await call(method, _url(path, missing_ids), **request_for(missing_ids))
         assert foreign.status_code == missing.status_code == 404, (foreign.text, missing.text)
         assert foreign.json() == missing.json()
+
+    # a signed-in page's unsafe request needs its CSRF token, and the page's own origin
+    if kind == "cookie" and method != "GET":
+        caller = ADMIN_ID if who == "admin" else family.coach.id
+        async with page_client(stack.http) as client:
+            await sign_in(client, caller, Role.ADMIN if who == "admin" else Role.COACH)
+            csrf = client.headers.pop("X-CSRF-Token")
+            for headers in ({}, {"X-CSRF-Token": "x" * 43}, {"X-CSRF-Token": csrf, "Origin": "https://evil.example"}):
+                response = await client.request(method, url, headers=headers, **request_for(ids))
+                assert response.status_code == 403 and response.json()["error"] == "csrf_failed", response.text
 
     assert await _snapshot(pool) == before
 

@@ -37,10 +37,12 @@ async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: s
     async with open_page(browser) as (page, console):
         await page.goto(sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
-        # the token moved into session storage and out of the address bar
+        # the token was traded for a session cookie no script can read, and left the address bar
         assert "#" not in page.url and "token" not in page.url
-        stored = await page.evaluate("() => sessionStorage.getItem('coachSessionsToken')")
-        assert stored and stored.startswith("eyJ")
+        stored = await page.evaluate("() => [sessionStorage.length, localStorage.length, document.cookie]")
+        assert stored == [0, 0, ""], stored
+        (cookie,) = [c for c in await page.context.cookies() if c["name"].endswith("coach_session")]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["secure"], cookie
         await page.evaluate("() => { window.__noReload = true; }")
 
         # #2 is locked by #1: a lock icon (SVG: no emoji font needed) with the blocking session named
@@ -218,7 +220,7 @@ async def test_admin_link_and_coach_filter(pool: asyncpg.Pool, base_url: str, br
     admin = UUID("00000000-0000-4000-8000-0000000000a1")
     async with open_page(browser) as (page, console):
         await page.goto(sign_in_link(base_url, admin, Role.ADMIN))
-        await expect(page.locator("#who")).to_have_text("Signed in as admin")
+        await expect(page.locator("#who")).to_have_text("Signed in as Test Admin (admin)")
         await expect(page.get_by_role("heading", name=first.child.name)).to_be_visible()
         await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
         await page.get_by_label("Coach").select_option(str(second.coach.id))
@@ -235,22 +237,23 @@ async def test_admin_link_and_coach_filter(pool: asyncpg.Pool, base_url: str, br
         _clean(console)
 
 
-async def test_sign_in_page_takes_a_pasted_token_and_bad_tokens_return_there(
+async def test_a_page_without_a_session_asks_to_sign_in_and_a_bad_link_says_so(
     pool: asyncpg.Pool, base_url: str, browser: Browser
 ) -> None:
     family, _ = await unresolved_family(pool)
     async with open_page(browser) as (page, console):
-        await page.goto(f"{base_url}/coach/sessions")  # no token: off to the sign-in page
-        await expect(page).to_have_url(f"{base_url}/coach/sign-in?next=%2Fcoach%2Fsessions")
-        await page.get_by_label("Bearer token (JWT)").fill(sign_in_link(base_url, family.coach.id).split("#token=")[1])
-        await page.get_by_role("button", name="Sign in").click()
+        await page.goto(f"{base_url}/coach/sessions")  # no session: off to the sign-in page, and back after
+        await expect(page).to_have_url(f"{base_url}/coach/sign-in?next=/coach/sessions")
+        await page.goto(sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
         await page.get_by_role("button", name="Sign out").click()
         await expect(page.locator("#sign-in-reason")).to_have_text("You signed out.")
+        await page.goto(f"{base_url}/coach/sessions")  # signed out on the server: the page asks again
+        await expect(page).to_have_url(f"{base_url}/coach/sign-in?next=/coach/sessions")
 
-        console.expected.add("/api/coaches")  # the forged token's 401
-        await page.get_by_label("Bearer token (JWT)").fill("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImNvYWNoIn0.x")
-        await page.get_by_role("button", name="Sign in").click()
+        console.expected.add("/auth/token")  # the forged token's 401
+        forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4Iiwicm9sZSI6ImNvYWNoIn0.x"
+        await page.goto(f"{base_url}/coach/sessions#token={forged}")
         await expect(page.locator("#sign-in-reason")).to_contain_text("not valid")
         _clean(console)
 

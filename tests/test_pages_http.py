@@ -2,14 +2,23 @@
 
 from uuid import uuid4
 
+import asyncpg
+
+from tests.factories import make_family
 from tests.helpers import Stack
+from tests.sign_in_support import signed_in
 
 
-async def test_pages_and_assets_are_served_locally(stack: Stack) -> None:
-    for path in ("/coach/agenda", "/coach/sessions", "/coach/sign-in", f"/coach/children/{uuid4()}/progress", "/docs"):
+async def test_pages_and_assets_are_served_locally(stack: Stack, pool: asyncpg.Pool) -> None:
+    pages = ("/coach/agenda", "/coach/sessions", "/coach/sign-in", f"/coach/children/{uuid4()}/progress", "/docs")
+    async with signed_in(stack.http, (await make_family(pool)).coach.id) as browser:
+        for path in pages:
+            r = await browser.get(path)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+            assert "cdn." not in r.text and "unpkg" not in r.text, path
+    for path in pages[:2]:  # no session: sign in first, then back here
         r = await stack.http.get(path)
-        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
-        assert "cdn." not in r.text and "unpkg" not in r.text, path
+        assert (r.status_code, r.headers["location"]) == (303, f"/coach/sign-in?next={path}"), path
     docs = (await stack.http.get("/docs")).text
     assert "/static/vendor/swagger-ui-bundle.js" in docs and "/static/vendor/swagger-ui.css" in docs
     for asset in ("/static/vendor/swagger-ui-bundle.js", "/static/vendor/chart.umd.min.js", "/static/coach.js"):

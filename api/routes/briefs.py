@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 
 from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
-from api.openapi import AUTHENTICATED, JSON_BODY, errors
+from api.openapi import AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import CreateLearningEvent
 from coach_sessions.contracts import SessionBrief
 from coach_sessions.errors import ErrorCode
@@ -39,7 +39,7 @@ async def session_prep(
     "/learning-events",
     status_code=status.HTTP_201_CREATED,
     response_model=LearningEventRecord,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED),
 )
 async def add_learning_event(
     body: CreateLearningEvent,

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from api.deps import AdminPrincipal, ServicesDep
-from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
+from api.openapi import ADMIN_ONLY, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import CreateEnrollment, EnrollmentCreated
 from coach_sessions.errors import ErrorCode
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
     response_model=EnrollmentCreated,
     responses={
         200: {"model": EnrollmentCreated, "description": "The same enrollment was posted before"},
-        **errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, ErrorCode.NOT_FOUND, ErrorCode.ENROLLMENT_EXISTS),
+        **errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ADMIN_ONLY, ErrorCode.NOT_FOUND, ErrorCode.ENROLLMENT_EXISTS),
     },
 )
 async def create_enrollment(

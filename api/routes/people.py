@@ -6,13 +6,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
-from api.openapi import ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import ChildList, CoachList, CreateChild, CreateCoach, CreateParent
 from coach_sessions.errors import ErrorCode
 from coach_sessions.models import Child, Coach, Parent
 
 router = APIRouter(prefix="/api", tags=["people"])
-ADMIN_WRITE = (*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY)
+ADMIN_WRITE = (*AUTHENTICATED_WRITE, *JSON_BODY, *ADMIN_ONLY)
 
 
 @router.post("/coaches", status_code=201, response_model=Coach, responses=errors(*ADMIN_WRITE, ErrorCode.CONFLICT))

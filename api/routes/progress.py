@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from api.deps import CurrentPrincipal, IdempotencyKey, ServicesDep
-from api.openapi import AUTHENTICATED, JSON_BODY, errors
+from api.openapi import AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import CreateAssessment, CreateHomework
 from coach_sessions.errors import ErrorCode
 from coach_sessions.models import Assessment, Homework
@@ -19,7 +19,11 @@ router = APIRouter(prefix="/api", tags=["progress"])
     status_code=status.HTTP_201_CREATED,
     response_model=Assessment,
     responses=errors(
-        *AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED
+        *AUTHENTICATED_WRITE,
+        *JSON_BODY,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.SESSION_NOT_FOUND,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ),
 )
 async def create_assessment(
@@ -45,7 +49,11 @@ async def create_assessment(
     status_code=status.HTTP_201_CREATED,
     response_model=Homework,
     responses=errors(
-        *AUTHENTICATED, *JSON_BODY, ErrorCode.NOT_FOUND, ErrorCode.SESSION_NOT_FOUND, ErrorCode.IDEMPOTENCY_KEY_REUSED
+        *AUTHENTICATED_WRITE,
+        *JSON_BODY,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.SESSION_NOT_FOUND,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ),
 )
 async def create_homework(
@@ -66,7 +74,9 @@ async def create_homework(
 
 
 @router.post(
-    "/homework/{homework_id}/complete", response_model=Homework, responses=errors(*AUTHENTICATED, ErrorCode.NOT_FOUND)
+    "/homework/{homework_id}/complete",
+    response_model=Homework,
+    responses=errors(*AUTHENTICATED_WRITE, ErrorCode.NOT_FOUND),
 )
 async def complete_homework(homework_id: UUID, principal: CurrentPrincipal, services: ServicesDep) -> Homework:
     """Mark homework done (``homework_completed`` event). Completing it again changes nothing."""

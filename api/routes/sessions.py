@@ -12,7 +12,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import AdminPrincipal, CurrentPrincipal, IdempotencyKey, ServicesDep
 from api.message_bodies import MessagePreview, MessagePreviewBody
-from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, JSON_BODY, errors
+from api.openapi import ACTION, ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import (
     CancelSession,
     CompleteSession,
@@ -102,7 +102,7 @@ async def read_session(principal: CurrentPrincipal, services: ServicesDep, sessi
     tags=SESSIONS,
     response_model=MessagePreview,
     responses=errors(
-        *AUTHENTICATED,
+        *AUTHENTICATED_WRITE,
         *JSON_BODY,
         ErrorCode.SESSION_NOT_FOUND,
         ErrorCode.INVALID_STATUS,
@@ -126,7 +126,7 @@ async def preview_parent_message(
     "/complete",
     tags=SESSIONS,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *STARTED),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ACTION, *STARTED),
 )
 async def complete_session(
     body: CompleteSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
@@ -148,7 +148,7 @@ async def complete_session(
     "/missed",
     tags=SESSIONS,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *STARTED),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ACTION, *STARTED),
 )
 async def mark_missed(
     body: MarkMissed, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
@@ -172,7 +172,7 @@ async def mark_missed(
     "",
     tags=SESSIONS,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *MOVE, ErrorCode.TIME_IN_PAST),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ACTION, *MOVE, ErrorCode.TIME_IN_PAST),
 )
 async def reschedule_session(
     body: RescheduleSession, principal: CurrentPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None
@@ -202,7 +202,7 @@ QUERY_FORM = "The query form: prefer the body (a query string is logged by proxi
     tags=SESSIONS,
     response_model=SessionEnvelope,
     responses=errors(
-        *AUTHENTICATED, *JSON_BODY, *ACTION, ErrorCode.PARENT_CONSENT_REQUIRED, ErrorCode.CANCELLATION_PENDING
+        *AUTHENTICATED_WRITE, *JSON_BODY, *ACTION, ErrorCode.PARENT_CONSENT_REQUIRED, ErrorCode.CANCELLATION_PENDING
     ),
 )
 async def cancel_session(
@@ -257,7 +257,7 @@ def _cancel_target(body: CancelSession | None, session_id: UUID | None, reason: 
     tags=CONSENT,
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, *MOVE, ErrorCode.FORBIDDEN),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ACTION, *MOVE, ErrorCode.FORBIDDEN),
 )
 async def request_cancellation(
     body: RequestCancellation,
@@ -278,7 +278,7 @@ async def request_cancellation(
     "/withdraw-cancel",
     tags=CONSENT,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ACTION, ErrorCode.NO_CANCELLATION_PENDING),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ACTION, ErrorCode.NO_CANCELLATION_PENDING),
 )
 async def withdraw_cancellation(
     body: WithdrawCancellation,
@@ -298,7 +298,7 @@ async def withdraw_cancellation(
     "/decide-cancel",
     tags=CONSENT,
     response_model=SessionEnvelope,
-    responses=errors(*AUTHENTICATED, *JSON_BODY, *ADMIN_ONLY, *ACTION, ErrorCode.NO_CANCELLATION_PENDING),
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ADMIN_ONLY, *ACTION, ErrorCode.NO_CANCELLATION_PENDING),
 )
 async def decide_cancellation(
     body: DecideCancellation, principal: AdminPrincipal, services: ServicesDep, idempotency_key: IdempotencyKey = None

@@ -16,7 +16,9 @@ from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
 from api.services.reconciler import WorkflowReconciler
 from api.services.sessions import SessionService, utc_now
+from api.services.sign_in import SignInService
 from api.services.slots import SlotService
+from coach_sessions.provider_tokens import ProviderTokenVerifier
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.agenda import AgendaRepository
 from coach_sessions.repositories.briefs import BriefRepository
@@ -25,9 +27,11 @@ from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.learning_events import LearningEventRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.repositories.progress import ProgressRepository
 from coach_sessions.repositories.reconciliations import ReconciliationRepository
 from coach_sessions.repositories.sessions import SessionRepository
+from coach_sessions.repositories.sign_in_sessions import SignInSessionRepository
 from coach_sessions.settings import Settings
 
 
@@ -47,6 +51,7 @@ class Services:
     briefs: BriefService
     learning_events: LearningEventService
     reconciler: WorkflowReconciler
+    sign_in: SignInService
 
     @classmethod
     def build(
@@ -98,5 +103,11 @@ class Services:
             briefs=BriefService(session_repo, BriefRepository(pool), temporal, settings.temporal_task_queue),
             learning_events=LearningEventService(
                 LearningEventRepository(pool), people_repo, session_repo, temporal, settings.temporal_task_queue
+            ),
+            sign_in=SignInService(
+                PrincipalRepository(pool),
+                SignInSessionRepository(pool),
+                settings,
+                ProviderTokenVerifier.from_settings(settings),
             ),
         )

@@ -3,9 +3,9 @@
 // exactly as its can_* flags say; after an action the agenda is read again.
 "use strict";
 (() => {
-  if (!Coach.requireSignIn()) return;
+  if (!Coach.ready()) return;
   const { api, el, formatWhen } = Coach;
-  const isAdmin = (Coach.claims() || {}).role === "admin";
+  const isAdmin = Coach.isAdmin();
   const status = document.getElementById("agenda-status");
   const select = document.getElementById("coach-filter");
   let timezone = "UTC";
@@ -52,7 +52,6 @@
     if (!answer.ok) { status.textContent = answer.data.detail || "Could not load the agenda."; return; }
     const a = answer.data;
     timezone = a.timezone;
-    Coach.signedInAs(a.coach_name);
     status.textContent = `Today is ${a.today}; times in ${a.timezone}.`;
     const today = new Set(a.today_sessions.map((s) => s.id));
     fill("needs-you", a.needs_you, "Nothing needs you: every past session is resolved.", true);

@@ -1,56 +1,50 @@
-// Shared by the coach pages: the token (URL fragment → this tab's session storage), JSON API calls,
-// a status line, and a tiny DOM builder that only ever sets text (never HTML) from data.
+// Shared by the coach pages: the page session (an HttpOnly cookie this script never sees, and the CSRF
+// token the server put in a meta tag), JSON API calls, a status line, and a tiny DOM builder that only
+// ever sets text (never HTML) from data.
 "use strict";
 const Coach = (() => {
-  const KEY = "coachSessionsToken";
+  const csrfToken = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const role = () => document.body.dataset.role || "";
+  const isAdmin = () => role() === "admin";
 
-  function takeTokenFromFragment() {
-    const params = new URLSearchParams(location.hash.slice(1));
-    const token = params.get("token");
-    if (token) {
-      sessionStorage.setItem(KEY, token);
-      history.replaceState(null, "", location.pathname + location.search); // the token leaves the address bar
-    }
-  }
-
-  const token = () => sessionStorage.getItem(KEY);
-
-  function claims() {
-    try {
-      const part = token().split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      return JSON.parse(atob(part));
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function signOut(reason) {
-    sessionStorage.removeItem(KEY);
+  function goSignIn(reason) {
     const next = encodeURIComponent(location.pathname);
     location.assign(`/coach/sign-in?next=${next}` + (reason ? `&reason=${encodeURIComponent(reason)}` : ""));
   }
 
-  function requireSignIn() {
-    if (!token() || !claims()) {
-      signOut("");
-      return false;
+  // A development or test link carries a portal token in the fragment (#token=…), which is never sent
+  // to a server: trade it for a session cookie, take it out of the address bar, and open the page.
+  async function exchangeFragmentToken() {
+    const token = new URLSearchParams(location.hash.slice(1)).get("token");
+    if (!token) return false;
+    history.replaceState(null, "", location.pathname + location.search);
+    const response = await fetch("/auth/token", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }),
+    }).catch(() => null);
+    if (!response || !response.ok) {
+      location.replace("/coach/sign-in?reason=bad_token");
+      return true;
     }
+    const onSignIn = location.pathname === "/coach/sign-in";
+    const next = (document.getElementById("sign-in-next") || { dataset: {} }).dataset.next;
+    location.replace(onSignIn ? (next || "/coach/agenda") : location.pathname + location.search);
     return true;
   }
 
   // Every answer as {ok, status, data}; refusals keep the API's sentence in data.detail.
   async function api(method, path, body, extraHeaders) {
-    const headers = { Authorization: `Bearer ${token()}`, ...extraHeaders };
+    const headers = { "X-CSRF-Token": csrfToken(), ...extraHeaders };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
-      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(path, { method, headers, credentials: "same-origin",
+                                      body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       return { ok: false, status: 0, data: { detail: "The service cannot be reached; try again." } };
     }
     let data = null;
     try { data = await response.json(); } catch (e) { data = { detail: `HTTP ${response.status}` }; }
-    if (response.status === 401) signOut("Your sign-in has expired or the token is not valid.");
+    if (response.status === 401) goSignIn("expired");
     return { ok: response.ok, status: response.status, data };
   }
 
@@ -129,12 +123,6 @@ const Coach = (() => {
     return svg;
   }
 
-  // A page that read the signed-in coach's name (the agenda's answer, the coach list) says it.
-  function signedInAs(name) {
-    const who = document.getElementById("who");
-    if (who && name && (claims() || {}).role !== "admin") who.textContent = `Signed in as ${name}`;
-  }
-
   // The zone as people say it ("IST", "EST"), not "GMT+5:30": English locales know different
   // abbreviations (en-GB has no IST), so the first that has a name wins; else the GMT offset.
   function zoneLabel(iso, timezone) {
@@ -161,15 +149,10 @@ const Coach = (() => {
       .format(new Date(iso));
   }
 
+  // True when the page is about to be replaced (a token link being exchanged): its script waits.
+  const leaving = location.hash.includes("token=");
   function init() {
-    takeTokenFromFragment();
-    const who = claims();
-    if (who && document.getElementById("who")) {
-      document.getElementById("who").textContent = who.role === "admin" ? "Signed in as admin" : "Signed in as coach";  // until a page knows the name
-      const out = document.getElementById("sign-out");
-      out.hidden = false;
-      out.addEventListener("click", () => signOut("You signed out."));
-    }
+    if (leaving) exchangeFragmentToken();
     const status = document.getElementById("toast");
     if (status) status.addEventListener("click", () => { status.textContent = ""; });
     for (const button of document.querySelectorAll("dialog [data-close]")) {
@@ -178,5 +161,7 @@ const Coach = (() => {
   }
 
   init();
-  return { api, keyedSender, token, claims, toast, el, icon, signedInAs, formatWhen, localDate, requireSignIn, signOut, KEY };
+  // A page's script runs only when it is signed in and staying (not trading a #token= link).
+  const ready = () => !leaving && role() !== "";
+  return { api, keyedSender, role, isAdmin, ready, toast, el, icon, formatWhen, localDate };
 })();

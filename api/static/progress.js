@@ -4,7 +4,7 @@
 // API and redraw the page from its next answer.
 "use strict";
 (() => {
-  if (!Coach.requireSignIn()) return;
+  if (!Coach.ready()) return;
   const { api, el, formatWhen, keyedSender, localDate, toast } = Coach;
   const childId = document.getElementById("child-name").dataset.childId;
   const COLOURS = ["#4338ca", "#c2410c", "#15803d", "#b91c1c", "#6d28d9"];

@@ -4,9 +4,9 @@
 // box filters the children by name.
 "use strict";
 (() => {
-  if (!Coach.requireSignIn()) return;
+  if (!Coach.ready()) return;
   const { api, el, formatWhen } = Coach;
-  const isAdmin = (Coach.claims() || {}).role === "admin";
+  const isAdmin = Coach.isAdmin();
   const coaches = new Map();
   const children = new Map();
 
@@ -17,7 +17,7 @@
     const coachAnswer = await api("GET", "/api/coaches");
     if (!coachAnswer.ok) return failLoad(coachAnswer);
     for (const coach of coachAnswer.data.coaches) coaches.set(coach.id, coach);
-    if (!isAdmin && coachAnswer.data.coaches.length === 1) Coach.signedInAs(coachAnswer.data.coaches[0].name);
+
     if (isAdmin) setUpFilter();
     await loadChildren();
   }

@@ -30,7 +30,7 @@ from tests.fakes.aisensy import FakeAiSensy
 from tests.fakes.google_calendar import FakeGoogleCalendar
 from tests.fakes.service_account import service_account_file
 from tests.faults.procs import PYTHON, Postgres, Process, free_port, poll, port_open, temporal_process
-from tests.helpers import TEST_SECRET
+from tests.helpers import TEST_SECRET, add_test_admin
 
 DATABASE = "coach_sessions_faults"
 TASK_QUEUE = "faults"
@@ -41,6 +41,7 @@ def make_pg_template(directory: Path) -> Path:
     postgres = Postgres(directory / "pg")
     dsn = postgres.start(DATABASE)
     asyncio.run(apply_migrations(dsn))
+    asyncio.run(add_test_admin(dsn))
     postgres.stop_cleanly()
     return directory / "pg"
 
@@ -99,6 +100,7 @@ class Cluster:
         self.temporal.start()  # boots while Postgres is initialised
         self.dsn = await asyncio.to_thread(self.postgres.start, DATABASE, template=pg_template)
         await apply_migrations(self.dsn)
+        await add_test_admin(self.dsn)
         await self.wait_temporal()
         env = {
             **os.environ,
