@@ -38,9 +38,13 @@ WEBHOOK_SECRET = "webhook-secret-for-tests"
 def test_settings(task_queue: str, **overrides: Any) -> Settings:
     """No minimum notice by default (many tests act on sessions starting within hours); the notice,
     reminders and nudges are tested on their own (test_minimum_notice.py, test_session_reminders.py)."""
-    defaults: dict[str, Any] = {"coach_min_notice": timedelta(0), "session_reminders": [], "pending_nudge_max": 0}
+    defaults: dict[str, Any] = {
+        "app_env": "test",
+        "coach_min_notice": timedelta(0),
+        "session_reminders": [],
+        "pending_nudge_max": 0,
+    }
     return Settings(
-        app_env="test",
         auth_jwt_secret=TEST_SECRET,
         temporal_task_queue=task_queue,
         aisensy_webhook_secret=WEBHOOK_SECRET,

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
-from authlib.integrations.base_client.errors import OAuthError
+from authlib.common.errors import AuthlibBaseError
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse, Response
 from httpx import HTTPError
+from joserfc.errors import JoseError
 
 from api.pages import templates
 from api.services import Services
@@ -97,8 +98,14 @@ async def openid_sign_in(request: Request, next: str | None = None) -> Response:
     settings = request.app.state.settings
     redirect_uri = settings.oidc_redirect_url or str(request.url_for("openid_callback"))
     try:
+        # OpenID Discovery 4.3: the document must name the issuer we were configured with, else
+        # another server's document (a mistyped URL, a proxy) would choose whose ID tokens we trust.
+        issuer = (await client.load_server_metadata()).get("issuer", "")
+        if str(issuer).rstrip("/") != settings.oidc_issuer.rstrip("/"):
+            log.error("openid discovery names another issuer", extra={"issuer": str(issuer)[:200]})
+            return _to_sign_in("unavailable")
         return await client.authorize_redirect(request, redirect_uri)  # type: ignore[no-any-return]
-    except (HTTPError, OAuthError, ValueError):
+    except (HTTPError, AuthlibBaseError, ValueError):
         log.warning("openid provider unreachable at sign-in")  # discovery failed: no personal data here
         return _to_sign_in("unavailable")
 
@@ -111,8 +118,10 @@ async def openid_callback(request: Request) -> Response:
     next_page = safe_next(request.session.pop("next", None))
     try:
         token = await client.authorize_access_token(request)
-    except OAuthError as error:  # a tampered or replayed state, a refused code, a bad ID token, "access_denied"
-        log.info("openid sign-in refused", extra={"reason": error.error})
+    except (AuthlibBaseError, JoseError) as error:
+        # a tampered or replayed state, a refused code, "access_denied", an ID token with another issuer,
+        # audience or nonce, or a bad signature: the browser is told sign-in failed, nothing is created
+        log.info("openid sign-in refused", extra={"reason": type(error).__name__})
         return _to_sign_in("failed", next_page)
     except HTTPError:
         log.warning("openid provider unreachable at callback")
