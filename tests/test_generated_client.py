@@ -180,7 +180,7 @@ async def test_a_generated_client_parses_every_answer_into_typed_models(
     assert prep is not None
 
     # Refusals of every kind, each in its own class.
-    someone_else = generated.client(stack, token_for(uuid4()))
+    someone_else = generated.client(stack, token_for((await make_family(pool)).coach.id))
     hidden = await _call(call, "sessions", "read_sessions", someone_else, m.SessionNotFoundError, session_id=ids[0])
     assert hidden.error == "session_not_found"
     invalid = await _call(call, "sessions", "read_sessions", coach_client, m.ValidationError)

@@ -62,6 +62,15 @@ def test_every_operation_declares_the_statuses_it_can_answer(document: dict[str,
                 assert {HTTP_STATUS[code] for code in codes} == {int(status)}, (method, path, status)
 
 
+def test_every_unsafe_authenticated_operation_and_only_those_can_answer_csrf_failed(document: dict[str, Any]) -> None:
+    """A page's session cookie comes with every request; its CSRF token is checked on unsafe methods only."""
+    for method, path, operation in _operations(document):
+        if not operation.get("security"):
+            continue
+        declared = codes_of(document, operation["responses"]["403"]) if "403" in operation["responses"] else set()
+        assert ("csrf_failed" in declared) == (method.upper() not in ("GET", "HEAD", "OPTIONS")), (method, path)
+
+
 def test_each_route_names_its_own_codes_not_the_whole_table(document: dict[str, Any]) -> None:
     """/complete cannot answer enrollment_exists, nor its 503 brief_unavailable."""
     complete = document["paths"]["/api/sessions/complete"]["post"]["responses"]

@@ -61,7 +61,8 @@ def _assert_headers(answer: httpx.Response, *, hsts: bool = False) -> None:
 async def test_every_kind_of_answer_carries_the_headers(server: str) -> None:
     async with httpx.AsyncClient(base_url=server, timeout=10.0) as http:
         answers = {
-            "page": await http.get("/coach/agenda"),
+            "page": await http.get("/coach/sign-in"),
+            "redirect to sign in": await http.get("/coach/agenda"),
             "docs": await http.get("/docs"),
             "json": await http.get("/healthz"),
             "static": await http.get("/static/coach.js"),
@@ -74,6 +75,7 @@ async def test_every_kind_of_answer_carries_the_headers(server: str) -> None:
     statuses = {kind: answer.status_code for kind, answer in answers.items()}
     assert statuses == {
         "page": 200,
+        "redirect to sign in": 303,
         "docs": 200,
         "json": 200,
         "static": 200,
