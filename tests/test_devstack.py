@@ -228,7 +228,12 @@ def test_banner_links_to_the_sign_in_page_and_prints_one_curl_token(monkeypatch:
     from devtools import devstack
 
     minted: list[str] = []
-    monkeypatch.setattr(devstack, "mint_token", lambda who: minted.append(who) or "header.payload.signature")
+
+    def mint_token(who: str) -> str:
+        minted.append(who)
+        return "header.payload.signature"
+
+    monkeypatch.setattr(devstack, "mint_token", mint_token)
     monkeypatch.setattr(devstack.httpx, "get", lambda *a, **kw: httpx.Response(200))
     args = argparse.Namespace(api_port=8123, temporal_ui_port=8233, data_dir=Path(".data"))
     text = devstack.banner(args, {"TEMPORAL_ADDRESS": "127.0.0.1:7233", "AISENSY_WEBHOOK_SECRET": "x"})
