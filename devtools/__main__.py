@@ -1,7 +1,7 @@
 """Development command line: ``python -m devtools seed-demo | mint-token --demo-coach [N] | --demo-admin |
-sign-webhook BODY``. The production commands (``migrate``, ``reembed``, ``mint-token --sub``) are
+sign-webhook BODY``. The production commands (``migrate``, ``reembed``, ``add-admin``, ``mint-token --sub``) are
 ``python -m coach_sessions``'s, which imports nothing from here (devtools/ is absent from the Docker image).
-``make run`` loads the demo data and prints the demo tokens itself; ``make token`` prints the first coach's."""
+``make run`` loads the demo data and prints the first demo coach's token itself; ``make token`` prints it again."""
 
 import argparse
 import asyncio

@@ -5,9 +5,10 @@
 (``APP_ENV=development``; JWT and webhook secrets kept in ``.data/`` so tokens survive restarts), starts the
 embedded PostgreSQL (``.data/pg``) unless ``DATABASE_URL`` is set, then hands the processes to honcho: the
 Temporal dev server (``.data/temporal.db``) unless ``TEMPORAL_ADDRESS`` is set, a watch on PostgreSQL, the
-worker after ``prestart`` (wait, migrate, load the demo data), the API after ``wait``, and ``banner`` (URLs
-and demo tokens once the API answers). honcho prefixes their output and stops them all on Ctrl-C or as
-soon as any one exits; PostgreSQL is stopped last, here.
+worker after ``prestart`` (wait, migrate, load the demo data), the API after ``wait``, and ``banner`` (URLs,
+the development sign-in page, and a demo coach's API token for curl, once the API answers). honcho
+prefixes their output and stops them all on Ctrl-C or as soon as any one exits; PostgreSQL is stopped
+last, here.
 
 ``python -m devtools.devstack exec -- CMD ...`` runs one command with the same environment, starting (or
 joining) the embedded PostgreSQL when ``DATABASE_URL`` is unset: ``make migrate|worker|api|token``.
@@ -160,18 +161,18 @@ def banner(args: argparse.Namespace, env: Mapping[str, str]) -> str:
                 ready = httpx.get(f"{api}/readyz", timeout=2, trust_env=False).status_code
                 assert ready == 200
     ui = f"Temporal UI  http://{HOST}:{args.temporal_ui_port}" if args.temporal_ui_port else "Temporal    "
-    coach, admin = mint_token("--demo-coach"), mint_token("--demo-admin")
+    coach = mint_token("--demo-coach")  # for curl only: the pages sign in on the sign-in page, not by URL
     return "\n".join(
         [
             "\nCoach Sessions is running. Ctrl-C stops everything.\n",
             f"  API docs     {api}/docs" + ("" if ready == 200 else f"  (GET /readyz answered {ready})"),
             f"  {ui}  (server at {env['TEMPORAL_ADDRESS']})",
             f"  Data         {args.data_dir}/",
-            f"  Coach page   {api}/coach/agenda#token={coach}",
-            f"  Admin page   {api}/coach/agenda#token={admin}",
-            f"  Coach token  {coach}",
-            "               (send it as `Authorization: Bearer <token>`)",
-            f"  Admin token  {admin}",
+            f"  Sign in      {api}/coach/sign-in",
+            "               (development sign-in: pick a demo coach or the demo admin)",
+            f"  API token (curl)  {coach}",
+            "               (the first demo coach's; send it as `Authorization: Bearer <token>`;",
+            "               another: `make -s token`, or `python -m devtools mint-token --demo-admin`)",
             f"  Webhook key  AISENSY_WEBHOOK_SECRET={env.get('AISENSY_WEBHOOK_SECRET') or '(unset: webhooks refused)'}",
             "\nIf any one process (worker, API, Temporal, PostgreSQL) dies, the whole stack stops;",
             "`make run` starts it again, with the data kept.\n",

@@ -200,16 +200,19 @@ def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None
     try:
         for line in launcher.stdout:  # ends if the stack stops (the banner gives up after 90 s)
             output.append(line)
-            if "Coach token" in line:
+            if "API token (curl)" in line:
                 token = line.split()[-1]
                 break
         else:
             pytest.fail("no banner:\n" + "".join(output))
+        assert f"http://127.0.0.1:{api_port}/coach/sign-in" in "".join(output)
+        assert "#token=" not in "".join(output)  # the pages sign in on the sign-in page, not by URL
         with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", trust_env=False, timeout=5) as http:
             assert http.get("/readyz").status_code == 200
             children = http.get("/api/coach/children", headers={"Authorization": f"Bearer {token}"})
             assert children.status_code == 200, children.text
             assert len(children.json()["children"]) == 2  # the first demo coach's
+            assert http.get("/coach/sign-in").status_code == 200
         assert len(_processes_mentioning(str(data_dir))) >= 5  # the check below can see the stack
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
@@ -217,3 +220,24 @@ def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None
     assert _processes_mentioning(str(data_dir)) == [], "".join(output) + rest
     assert all(port_is_free(port) for port in (api_port, temporal_port, ui_port))
     assert (data_dir / "dev-jwt-secret").exists() and (data_dir / "temporal.db").exists()
+
+
+def test_banner_links_to_the_sign_in_page_and_prints_one_curl_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from devtools import devstack
+
+    minted: list[str] = []
+
+    def mint_token(who: str) -> str:
+        minted.append(who)
+        return "header.payload.signature"
+
+    monkeypatch.setattr(devstack, "mint_token", mint_token)
+    monkeypatch.setattr(devstack.httpx, "get", lambda *a, **kw: httpx.Response(200))
+    args = argparse.Namespace(api_port=8123, temporal_ui_port=8233, data_dir=Path(".data"))
+    text = devstack.banner(args, {"TEMPORAL_ADDRESS": "127.0.0.1:7233", "AISENSY_WEBHOOK_SECRET": "x"})
+    assert "  Sign in      http://127.0.0.1:8123/coach/sign-in" in text.splitlines()
+    assert "  API token (curl)  header.payload.signature" in text.splitlines()
+    assert minted == ["--demo-coach"]  # one token, the first demo coach's
+    assert "#token=" not in text and "Coach page" not in text and "Admin page" not in text

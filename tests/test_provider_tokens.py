@@ -6,10 +6,8 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import uuid4
 
@@ -17,13 +15,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import ValidationError
 
 from coach_sessions.auth import UNAUTHORIZED_DETAIL
 from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.provider_tokens import ProviderIdentity, ProviderTokenVerifier
 from coach_sessions.settings import Settings
+from tests.jwks_support import JwksServer
 
 ISSUER = "https://project-ref.supabase.co/auth/v1"
 AUDIENCE = "authenticated"
@@ -31,52 +29,6 @@ PROVIDER_SECRET = "supabase-legacy-jwt-secret-" + "z" * 40
 RSA_A = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 RSA_B = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_A = ec.generate_private_key(ec.SECP256R1())
-
-
-def _jwk(private_key: Any, kid: str) -> dict[str, Any]:
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        jwk: dict[str, Any] = dict(RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True))  # type: ignore[arg-type]
-        return jwk | {"kid": kid, "alg": "RS256", "use": "sig"}
-    jwk = dict(ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True))  # type: ignore[arg-type]
-    return jwk | {"kid": kid, "alg": "ES256", "use": "sig"}
-
-
-class JwksServer:
-    """Serves ``document`` at /.well-known/jwks.json and counts the requests it answers."""
-
-    def __init__(self) -> None:
-        self.document: dict[str, Any] = {"keys": []}
-        self.requests = 0
-        self.delay = 0.0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                time.sleep(outer.delay)  # this server's own thread: slow answers let requests overlap
-                body = json.dumps(outer.document).encode()
-                self.send_response(200 if self.path == "/.well-known/jwks.json" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def publish(self, *keys: tuple[Any, str]) -> None:
-        self.document = {"keys": [_jwk(key, kid) for key, kid in keys]}
-
-    def stop(self) -> None:
-        """Down: the port refuses connections from now on."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._server.server_close()
 
 
 class Clock:
