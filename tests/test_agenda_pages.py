@@ -304,7 +304,7 @@ async def test_the_agenda_of_40_children_renders_in_under_300_ms(
         await page.goto(sign_in_link(base_url, family.coach.id, path="/coach/agenda"))
         for load in range(3):
             if load:
-                await page.reload()  # the token is in the tab's session storage now
+                await page.reload()  # signed in by the session cookie now
             await expect(page.locator("#needs-you li.agenda-row")).to_have_count(40)
             figures.append(await page.evaluate("() => performance.getEntriesByName('agenda')[0].duration"))
         _clean(console)
