@@ -383,6 +383,9 @@ class CreateLearningEvent(Body):
         ),
     ] = Field(default_factory=dict, alias="eventData", max_length=30)
     # The text the brief's search reads (full text at once, by vector within seconds).
+    # pattern: the schema says what stripping means (a blank content is refused), as Name does.
     content: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(_no_nul)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=r"\S"),
+        AfterValidator(_no_nul),
     ]

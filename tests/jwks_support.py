@@ -4,6 +4,7 @@ tests/test_provider_tokens.py (the verifier alone) and tests/test_provider_beare
 import json
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -55,3 +56,23 @@ class JwksServer:
         if self._thread.is_alive():
             self._server.shutdown()
             self._server.server_close()
+
+
+@dataclass(frozen=True)
+class FromNow:
+    """A NumericDate this many seconds from when the test runs (not from collection: the suite runs for
+    minutes, and "600 s from now" at collection was already in the past when its test ran)."""
+
+    seconds: int
+    text: bool = False  # as a string, which RFC 7519 does not allow
+
+    def __repr__(self) -> str:
+        return f"now{self.seconds:+d}s" + (" as text" if self.text else "")
+
+
+def resolve(claims: dict[str, Any]) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        name: (str(now + v.seconds) if v.text else now + v.seconds) if isinstance(v, FromNow) else v
+        for name, v in claims.items()
+    }

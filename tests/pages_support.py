@@ -111,6 +111,15 @@ def sign_in_link(base_url: str, subject: UUID, role: Role = Role.COACH, path: st
     return f"{base_url}{path}#token={helpers.token_for(subject, role)}"
 
 
+async def goto_signed_in(page: Page, link: str) -> None:
+    """Open a ``sign_in_link`` and wait until the page it names is loaded signed in: the link is a
+    sign-in page that trades its token and replaces itself, so a test acting right after ``goto``
+    would race that second load."""
+    await page.goto(link)
+    await page.wait_for_function("() => document.body && document.body.dataset.role")
+    await page.wait_for_load_state("load")
+
+
 async def serious_axe_violations(page: Page) -> list[dict[str, Any]]:
     # Evaluated through the DevTools protocol, not added as a <script>: the pages' CSP (script-src
     # 'self') refuses inline scripts, and the test must not loosen it to look at the page.

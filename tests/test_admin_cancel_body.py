@@ -124,8 +124,9 @@ async def test_a_coach_sending_the_body_is_refused_as_before(stack: Stack, pool:
         "DELETE", "/api/sessions", headers=auth(coach_id), json={"sessionId": str(session_id), "reason": "Unwell"}
     )
     assert response.status_code == 403 and response.json()["error"] == "parent_consent_required"
+    someone_else = (await make_family(pool)).coach.id
     foreign = await stack.http.request(
-        "DELETE", "/api/sessions", headers=auth(uuid4()), json={"sessionId": str(session_id), "reason": "Unwell"}
+        "DELETE", "/api/sessions", headers=auth(someone_else), json={"sessionId": str(session_id), "reason": "Unwell"}
     )
     assert foreign.status_code == 404
     assert await _state(pool, session_id) == before

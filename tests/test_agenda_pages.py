@@ -18,7 +18,16 @@ from coach_sessions.statuses import Role
 from coach_sessions.templates import render_text
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN_ID, Stack, auth, eventually
-from tests.pages_support import Console, base_url, browser, open_page, serious_axe_violations, sign_in_link, too_wide
+from tests.pages_support import (
+    Console,
+    base_url,
+    browser,
+    goto_signed_in,
+    open_page,
+    serious_axe_violations,
+    sign_in_link,
+    too_wide,
+)
 from tests.test_agenda import _coach_with_40_children
 
 PRIVATE = "still rushes, lost focus twice"
@@ -106,7 +115,7 @@ async def test_the_agenda_shows_what_needs_the_coach_with_the_apis_own_buttons(
     async with open_page(browser, width=width, height=height) as (page, console):
         calls: list[str] = []
         page.on("request", lambda r: calls.append(urlsplit(r.url).path) if "/api/" in r.url else None)
-        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
         await expect(agenda_row(page, "needs-you", week.old)).to_be_visible()
         assert calls == ["/api/coach/agenda"]  # one API call loads the agenda
 
@@ -186,7 +195,7 @@ async def test_the_parent_reads_the_preview_and_never_the_private_notes(
 ) -> None:
     week = await _week(stack, pool)
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
         row = agenda_row(page, "needs-you", week.pending)
         await row.get_by_role("button", name="Complete").click()
         dialog = page.locator("#complete-dialog")
@@ -250,7 +259,7 @@ async def test_reschedule_shows_the_current_time_beside_the_new_one(
 ) -> None:
     week = await _week(stack, pool)
     async with open_page(browser, width=390, height=844) as (page, console):
-        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
         row = page.locator(f"#week li.agenda-row[data-session-id='{week.awaiting}']")
         await expect(row).to_be_visible()
         sessions = await page.locator("#week li.agenda-row").evaluate_all("rows => rows.map(r => r.dataset.sessionId)")
@@ -278,7 +287,7 @@ async def test_reschedule_shows_the_current_time_beside_the_new_one(
 async def test_an_admin_chooses_the_coach(stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
     week = await _week(stack, pool)
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/agenda"))
         await expect(page.locator("#agenda-status")).to_have_text("Choose a coach to see their agenda.")
         await page.get_by_label("Coach").select_option(str(week.coach.coach.id))
         await expect(agenda_row(page, "needs-you", week.pending)).to_be_visible()
@@ -301,7 +310,7 @@ async def test_the_agenda_of_40_children_renders_in_under_300_ms(
     family, _ = await _coach_with_40_children(pool)
     figures = []
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, family.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id, path="/coach/agenda"))
         for load in range(3):
             if load:
                 await page.reload()  # signed in by the session cookie now
@@ -318,7 +327,7 @@ async def test_on_a_phone_the_status_message_spans_the_width_and_stays_short(
     """It was squeezed to 195 by 159 px (centred from the middle of the screen) over the buttons."""
     week = await _week(stack, pool)
     async with open_page(browser, width=390, height=844) as (page, console):
-        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
         refused = page.locator("#today button[aria-disabled='true'], #week button[aria-disabled='true']").first
         await refused.focus()
         await page.keyboard.press("Enter")  # a greyed button says its reason in the status message
@@ -337,7 +346,7 @@ async def test_the_header_names_the_signed_in_coach(
     """It said "Signed in as coach"; the agenda's one answer carries the coach's name."""
     week = await _week(stack, pool)
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
         await expect(page.locator("#who")).to_have_text(f"Signed in as {week.coach.coach.name}")
         await page.goto(f"{base_url}/coach/sessions")
         await expect(page.locator("#who")).to_have_text(f"Signed in as {week.coach.coach.name}")
@@ -350,7 +359,7 @@ async def test_times_name_the_zone_as_people_say_it(
     """A Kolkata coach read "GMT+5:30" after each time; "IST" now."""
     week = await _week(stack, pool)
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
+        await goto_signed_in(page, sign_in_link(base_url, week.coach.coach.id, path="/coach/agenda"))
         when = page.locator("#needs-you .when").first
         await expect(when).to_contain_text(" IST")
         texts = await page.locator(".when").all_text_contents()

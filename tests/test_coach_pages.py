@@ -1,6 +1,8 @@
 """The coach pages in headless Chromium against the app over real HTTP, real Postgres, the Temporal test
 server and worker: sign-in link, the seven buttons' flows, the dashboard's chart, /docs, axe-core."""
 
+import http.server
+import threading
 from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from tests.pages_support import (
     Console,
     base_url,
     browser,
+    goto_signed_in,
     open_page,
     row,
     serious_axe_violations,
@@ -35,7 +38,7 @@ def _clean(console: Console) -> None:
 async def test_sessions_page_flows(stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
     family, ids = await unresolved_family(pool)
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
         # the token was traded for a session cookie no script can read, and left the address bar
         assert "#" not in page.url and "token" not in page.url
@@ -160,7 +163,7 @@ async def test_dashboard_chart_matches_the_api(
     api = (await stack.http.get(f"/api/children/{family.child.id}/progress", headers=auth(family.coach.id))).json()
     async with open_page(browser) as (page, console):
         # from the sessions page, through the gray profile button
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await row(page, 1).get_by_role("link", name=f"Progress of {family.child.name}").click()
         await expect(page.locator("#child-name")).to_have_text(f"{family.child.name}: progress")
         points = await page.evaluate(
@@ -191,7 +194,9 @@ async def test_dashboard_chart_matches_the_api(
 async def test_dashboard_empty_state(pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
     family = await make_family(pool)
     async with open_page(browser, width=390, height=844) as (page, console):
-        await page.goto(sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress"))
+        await goto_signed_in(
+            page, sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress")
+        )
         await expect(page.locator("#scores-empty")).to_have_text("No scores yet — add one below.")
         await expect(page.locator("#events-empty")).to_be_visible()
         assert await too_wide(page) == []
@@ -202,7 +207,7 @@ async def test_accessibility_and_phone_width(pool: asyncpg.Pool, base_url: str, 
     family, _ = await unresolved_family(pool)
     for width, height in ((1280, 900), (390, 844)):
         async with open_page(browser, width=width, height=height) as (page, console):
-            await page.goto(sign_in_link(base_url, family.coach.id))
+            await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
             await expect(row(page, 4)).to_be_visible()
             assert await serious_axe_violations(page) == [], width
             assert await too_wide(page) == [], width
@@ -219,7 +224,7 @@ async def test_admin_link_and_coach_filter(pool: asyncpg.Pool, base_url: str, br
     await make_sessions(pool, second, [now_utc() + hours(30)])
     admin = UUID("00000000-0000-4000-8000-0000000000a1")
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, admin, Role.ADMIN))
+        await goto_signed_in(page, sign_in_link(base_url, admin, Role.ADMIN))
         await expect(page.locator("#who")).to_have_text("Signed in as Test Admin (admin)")
         await expect(page.get_by_role("heading", name=first.child.name)).to_be_visible()
         await expect(page.get_by_role("heading", name=second.child.name)).to_be_visible()
@@ -244,7 +249,7 @@ async def test_a_page_without_a_session_asks_to_sign_in_and_a_bad_link_says_so(
     async with open_page(browser) as (page, console):
         await page.goto(f"{base_url}/coach/sessions")  # no session: off to the sign-in page, and back after
         await expect(page).to_have_url(f"{base_url}/coach/sign-in?next=/coach/sessions")
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
         await page.get_by_role("button", name="Sign out").click()
         await expect(page.locator("#sign-in-reason")).to_have_text("You signed out.")
@@ -305,7 +310,7 @@ async def test_prep_renders_the_real_brief_with_its_cited_sources(
     brief = answer.json()
     assert brief["session_focus"]["text"] and brief["sources"]
     async with open_page(browser) as (page, console):
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await row(page, 3).get_by_role("button", name="Prep").click()
         panel = page.locator("#prep-dialog [data-brief]")
         await expect(panel.locator("[data-focus]")).to_contain_text(brief["session_focus"]["text"])
@@ -314,3 +319,46 @@ async def test_prep_renders_the_real_brief_with_its_cited_sources(
         await expect(panel.locator(f"#source-{first_source['id']}")).to_contain_text(first_source["text"][:40])
         await expect(page.locator("#prep-title")).to_contain_text("session 3")
         _clean(console)
+
+
+@pytest.mark.parametrize(
+    ("host", "answer"),
+    [("127.0.0.1", "csrf_failed"), ("localhost", "unauthorized")],
+    ids=["another origin of the same site", "another site"],
+)
+async def test_a_form_posted_from_another_origin_changes_nothing(
+    pool: asyncpg.Pool, base_url: str, browser: Browser, host: str, answer: str
+) -> None:
+    """The signed-in coach opens another origin's page whose form posts to the API. Another site: the
+    browser does not send the SameSite=Lax cookie (401). Another port of the same host is the same site,
+    so the cookie goes along, and the missing CSRF token stops it (403)."""
+    family, ids = await unresolved_family(pool)
+    form = (
+        f'<!doctype html><html lang="en"><title>elsewhere</title><form method="post" '
+        f'action="{base_url}/api/sessions/complete"><input name="sessionId" value="{ids[0]}">'
+        '<button type="submit">Win a prize</button></form></html>'
+    ).encode()
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(form)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((host, 0), Elsewhere)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        async with open_page(browser) as (page, _console):
+            await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
+            await expect(row(page, 1)).to_be_visible()
+            await page.goto(f"http://{host}:{server.server_port}/")
+            await page.get_by_role("button", name="Win a prize").click()
+            await expect(page.locator("body")).to_contain_text(f'"error":"{answer}"')
+    finally:
+        server.shutdown()
+    assert await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", ids[0]) == "pending"

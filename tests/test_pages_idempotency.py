@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, Request, Response, Route, expect
 from coach_sessions.statuses import Role
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.helpers import ADMIN_ID, Stack, eventually
-from tests.pages_support import base_url, browser, open_page, row, sign_in_link, unresolved_family
+from tests.pages_support import base_url, browser, goto_signed_in, open_page, row, sign_in_link, unresolved_family
 
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -85,7 +85,7 @@ async def test_a_double_click_on_each_dialog_is_applied_once(
     family, ids = await unresolved_family(pool)
     async with open_page(browser) as (page, console):
         requests = Requests(page)
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
 
         await row(page, 1).get_by_role("button", name="Complete").click()
@@ -155,7 +155,7 @@ async def test_a_retry_after_a_lost_answer_is_the_same_request(
         requests = Requests(page)
         console.expected.update({"/api/sessions/complete", "/api/sessions"})
         dropped = await _lose_the_first_answer(page, "**/api/sessions/complete", "POST")
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
 
         await row(page, 1).get_by_role("button", name="Complete").click()
@@ -202,7 +202,7 @@ async def test_a_refusal_is_not_replayed_to_the_next_submission(
     async with open_page(browser) as (page, console):
         requests = Requests(page)
         console.expected.add("/api/sessions/missed")
-        await page.goto(sign_in_link(base_url, family.coach.id))
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id))
         await expect(row(page, 4)).to_be_visible()
         await row(page, 1).get_by_role("button", name="Missed").click()
         missed = page.locator("#missed-dialog")
@@ -231,7 +231,7 @@ async def test_an_admins_ten_clicks_on_cancel_are_one_cancellation(
     [session_id] = await make_sessions(pool, family, [now_utc() + hours(30)])
     async with open_page(browser) as (page, console):
         requests = Requests(page)
-        await page.goto(sign_in_link(base_url, ADMIN_ID, Role.ADMIN))
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN))
         await page.get_by_label("Coach").select_option(str(family.coach.id))
         mine = page.locator(f"#child-{family.child.id} li.session[data-session-number='1']")
         await mine.get_by_role("button", name="Cancel").click()

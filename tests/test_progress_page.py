@@ -17,6 +17,7 @@ from tests.pages_support import (
     Console,
     base_url,
     browser,
+    goto_signed_in,
     open_page,
     serious_axe_violations,
     sign_in_link,
@@ -38,7 +39,9 @@ def _days_from_today(family: Family, n: int) -> str:
 
 
 async def _open(page: Page, base_url: str, family: Family) -> None:
-    await page.goto(sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress"))
+    await goto_signed_in(
+        page, sign_in_link(base_url, family.coach.id, path=f"/coach/children/{family.child.id}/progress")
+    )
     await expect(page.locator("#child-name")).to_have_text(f"{family.child.name}: progress")
 
 

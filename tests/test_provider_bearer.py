@@ -21,7 +21,7 @@ from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.statuses import Role
 from tests.factories import make_family
 from tests.helpers import api_client, token_for
-from tests.jwks_support import JwksServer
+from tests.jwks_support import FromNow, JwksServer, resolve
 
 ISSUER = "https://project-ref.supabase.co/auth/v1"
 AUDIENCE = "authenticated"
@@ -190,8 +190,8 @@ async def test_nobody_known_is_the_same_401_as_a_forged_portal_token(
     [
         {"aud": "another-audience"},
         {"iss": "https://other-project.supabase.co/auth/v1"},
-        {"exp": int(time.time()) - 120},  # expired beyond the leeway
-        {"nbf": int(time.time()) + 600},  # not valid yet
+        {"exp": FromNow(-120)},  # expired beyond the leeway
+        {"nbf": FromNow(600)},  # not valid yet
         {"role": "anon"},  # Supabase's public key's token, not a person
         {"is_anonymous": True},
     ],
@@ -203,7 +203,7 @@ async def test_a_bad_claim_is_the_same_401(
     coach = (await make_family(pool)).coach
     reference = await _forged_portal_401(http, coach.id)
     assert (await _me(http, _rs256(sub=str(coach.id), email=coach.email))).status_code == 200  # the control
-    _same_401(await _me(http, _rs256(sub=str(coach.id), email=coach.email, **overrides)), reference)
+    _same_401(await _me(http, _rs256(sub=str(coach.id), email=coach.email, **resolve(overrides))), reference)
 
 
 async def test_a_rotated_key_is_taken_without_rebuilding_the_app_and_the_retired_one_refused(

@@ -21,7 +21,7 @@ from devtools.demo_data import DEMO_COACH_EMAILS, FAMILIES
 from tests import helpers
 from tests.demo_support import demo_stack, own_pool
 from tests.helpers import Stack, eventually, real_server
-from tests.pages_support import chromium, open_page, sign_in_link
+from tests.pages_support import chromium, goto_signed_in, open_page, sign_in_link
 
 pytestmark = pytest.mark.skipif(not os.environ.get("UPDATE_SCREENSHOTS"), reason="set UPDATE_SCREENSHOTS=1")
 __all__ = ["demo_stack", "own_pool"]  # fixtures
@@ -52,7 +52,7 @@ async def test_screenshots(demo_stack: Stack, own_pool: asyncpg.Pool) -> None:
             async with open_page(browser, width=width, height=height) as (page, console):
                 # The landing page: the agenda (Needs you, Today, This week), then the Complete dialog
                 # with its private notes, the parent's message and the WhatsApp preview.
-                await page.goto(sign_in_link(base_url, coach_id, path="/coach/agenda"))
+                await goto_signed_in(page, sign_in_link(base_url, coach_id, path="/coach/agenda"))
                 await page.locator("#needs-you [data-list] li").first.wait_for()
                 await page.screenshot(path=str(DOCS / f"coach-agenda-{name}.png"), full_page=name == "desktop")
                 if name == "desktop":
@@ -67,7 +67,7 @@ async def test_screenshots(demo_stack: Stack, own_pool: asyncpg.Pool) -> None:
                     await page.wait_for_timeout(500)
                     await page.screenshot(path=str(DOCS / "coach-complete-preview.png"))
                     await page.keyboard.press("Escape")
-                await page.goto(sign_in_link(base_url, coach_id))
+                await goto_signed_in(page, sign_in_link(base_url, coach_id))
                 await page.locator(row.format(AARAV.sessions)).wait_for()
                 if name == "phone":  # from the last completed session: pending, next, awaiting the parent, ...
                     await page.locator(row.format(AARAV.past - 1)).evaluate("e => e.scrollIntoView({block: 'start'})")

@@ -23,7 +23,7 @@ from tests.conftest import build_stack
 from tests.factories import hours, make_family, make_sessions, now_utc
 from tests.fakes.aisensy import FakeAiSensy
 from tests.fakes.google_calendar import FakeGoogleCalendar
-from tests.helpers import Stack, auth
+from tests.helpers import ADMIN, Stack, auth
 
 NOTICE = hours(24)
 # When the session starts, relative to now: in progress (or, for a pending one, over), inside the
@@ -110,7 +110,7 @@ async def _press(stack: Stack, button: str, session_id: UUID, headers: dict[str,
 
 def _as(role: Role, coach_id: UUID) -> dict[str, str]:
     """The session's own coach, or an admin (a token of another subject)."""
-    return auth(coach_id) if role is Role.COACH else auth(coach_id, Role.ADMIN)
+    return auth(coach_id) if role is Role.COACH else ADMIN
 
 
 async def _version(pool: asyncpg.Pool, session_id: UUID) -> int:
@@ -165,7 +165,7 @@ async def test_an_admin_cancelled_session_shows_no_lock(stack: Stack, pool: asyn
         statuses=["completed", "pending", "scheduled", "scheduled"],
     )
     response = await stack.http.delete(
-        "/api/sessions", headers=auth(family.coach.id, Role.ADMIN), params={"sessionId": str(ids[2]), "reason": "clash"}
+        "/api/sessions", headers=ADMIN, params={"sessionId": str(ids[2]), "reason": "clash"}
     )
     assert response.status_code == 200, response.text
     assert (response.json()["session"]["is_locked"], response.json()["session"]["lock_reason"]) == (False, None)
