@@ -1,9 +1,11 @@
 """Admin registration of coaches, parents and children; a coach's children."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
@@ -53,3 +55,29 @@ async def list_children(
 async def list_coaches(principal: CurrentPrincipal, services: ServicesDep) -> CoachList:
     """Admin: every coach. Coach: only themselves (the pages read the coach's timezone here)."""
     return CoachList(coaches=await services.people.list_coaches(principal))
+
+
+class ChildExport(BaseModel):
+    """Everything held about a child, each row as stored (docs/security.md, "Export")."""
+
+    exported_at: datetime
+    child: dict[str, Any]
+    parent: dict[str, Any]
+    enrollments: list[dict[str, Any]]
+    sessions: list[dict[str, Any]] = Field(description="With the coach's private notes and the parent's messages.")
+    learning_events: list[dict[str, Any]]
+    assessments: list[dict[str, Any]]
+    homework: list[dict[str, Any]]
+    briefs: list[dict[str, Any]]
+    messages_sent: list[dict[str, Any]] = Field(description="WhatsApp messages about the child, to parent or coach.")
+    messages_received: list[dict[str, Any]] = Field(description="The parent's WhatsApp replies.")
+
+
+@router.get(
+    "/children/{child_id}/export",
+    response_model=ChildExport,
+    responses=errors(*AUTHENTICATED, *ADMIN_ONLY, ErrorCode.NOT_FOUND),
+)
+async def export_child(child_id: UUID, _: AdminPrincipal, services: ServicesDep) -> ChildExport:
+    """Admin: the child's whole record as JSON, for a parent's access request (DPDP Act / GDPR)."""
+    return ChildExport.model_validate(await services.people.export_child(child_id))

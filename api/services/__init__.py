@@ -22,6 +22,7 @@ from coach_sessions.provider_tokens import ProviderTokenVerifier
 from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.agenda import AgendaRepository
 from coach_sessions.repositories.briefs import BriefRepository
+from coach_sessions.repositories.child_records import ChildRecordRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
@@ -75,7 +76,7 @@ class Services:
         return cls(
             pool=pool,
             temporal=temporal,
-            people=PeopleService(people_repo),
+            people=PeopleService(people_repo, ChildRecordRepository(pool)),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
             message_previews=MessagePreviewService(

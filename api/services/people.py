@@ -1,15 +1,26 @@
 """Registering coaches, parents and children; listing a coach's children."""
 
+from typing import Any
 from uuid import UUID
 
 from coach_sessions.auth import Principal
+from coach_sessions.errors import ErrorCode, NotFound
 from coach_sessions.models import Child, Coach, Parent
+from coach_sessions.repositories.child_records import ChildRecordRepository
 from coach_sessions.repositories.people import PeopleRepository
 
 
 class PeopleService:
-    def __init__(self, people: PeopleRepository) -> None:
+    def __init__(self, people: PeopleRepository, child_records: ChildRecordRepository) -> None:
         self._people = people
+        self._child_records = child_records
+
+    async def export_child(self, child_id: UUID) -> dict[str, Any]:
+        """Everything held about the child (an admin answering a parent's access request)."""
+        record = await self._child_records.export(child_id)
+        if record is None:
+            raise NotFound("child", ErrorCode.NOT_FOUND)
+        return record
 
     async def create_coach(
         self, *, name: str, email: str, phone: str | None, calendar_id: str | None, timezone: str
