@@ -110,6 +110,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
+# The Temporal SDK's worker prints whole activations and activity completions (their payloads: notes,
+# reasons, session records, in plaintext) at DEBUG. Those loggers stay at INFO whatever LOG_LEVEL says;
+# our own activity and workflow lines (``temporalio.activity`` / ``temporalio.workflow``) are not them.
+PAYLOAD_LOGGERS = ("temporalio.worker",)
+
+
+def keep_payloads_out_of_logs() -> None:
+    for name in PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
@@ -117,3 +130,4 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    keep_payloads_out_of_logs()

@@ -52,7 +52,7 @@ def _cases(child_id: str, parent_id: str, coach_id: str, session_id: str) -> lis
         ("admin", "/api/children", {**child, "name": "Asha", f"notes about {NAME}": NOTE}),
         ("coach", "/api/sessions/request-cancel", {"sessionId": session_id, "reason": {"text": NAME}}),
         ("coach", "/api/sessions/request-cancel", {"sessionId": NAME, "reason": NOTE}),
-        ("coach", "/api/sessions/complete", {"sessionId": session_id, "notes": NOTE, "parentMessage": NAME}),
+        ("coach", "/api/sessions/complete", {"sessionId": session_id, "notes": NOTE, "parentMessage": [NAME]}),
         ("admin", "/api/enrollments", {"childId": child_id, "coachId": coach_id, "startDate": NAME}),
         (
             "coach",

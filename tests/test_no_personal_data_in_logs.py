@@ -21,7 +21,13 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from coach_sessions.logging import _STANDARD, JsonFormatter, PersonalDataFilter
+from coach_sessions.logging import (
+    _STANDARD,
+    PAYLOAD_LOGGERS,
+    JsonFormatter,
+    PersonalDataFilter,
+    keep_payloads_out_of_logs,
+)
 from coach_sessions.providers.whatsapp import LocalWhatsAppProvider
 from coach_sessions.temporal import enrollment_workflow_id
 from tests.factories import now_utc
@@ -54,6 +60,7 @@ class Planted:
         self.quoted_phone = "+9196" + _digits(8)
         self.notes = f"Nightjar{tag} read the ostrich passage; mother asked to be called on {self.quoted_phone}."
         self.reason = f"Plumquartz{tag} family wedding out of town"
+        self.session_ids: list[UUID] = []
 
     @property
     def child_name(self) -> str:
@@ -113,7 +120,8 @@ def leaks(records: list[logging.LogRecord], planted: dict[str, str]) -> list[str
         text = rendered(record)
         for what, value in planted.items():
             if value.lower() in text.lower():
-                found.append(f"{what} in {record.name} {record.levelname}: {text[:300]}")
+                at = text.lower().index(value.lower())
+                found.append(f"{what} in {record.name} {record.levelname}: …{text[max(0, at - 150) : at + 50]}…")
     return found
 
 
@@ -122,6 +130,23 @@ async def test_a_whole_scenario_logs_ids_and_no_personal_data(
 ) -> None:
     stack, planted = local_whatsapp_stack, Planted()
     caplog.set_level(logging.DEBUG)  # the root logger: every logger's records, at every level
+    payload_loggers = {name: logging.getLogger(name).level for name in PAYLOAD_LOGGERS}
+    keep_payloads_out_of_logs()  # as configure_logging does in the API and the worker
+    try:
+        await _scenario(stack, planted, pool)
+    finally:
+        for name, level in payload_loggers.items():
+            logging.getLogger(name).setLevel(level)
+    records = list(caplog.records)
+    found = leaks(records, planted.strings())
+    assert found == [], "\n".join(found)
+    # Not vacuous: the lines are there, with their ids.
+    everything = "\n".join(rendered(r) for r in records)
+    assert "LOCAL WHATSAPP (not sent)" in everything and "parent reply" in everything
+    assert planted.session_ids and all(str(i) in everything for i in planted.session_ids)
+
+
+async def _scenario(stack: Stack, planted: Planted, pool: asyncpg.Pool) -> None:
 
     coach = await _post(stack, "/api/coaches", ADMIN, {"name": planted.coach_name, "email": planted.coach_email}, 201)
     parent = await _post(
@@ -183,12 +208,7 @@ async def test_a_whole_scenario_logs_ids_and_no_personal_data(
     await eventually(cancelled)
     prep = await stack.http.get("/api/coach/session-prep", params={"sessionId": sessions[-2]["id"]}, headers=coach_auth)
     assert prep.status_code == 200, prep.text
-
-    records = list(caplog.records)
-    assert leaks(records, planted.strings()) == []
-    # Not vacuous: the lines are there, with their ids.
-    everything = "\n".join(rendered(r) for r in records)
-    assert "LOCAL WHATSAPP (not sent)" in everything and str(later) in everything and str(first) in everything
+    planted.session_ids = [first, later]
 
 
 def test_the_filter_masks_phone_numbers_and_emails_in_messages_arguments_and_extras() -> None:
@@ -203,8 +223,9 @@ def test_the_filter_masks_phone_numbers_and_emails_in_messages_arguments_and_ext
 
 
 def test_a_logged_exception_shows_where_not_what() -> None:
+    planted = "Input should be valid, got 'Zephyrine Quillfeather' +919812345678"
     try:
-        raise ValueError("Input should be valid, got 'Zephyrine Quillfeather' +919812345678")
+        raise ValueError(planted)
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "unhandled error", None, sys.exc_info())
     line = json.loads(JsonFormatter().format(record))

@@ -125,13 +125,14 @@ def _replace_word(text: str, value: str, mask: str) -> str:
 
 
 def masked_event_text(text: str, request: BriefRequest, child_name: ChildNaming = "first_name") -> str:
-    """An event's text as a prompt may carry it: the family's withheld words, then anything shaped as a
-    phone number or an email, masked; with the placeholder, the child's first name too."""
-    if child_name == "placeholder" and len(request.child_first_name) >= 2:
-        text = _replace_word(text, request.child_first_name, CHILD_PLACEHOLDER)
+    """An event's text as a prompt may carry it: anything shaped as a phone number or an email, then
+    the family's withheld words, masked; with the placeholder, the child's first name too."""
+    text = mask_contacts(text)
     for value in sorted(request.withheld, key=len, reverse=True):  # "+9198…" before its "9198…"
         text = _replace_word(text, value, WITHHELD_MASK)
-    return mask_contacts(text)
+    if child_name == "placeholder" and len(request.child_first_name) >= 2:
+        text = _replace_word(text, request.child_first_name, CHILD_PLACEHOLDER)
+    return text
 
 
 def prompt_for(request: BriefRequest, child_name: ChildNaming = "first_name") -> str:
