@@ -88,18 +88,21 @@ class Planted:
         return values
 
 
-@pytest.fixture
-async def local_whatsapp_stack(
+@pytest.fixture(params=["local", "aisensy"])
+async def scenario_stack(
+    request: pytest.FixtureRequest,
     pool: asyncpg.Pool,
     temporal_env: WorkflowEnvironment,
     fake_google_calendar: "FakeGoogleCalendar",
     fake_aisensy: "FakeAiSensy",
-) -> AsyncIterator[Stack]:
-    """The ``stack`` with the *local* WhatsApp provider (the one that logs instead of sending)."""
+) -> AsyncIterator[tuple[Stack, str]]:
+    """The ``stack`` (real Google Calendar client against its fake), with the *local* WhatsApp provider
+    (the one that logs instead of sending) or the real AiSensy client against its fake."""
     async with fake_providers(fake_google_calendar, fake_aisensy) as (google, whatsapp):
-        async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=LocalWhatsAppProvider()) as tq:
+        sender = LocalWhatsAppProvider() if request.param == "local" else whatsapp
+        async with running_worker(temporal_env.client, pool, calendar=google, whatsapp=sender) as tq:
             async with api_client(pool, temporal_env.client, tq) as http:
-                yield Stack(temporal_env, http, tq, fake_google_calendar, fake_aisensy, google, whatsapp)
+                yield Stack(temporal_env, http, tq, fake_google_calendar, fake_aisensy, google, whatsapp), request.param
 
 
 async def _post(stack: Stack, path: str, who: dict[str, str], body: dict[str, Any], status: int) -> Any:
@@ -126,9 +129,9 @@ def leaks(records: list[logging.LogRecord], planted: dict[str, str]) -> list[str
 
 
 async def test_a_whole_scenario_logs_ids_and_no_personal_data(
-    local_whatsapp_stack: Stack, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+    scenario_stack: tuple[Stack, str], pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stack, planted = local_whatsapp_stack, Planted()
+    (stack, sender), planted = scenario_stack, Planted()
     caplog.set_level(logging.DEBUG)  # the root logger: every logger's records, at every level
     payload_loggers = {name: logging.getLogger(name).level for name in PAYLOAD_LOGGERS}
     keep_payloads_out_of_logs()  # as configure_logging does in the API and the worker
@@ -142,7 +145,8 @@ async def test_a_whole_scenario_logs_ids_and_no_personal_data(
     assert found == [], "\n".join(found)
     # Not vacuous: the lines are there, with their ids.
     everything = "\n".join(rendered(r) for r in records)
-    assert "LOCAL WHATSAPP (not sent)" in everything and "parent reply" in everything
+    sent = "LOCAL WHATSAPP (not sent)" if sender == "local" else "message sent"
+    assert sent in everything and "parent reply" in everything
     assert planted.session_ids and all(str(i) in everything for i in planted.session_ids)
 
 
