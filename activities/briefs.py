@@ -99,7 +99,9 @@ class BriefActivities:
             sources = [
                 BriefSource(id=h.id, event_type=h.event_type, event_date=h.event_date, text=h.text) for h in hits
             ]
-            brief_request = BriefRequest(context.child_first_name, context.child_age, context.session_number, sources)
+            brief_request = BriefRequest(
+                context.child_first_name, context.child_age, context.session_number, sources, context.withheld
+            )
             if sources:
                 content, model = await self._writer.write(brief_request), self._writer.model
             else:

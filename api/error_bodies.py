@@ -88,5 +88,7 @@ def body_of(code: str, detail: str, context: dict[str, Any]) -> dict[str, Any]:
             mode="json", exclude_unset=True
         )
     except ValidationError as error:
-        log.error("undeclared error context", extra={"code": code, "fields": sorted(context), "error": str(error)})
+        # Where and what kind, not the values (a pydantic error's text quotes its input).
+        problems = [{"loc": list(e.get("loc", ())), "type": e.get("type")} for e in error.errors()]
+        log.error("undeclared error context", extra={"code": code, "fields": sorted(context), "error": problems})
         return {"error": code, "detail": detail}

@@ -1,6 +1,8 @@
 """The one table from error codes to HTTP statuses, and the handlers that answer in JSON."""
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -73,9 +75,30 @@ def error_response(code: str, detail: str, *, headers: dict[str, str] | None = N
     return JSONResponse(status_code=HTTP_STATUS[code], content=body_of(code, detail, extra), headers=headers or None)
 
 
+# A location part as a field name; anything else (an unknown key holding a sentence, a name) is not
+# echoed: an error answer never repeats a note or a name (docs/security.md).
+_FIELD_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("query", "body", "path", "header")]
+    parts = [
+        str(p) if isinstance(p, int) or _FIELD_PART.match(str(p)) else "(unnamed)"
+        for p in loc
+        if p not in ("query", "body", "path", "header")
+    ]
     return ".".join(parts) or "request"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """Pydantic's message for one error, unless it quotes the input (a UUID parse names the character
+    it stopped at; a custom validator may quote its value): then only what kind of value was wanted."""
+    message = str(error.get("msg", ""))
+    given = error.get("input")
+    if error.get("type") in ("uuid_parsing", "uuid_type"):
+        return "Input should be a valid UUID"
+    if isinstance(given, str) and len(given) >= 3 and given in message:
+        return f"Input is not valid here ({error.get('type', 'invalid')})"
+    return message
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -98,9 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        fields = [
-            {"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in error.errors()
-        ]
+        fields = [{"field": _field_name(tuple(e.get("loc", ()))), "message": _message(e)} for e in error.errors()]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         return error_response(ErrorCode.VALIDATION_ERROR, detail, fields=fields)
 

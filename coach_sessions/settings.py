@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     gemini_embedding_model: str = "gemini-embedding-001"
     gemini_embedding_dimensions: int = 768
     gemini_brief_model: str = "gemini-3.1-flash-lite"
+    # How the brief's prompt names the child: by first name, or "[child]" (the answer gets the first
+    # name back). Either way no surname, phone or email goes to the model (docs/security.md).
+    brief_child_name: Literal["first_name", "placeholder"] = "first_name"
     gemini_timeout: Duration = timedelta(seconds=30)
     # The SessionWorkflow generates the brief this long before the session starts.
     brief_lead_time: Duration = timedelta(hours=2)

@@ -144,3 +144,24 @@ def test_wordllama_loads_offline_and_separates_topics() -> None:
     )
     assert len(a) == 256
     assert np.dot(a, b) > 0.5 > np.dot(a, c)
+
+
+async def test_the_placeholder_names_nobody_in_the_prompt_and_the_answer_gets_the_first_name_back(
+    fake_gemini: FakeGemini,
+) -> None:
+    provider = GeminiBriefProvider(gemini_settings(fake_gemini.base_url, brief_child_name="placeholder"))
+    request = BriefRequest(
+        "Aarav",
+        7,
+        4,
+        sources("Aarav Iyer loved the animal story; call +919812345678 or mail iyer@example.org"),
+        withheld=("Iyer",),
+    )
+    brief = await provider.write(request)
+    [body] = fake_gemini.prompts
+    text = body["contents"][0]["parts"][0]["text"]
+    assert prompt_of(body)["child"] == {"first_name": "[child]", "age": 7}
+    for withheld in ("Aarav", "Iyer", "9812345678", "iyer@example.org"):
+        assert withheld not in text, withheld
+    assert "[child] [withheld] loved the animal story; call [phone] or mail [email]" in text
+    assert brief.session_focus.text == "Consonant blends with Aarav"

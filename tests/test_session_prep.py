@@ -251,3 +251,35 @@ async def test_openapi_declares_every_status_with_its_body(prep: Prep) -> None:
     assert codes_of(spec, operation["responses"]["503"]) == {"brief_unavailable", "service_unavailable"}
     item = spec["components"]["schemas"]["BriefItem"]["properties"]
     assert set(item) == {"text", "event_ids"}
+
+
+async def test_the_prompt_names_the_child_by_first_name_and_carries_no_contact_details(
+    prep: Prep, pool: asyncpg.Pool
+) -> None:
+    """Issue 22: no surname, phone number or email reaches Gemini, even where a note quotes them."""
+    family = await make_family(pool)
+    email = f"iyer.family.{uuid4().hex[:6]}@example.org"
+    quoted = "+9196" + str(uuid4().int)[:8]
+    await pool.execute("UPDATE children SET name = 'Aarav Iyer' WHERE id = $1", family.child.id)
+    await pool.execute("UPDATE parents SET email = $2 WHERE id = $1", family.parent.id, email)
+    national = family.parent.phone.removeprefix("+91")
+    await add_notes(
+        pool,
+        family,
+        [
+            ("session", f"Aarav Iyer struggled with blends; his mother ({email}) asks for a call on {quoted}."),
+            ("session", f"Mrs Iyer says Aarav reads at home; reach her on {family.parent.phone} or {national}."),
+            ("assessment", f"Fluency check: 48 words per minute; the parent, {family.parent.name}, sat in."),
+        ],
+    )
+    [session_id] = await make_sessions(pool, family, [now_utc() + timedelta(days=30)])
+
+    answer = await get_prep(prep, session_id, auth(family.coach.id))
+    assert answer.status_code == 200, answer.text
+    [body] = prep.gemini.prompts
+    text = body["contents"][0]["parts"][0]["text"]
+    assert prompt_of(body)["child"] == {"first_name": "Aarav", "age": family.child.age}
+    assert "Aarav" in text and "blends" in text  # the notes are there, masked where they must be
+    for withheld in ("Iyer", email, quoted, quoted[1:], family.parent.phone, family.parent.phone[1:], national):
+        assert withheld not in text, withheld
+    assert family.parent.name not in text

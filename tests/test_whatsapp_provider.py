@@ -185,7 +185,12 @@ async def test_local_provider_logs_and_sends_nothing(caplog: pytest.LogCaptureFi
         result = await provider.send(_message())
     assert result.provider == "local"
     assert result.provider_message_id is not None and result.provider_message_id.startswith("local-")
-    assert "LOCAL WHATSAPP (not sent): to=+919812345678 template=session_reminder" in caplog.text
+    [line] = caplog.records
+    assert line.getMessage() == "LOCAL WHATSAPP (not sent): template=session_reminder"
+    assert line.param_count == len(_message().template_params)  # type: ignore[attr-defined]
+    # Ids only: not the number, the recipient's name or the parameters (docs/security.md).
+    assert "9812345678" not in caplog.text and _message().user_name not in caplog.text
+    assert not [p for p in _message().template_params if p in caplog.text]
 
 
 def test_aisensy_requires_an_api_key(http: httpx.AsyncClient) -> None:

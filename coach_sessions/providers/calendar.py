@@ -29,6 +29,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
+from coach_sessions.logging import error_text
 from coach_sessions.repositories.local_calendar import LocalCalendarRepository
 from coach_sessions.settings import Settings
 from coach_sessions.slots import Busy
@@ -143,7 +144,7 @@ def _translate(exc: Exception) -> Exception:
     """Map client/transport failures onto the two error classes; unknown errors pass through."""
     if isinstance(exc, HttpError):
         status = exc.status_code
-        text = f"Google Calendar answered {status}: {exc.reason}"
+        text = f"Google Calendar answered {status}: {error_text(str(exc.reason))}"
         if status in (408, 429) or status >= 500:
             return CalendarTransientError(text, status_code=status)
         if status == 403 and _error_reasons(exc) & _RATE_LIMIT_REASONS:
@@ -152,12 +153,12 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, auth_exceptions.RefreshError):
         # e.g. "unauthorized_client": delegation not granted for this scope; retrying won't help.
         cls = CalendarTransientError if exc.retryable else CalendarRejectedError
-        return cls(f"Google token refresh failed: {exc}", status_code=None if exc.retryable else 401)
+        return cls(f"Google token refresh failed: {error_text(exc)}", status_code=None if exc.retryable else 401)
     if isinstance(
         exc,
         OSError | http.client.HTTPException | httplib2.HttpLib2Error | auth_exceptions.TransportError,
     ):
-        return CalendarTransientError(f"Google Calendar unreachable: {type(exc).__name__}: {exc}")
+        return CalendarTransientError(f"Google Calendar unreachable: {type(exc).__name__}: {error_text(exc)}")
     return exc
 
 
@@ -226,7 +227,8 @@ class GoogleCalendarProvider:
         entry = (answer.get("calendars") or {}).get(calendar) or {}
         if entry.get("errors"):
             reasons = ", ".join(str(e.get("reason")) for e in entry["errors"])
-            raise CalendarRejectedError(f"Google Calendar freeBusy refused {calendar}: {reasons}")
+            # Not the calendar's id: it is the coach's email. The caller logs the coach's id.
+            raise CalendarRejectedError(f"Google Calendar freeBusy refused the calendar: {error_text(reasons)}")
         return [
             (
                 datetime.fromisoformat(b["start"].replace("Z", "+00:00")),

@@ -12,6 +12,7 @@ import numpy as np
 from google import genai
 from google.genai import types
 
+from coach_sessions.logging import mask_contacts
 from coach_sessions.providers.gemini import classify, gemini_client
 from coach_sessions.settings import Settings
 
@@ -84,7 +85,8 @@ class GeminiEmbeddingProvider:
             try:
                 response = await self._client.aio.models.embed_content(
                     model=self._model_name,
-                    contents=[types.Content(parts=[types.Part(text=t)]) for t in batch],  # type: ignore[arg-type]
+                    # Phone numbers and emails a note quotes stay here (they carry no meaning to search by).
+                    contents=[types.Content(parts=[types.Part(text=mask_contacts(t))]) for t in batch],  # type: ignore[arg-type]
                     config=types.EmbedContentConfig(task_type=task_type, output_dimensionality=self.dimensions),
                 )
             except Exception as error:

@@ -7,6 +7,7 @@ and a give-up time, so a retried activity never hides a second layer of retries.
 from google import genai
 from google.genai import errors, types
 
+from coach_sessions.logging import error_text
 from coach_sessions.settings import Settings
 
 
@@ -32,7 +33,7 @@ def classify(error: Exception) -> Exception:
     """The error to raise for a failed Gemini call (the caller chains the original)."""
     if isinstance(error, errors.APIError):
         if error.code == 429 or error.code >= 500:
-            return ModelUnavailableError(f"Gemini answered {error.code}: {error.message}")
-        return ModelRejectedError(f"Gemini answered {error.code}: {error.message}")
+            return ModelUnavailableError(f"Gemini answered {error.code}: {error_text(str(error.message))}")
+        return ModelRejectedError(f"Gemini answered {error.code}: {error_text(str(error.message))}")
     # httpx2 transport errors (refused, reset, timeout) and anything else below HTTP.
-    return ModelUnavailableError(f"Gemini unreachable: {type(error).__name__}: {error}")
+    return ModelUnavailableError(f"Gemini unreachable: {type(error).__name__}: {error_text(error)}")

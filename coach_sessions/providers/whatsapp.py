@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, Field
 
+from coach_sessions.logging import error_text
 from coach_sessions.settings import Settings
-from coach_sessions.templates import TEMPLATES, placeholder_count, render_text
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,15 @@ def _message_id(response: httpx.Response) -> str | None:
 
 
 def _detail(response: httpx.Response) -> str:
+    """AiSensy's reason, bounded and with phone numbers and emails masked: the text ends up in logs,
+    the outbox's ``last_error`` and the workflow's history, and a provider's error may echo the request."""
     try:
         payload = response.json()
     except ValueError:
-        return response.text[:300]
+        return error_text(response.text)
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        return str(payload["message"])[:300]
-    return response.text[:300]
+        return error_text(str(payload["message"]))
+    return error_text(response.text)
 
 
 class AiSensyProvider:
@@ -118,10 +120,10 @@ class AiSensyProvider:
             response = await self._http.post(self._url, json=self.payload(message))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # No connection was ever made, so no byte of the request left this machine.
-            raise WhatsAppNotSentError(f"AiSensy unreachable: {type(exc).__name__}: {exc}") from exc
+            raise WhatsAppNotSentError(f"AiSensy unreachable: {type(exc).__name__}: {error_text(exc)}") from exc
         except httpx.TransportError as exc:
             # Read/write timeouts, dropped connections: the request may have been processed.
-            raise WhatsAppUncertainError(f"AiSensy outcome unknown: {type(exc).__name__}: {exc}") from exc
+            raise WhatsAppUncertainError(f"AiSensy outcome unknown: {type(exc).__name__}: {error_text(exc)}") from exc
         status = response.status_code
         if 200 <= status < 300:
             return SendResult(provider=self.name, provider_message_id=_message_id(response))
@@ -135,29 +137,27 @@ class AiSensyProvider:
 
 
 class LocalWhatsAppProvider:
-    """Logs the message instead of sending it; the outbox row in Postgres is the record."""
+    """Logs that a message would have gone out instead of sending it; the outbox row in Postgres is
+    the record (its destination, parameters and text: the message preview renders it).
+
+    The log line names the template, the outbox key (ids) and the parameter count, never the number,
+    the recipient's name or the parameters (names, dates, a reason): docs/security.md.
+    """
 
     name = "local"
 
     async def send(self, message: WhatsAppMessage) -> SendResult:
+        provider_message_id = f"local-{uuid.uuid4().hex}"
         log.info(
-            "LOCAL WHATSAPP (not sent): to=%s template=%s params=%s text=%r",
-            message.destination,
+            "LOCAL WHATSAPP (not sent): template=%s",
             message.campaign_name,
-            message.template_params,
-            _text(message),
-            extra={"idempotency_key": message.idempotency_key, "user_name": message.user_name},
+            extra={
+                "idempotency_key": message.idempotency_key,
+                "param_count": len(message.template_params),
+                "provider_message_id": provider_message_id,
+            },
         )
-        return SendResult(provider=self.name, provider_message_id=f"local-{uuid.uuid4().hex}")
-
-
-def _text(message: WhatsAppMessage) -> str | None:
-    """What the recipient would read, as the message preview renders it (None: not a known template)."""
-    if message.campaign_name not in TEMPLATES:
-        return None
-    if placeholder_count(message.campaign_name) != len(message.template_params):
-        return None
-    return render_text(message.campaign_name, message.template_params)
+        return SendResult(provider=self.name, provider_message_id=provider_message_id)
 
 
 def build_whatsapp_provider(settings: Settings, http: httpx.AsyncClient) -> WhatsAppProvider:

@@ -23,10 +23,14 @@ class BriefContext:
     # Hints for the search: recent sessions' notes and the last brief's open challenges.
     query_text: str
     record_as_of: datetime
+    # What names or reaches the family beyond the first name (the child's surname, the parent's name,
+    # phone and email): masked wherever a note quotes it before a prompt leaves this service.
+    withheld: tuple[str, ...] = ()
 
 
 _CONTEXT_SQL = """
 SELECT s.id, s.child_id, s.session_number, s.scheduled_at, c.name, c.age, clock_timestamp() AS now,
+       pa.name AS parent_name, pa.phone AS parent_phone, pa.email AS parent_email,
        (SELECT string_agg(p.coach_notes, ' ')
           FROM (SELECT coach_notes FROM scheduled_sessions
                  WHERE child_id = s.child_id AND session_number < s.session_number AND coach_notes IS NOT NULL
@@ -36,7 +40,7 @@ SELECT s.id, s.child_id, s.session_number, s.scheduled_at, c.name, c.age, clock_
                  WHERE b.child_id = s.child_id AND p.session_number < s.session_number
                  ORDER BY p.session_number DESC LIMIT 1) last,
                jsonb_array_elements(last.brief -> 'challenges') item) AS open_challenges
-  FROM scheduled_sessions s JOIN children c ON c.id = s.child_id
+  FROM scheduled_sessions s JOIN children c ON c.id = s.child_id JOIN parents pa ON pa.id = c.parent_id
  WHERE s.id = $1
 """
 
@@ -46,6 +50,15 @@ SELECT b.*, EXISTS (SELECT 1 FROM learning_events l
                      WHERE l.child_id = b.child_id AND l.created_at > b.record_as_of) AS stale
   FROM session_briefs b WHERE b.session_id = $1
 """
+
+
+def withheld_of(child_name: str, parent_name: str, parent_phone: str, parent_email: str | None) -> tuple[str, ...]:
+    """The child's surname words, the parent's full name, phone (with and without ``+``, and its last ten
+    digits: how a note may write it) and email."""
+    surname = [word for word in child_name.split()[1:] if len(word) >= 2]
+    digits = parent_phone.lstrip("+")
+    values = [*surname, parent_name.strip(), parent_phone, digits, digits[-10:], parent_email or ""]
+    return tuple(dict.fromkeys(v for v in values if len(v) >= 2))
 
 
 class BriefRepository:
@@ -75,6 +88,7 @@ class BriefRepository:
             scheduled_at=row["scheduled_at"],
             query_text=" ".join(h for h in hints if h),
             record_as_of=row["now"],
+            withheld=withheld_of(row["name"], row["parent_name"], row["parent_phone"], row["parent_email"]),
         )
 
     async def store(
