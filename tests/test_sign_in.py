@@ -223,3 +223,13 @@ async def test_the_sign_in_page_shows_only_its_own_sentences(stack: Stack) -> No
     known = await stack.http.get("/coach/sign-in", params={"reason": "unknown_email"})
     assert "coaches or admins" in known.text
     assert 'name="csrf-token"' not in page.text  # a page without a session carries no CSRF token
+
+
+async def test_signing_in_again_ends_the_session_this_browser_had(stack: Stack, pool: asyncpg.Pool) -> None:
+    family = await make_family(pool)
+    async with page_client(stack.http) as client:
+        first = await sign_in(client, family.coach.id)
+        second = await sign_in(client, family.coach.id)
+        assert first != second
+    rows = await _sessions_of(pool, family.coach.id)
+    assert [row["ended_at"] is not None for row in rows] == [True, False]

@@ -56,10 +56,16 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def _signed_in(request: Request, started: StartedSession, to: str) -> RedirectResponse:
-    response = RedirectResponse(to, status_code=303)
+async def _replace_session(request: Request, started: StartedSession, response: Response) -> Response:
+    """The new session's cookie; a session this browser already had ends (one browser, one session)."""
+    if (previous := session_token(request)) is not None:
+        await _services(request).sign_in.end_session(previous)
     set_session_cookie(response, request.app.state.settings, started.token, int(started.max_age.total_seconds()))
     return response
+
+
+async def _signed_in(request: Request, started: StartedSession, to: str) -> Response:
+    return await _replace_session(request, started, RedirectResponse(to, status_code=303))
 
 
 def _to_sign_in(reason: str, next_page: str | None = None) -> RedirectResponse:
@@ -131,7 +137,7 @@ async def openid_callback(request: Request) -> Response:
     if isinstance(found, SignInRefusal):
         log.info("openid sign-in found nobody", extra={"reason": found.value})  # never the email itself
         return _to_sign_in(found.value, next_page)
-    return _signed_in(request, await services.sign_in.start_session(found, "openid"), next_page)
+    return await _signed_in(request, await services.sign_in.start_session(found, "openid"), next_page)
 
 
 @router.post("/auth/development")
@@ -150,7 +156,7 @@ async def development_sign_in(request: Request) -> Response:
     if principal is None:
         return _to_sign_in("failed")
     started = await _services(request).sign_in.start_session(principal, "development")
-    return _signed_in(request, started, safe_next(form.get("next")))
+    return await _signed_in(request, started, safe_next(form.get("next")))
 
 
 @router.post("/auth/token", status_code=204)
@@ -163,9 +169,7 @@ async def token_sign_in(request: Request, token: Annotated[str, Body(embed=True,
         raise DomainError(ErrorCode.CSRF_FAILED, "This request did not come from a Coach Sessions page.")
     principal: Principal = await _services(request).sign_in.principal_for_portal_token(token)
     started = await _services(request).sign_in.start_session(principal, "token")
-    response = Response(status_code=204)
-    set_session_cookie(response, request.app.state.settings, started.token, int(started.max_age.total_seconds()))
-    return response
+    return await _replace_session(request, started, Response(status_code=204))
 
 
 @router.post("/auth/sign-out")
