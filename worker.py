@@ -21,6 +21,7 @@ from activities.briefs import BriefActivities
 from activities.calendar import CalendarActivities
 from activities.enrollment import EnrollmentActivities
 from activities.messaging import MessagingActivities
+from activities.retention import RetentionActivities
 from activities.sessions import SessionActivities
 from activities.timers import TimerActivities
 from coach_sessions.contracts import SessionTimerSettings
@@ -34,9 +35,11 @@ from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.embeddings import EmbeddingRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.outbox import OutboxRepository
+from coach_sessions.repositories.retention import RetentionRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.timer_messages import TimerMessageRepository
 from coach_sessions.repositories.workers import WorkerHeartbeatRepository
+from coach_sessions.retention import keep_trying_to_start_retention
 from coach_sessions.rules import CALLBACK_NOTICE_WINDOW
 from coach_sessions.settings import Settings, get_settings
 from coach_sessions.temporal import connect
@@ -45,6 +48,7 @@ from workflows.consent import CancellationConsentWorkflow
 from workflows.embedding import EmbedLearningEventsWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
+from workflows.retention import PersonalDataRetentionWorkflow
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.worker")
@@ -56,6 +60,7 @@ WORKFLOWS = [
     OutboxDeliveryWorkflow,
     SessionBriefWorkflow,
     EmbedLearningEventsWorkflow,
+    PersonalDataRetentionWorkflow,
 ]
 
 
@@ -86,6 +91,7 @@ def create_worker(
     calendar_activities = CalendarActivities(sessions, calendar)
     messaging_activities = MessagingActivities(OutboxRepository(pool), whatsapp)
     timer_activities = TimerActivities(TimerMessageRepository(pool), timers or SessionTimerSettings())
+    retention_activities = RetentionActivities(RetentionRepository(pool))
     brief_activities = BriefActivities(
         BriefRepository(pool),
         EmbeddingRepository(pool),
@@ -109,6 +115,7 @@ def create_worker(
         brief_activities.brief_lead_time,
         brief_activities.embed_learning_events,
         brief_activities.generate_brief,
+        retention_activities.purge_expired_personal_data,
     ]
     # Activities are registered under their function names, so a replacement must carry that name.
     replacements = {a.__name__: a for a in replace_activities}
@@ -203,7 +210,9 @@ async def run_worker(settings: Settings) -> None:
             },
         )
         async with worker, heartbeat(pool, settings.temporal_task_queue, settings.worker_heartbeat_every):
+            starting = asyncio.create_task(keep_trying_to_start_retention(client, settings))
             await stop.wait()
+            starting.cancel()
         log.info("worker stopped")
     await pool.close()
 

@@ -358,3 +358,18 @@ class EmbedEventsResult(BaseModel):
 
 class BriefWorkflowInput(BaseModel):
     session_id: UUID
+
+
+class RetentionInput(BaseModel):
+    """The personal-data retention workflow's settings (PERSONAL_DATA_RETENTION, RETENTION_PURGE_EVERY)."""
+
+    keep_for: timedelta
+    every: timedelta
+
+
+class RetentionPurged(BaseModel):
+    """Rows purged by one pass (counts only: the purge's history holds no personal data)."""
+
+    inbound_bodies: int = 0
+    message_parameters: int = 0
+    sign_in_rows: int = 0

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     # admins are not bound by it).
     coach_min_notice: Duration = timedelta(hours=24)
 
+    # Inbound webhook bodies and sent messages' parameters are purged this long after they arrived or
+    # were created (and ended sign-in sessions deleted), by a pass every RETENTION_PURGE_EVERY.
+    personal_data_retention: Duration = timedelta(days=90)
+    retention_purge_every: Duration = timedelta(hours=24)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -165,6 +170,8 @@ class Settings(BaseSettings):
             raise ValueError("PENDING_NUDGE_MAX must be >= 0 and PENDING_NUDGE_REPEAT positive")
         if self.coach_min_notice < timedelta(0) or self.pending_nudge_after < timedelta(0):
             raise ValueError("COACH_MIN_NOTICE and PENDING_NUDGE_AFTER must not be negative")
+        if self.personal_data_retention < timedelta(days=1) or self.retention_purge_every < timedelta(minutes=1):
+            raise ValueError("PERSONAL_DATA_RETENTION must be at least 1d and RETENTION_PURGE_EVERY at least 1m")
         if self.callback_notice_window < timedelta(0):
             raise ValueError("CALLBACK_NOTICE_WINDOW must not be negative")
         if not 5 <= self.slot_step_minutes <= 240:

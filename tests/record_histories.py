@@ -286,3 +286,21 @@ async def test_session_continue_as_new(timed: Stack, pool: asyncpg.Pool) -> None
     assert handle.result_run_id is not None
     await _save(timed, "session_continued_as_new_first_run", handle.id, "session", run_id=handle.result_run_id)
     await _save(timed, "session_continued_as_new_last_run", handle.id, "session")
+
+
+async def test_retention(stack: Stack, pool: asyncpg.Pool) -> None:
+    """One retention run: its purge, its day's timer, and the continue-as-new that ends it."""
+    from coach_sessions.retention import RETENTION_WORKFLOW_ID, ensure_retention_workflow
+    from tests.helpers import test_settings as settings_for
+
+    await ensure_retention_workflow(stack.env.client, settings_for(stack.task_queue))
+    handle = stack.env.client.get_workflow_handle(RETENTION_WORKFLOW_ID)
+    first_run = (await handle.describe()).run_id
+    await stack.env.sleep(timedelta(hours=25))
+
+    async def continued() -> bool:
+        return (await handle.describe()).run_id != first_run
+
+    await eventually(continued)
+    await _save(stack, "retention_continued_as_new", RETENTION_WORKFLOW_ID, "retention", run_id=first_run)
+    await handle.terminate("recorded")

@@ -74,3 +74,6 @@ EMBED_RETRY = RetryPolicy(
     non_retryable_error_types=[MODEL_REJECTED],
 )
 EMBED_GIVE_UP_AFTER = timedelta(hours=1)
+
+# One retention pass (batched statements over the message tables); retried like any database work.
+RETENTION_ACTIVITY_TIMEOUT = timedelta(minutes=10)

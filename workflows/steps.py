@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendar import CalendarActivities
     from activities.enrollment import EnrollmentActivities
     from activities.messaging import MessagingActivities
+    from activities.retention import RetentionActivities
     from activities.sessions import SessionActivities
     from activities.timers import TimerActivities
     from coach_sessions.contracts import (
@@ -30,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         LoadTimerSettingsInput,
         MarkPendingInput,
         RecordCalendarFailureInput,
+        RetentionInput,
+        RetentionPurged,
         SessionBrief,
         SessionCatchUp,
         SessionTimerSettings,
@@ -172,6 +175,15 @@ async def generate_brief(session_id: UUID, *, on_demand: bool) -> SessionBrief:
         raise ApplicationError(
             f"The brief could not be generated: {error.cause}", type=ErrorCode.BRIEF_UNAVAILABLE, non_retryable=True
         ) from None
+
+
+async def purge_expired_personal_data(request: RetentionInput) -> RetentionPurged:
+    return await workflow.execute_activity_method(
+        RetentionActivities.purge_expired_personal_data,
+        request,
+        start_to_close_timeout=policies.RETENTION_ACTIVITY_TIMEOUT,
+        retry_policy=policies.DB_RETRY,
+    )
 
 
 async def embed_learning_events(child_id: UUID | None) -> EmbedEventsResult:
