@@ -13,16 +13,17 @@ from coach_sessions.settings import Settings
 log = logging.getLogger("coach_sessions.worker")
 
 RETENTION_WORKFLOW_ID = "personal-data-retention"
+# By name: this layer does not import workflows/ (tests/test_architecture.py); workflows/retention.py's
+# class has this name, and tests/test_retention.py fails if they drift apart.
+RETENTION_WORKFLOW_TYPE = "PersonalDataRetentionWorkflow"
 
 
 async def ensure_retention_workflow(client: Client, settings: Settings) -> None:
     """Idempotent: with the workflow already running (another worker, an earlier start) nothing changes.
     A changed setting reaches the running workflow at its next continue-as-new only if it is restarted
     (terminate it in the UI; the next worker start begins it again with the new settings)."""
-    from workflows.retention import PersonalDataRetentionWorkflow
-
     await client.start_workflow(
-        PersonalDataRetentionWorkflow.run,
+        RETENTION_WORKFLOW_TYPE,
         RetentionInput(keep_for=settings.personal_data_retention, every=settings.retention_purge_every),
         id=RETENTION_WORKFLOW_ID,
         task_queue=settings.temporal_task_queue,
