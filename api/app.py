@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             max_size=settings.db_pool_max_size,
         )
         try:
-            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            client = await connect(settings)
             _serve(app, Services.build(pool, client, settings), settings)
             reconciling = asyncio.create_task(app.state.services.reconciler.run(settings.reconcile_every))
             log.info("api started", extra={"temporal_address": settings.temporal_address})
