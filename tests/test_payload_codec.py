@@ -142,7 +142,7 @@ def test_the_keyring_is_validated_and_names_no_key() -> None:
 
 
 def test_settings_require_keys_in_production_and_never_print_them() -> None:
-    production = {"app_env": "production", "auth_jwt_secret": "s" * 40}
+    production: dict[str, Any] = {"app_env": "production", "auth_jwt_secret": "s" * 40}
     with pytest.raises(ValidationError, match="PAYLOAD_ENCRYPTION_KEYS must be set in production"):
         Settings(**production, payload_encryption_keys="")
     with pytest.raises(ValidationError) as refused:
@@ -166,7 +166,7 @@ def _payloads(message: Message) -> Iterator[Payload]:
     for field, value in message.ListFields():
         if field.type != field.TYPE_MESSAGE:
             continue
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             values = list(value.values())
         elif isinstance(value, Message):
             values = [value]
