@@ -177,7 +177,7 @@ async def run_worker(settings: Settings) -> None:
     pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
     )
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(settings)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
         worker = create_worker(
             client,

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.codec_cors import CodecCorsMiddleware
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.oidc import install_sign_in_cookie, openid_client
@@ -16,6 +17,7 @@ from api.pages import install_pages
 from api.routes import (
     agenda,
     briefs,
+    codec,
     enrollments,
     health,
     me,
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             max_size=settings.db_pool_max_size,
         )
         try:
-            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            client = await connect(settings)
             _serve(app, Services.build(pool, client, settings), settings)
             reconciling = asyncio.create_task(app.state.services.reconciler.run(settings.reconcile_every))
             log.info("api started", extra={"temporal_address": settings.temporal_address})
@@ -89,15 +91,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     install_openapi(app)
 
-    # Added innermost first: the request context wraps the body cap, so a 413 carries a request id;
+    # Added innermost first: the request context wraps the body cap and the codec's CORS, so a 413 or a
+    # refused preflight carries a request id;
     # the security headers wrap both, so their 413 and 500 carry the headers too. The sign-in cookie
     # (Authlib's state marker) is innermost: only the routes read it.
     install_sign_in_cookie(app, settings)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(CodecCorsMiddleware, origin=settings.temporal_ui_origin)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    for module in (health, slots, sessions, agenda, webhooks, people, me, enrollments, progress, briefs, sign_in):
+    routers = (health, slots, sessions, agenda, webhooks, people, me, enrollments, progress, briefs, sign_in, codec)
+    for module in routers:
         app.include_router(module.router)
     install_pages(app)
     return app

@@ -35,9 +35,7 @@ async def get_principal(
     """
     services: Services = request.app.state.services
     if credentials is not None:
-        if credentials.scheme.lower() != "bearer":
-            raise unauthorized()
-        principal = await services.sign_in.principal_for_bearer(credentials.credentials)
+        principal = await _bearer_principal(services, credentials)
     elif (token := session_token(request)) is not None:
         live = await services.sign_in.live_session(token)
         if request.method not in SAFE_METHODS and not (
@@ -51,6 +49,42 @@ async def get_principal(
     return principal
 
 
+async def _bearer_principal(services: Services, credentials: HTTPAuthorizationCredentials) -> Principal:
+    if credentials.scheme.lower() != "bearer":
+        raise unauthorized()
+    return await services.sign_in.principal_for_bearer(credentials.credentials)
+
+
+async def get_codec_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _declared_cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
+    """An admin calling the Temporal UI's codec endpoints (api/routes/codec.py): a bearer token, or an
+    admin's page session cookie on a request whose Origin is exactly TEMPORAL_UI_ORIGIN.
+
+    The UI runs on another origin and cannot know the session's X-CSRF-Token, so the codec routes do
+    not ask for it. That is not a CSRF hole: decoding and encoding change nothing on the server, and
+    a forged request from any other page is refused here (its browser-set Origin is not the UI's) and
+    could not read the answer anyway, since CORS lets only TEMPORAL_UI_ORIGIN read it.
+    """
+    services: Services = request.app.state.services
+    if credentials is not None:
+        principal = await _bearer_principal(services, credentials)
+    elif (token := session_token(request)) is not None:
+        live = await services.sign_in.live_session(token)
+        ui_origin = request.app.state.settings.temporal_ui_origin
+        if not ui_origin or request.headers.get("origin") != ui_origin:
+            raise DomainError(
+                ErrorCode.CSRF_FAILED, "A signed-in codec request must come from the Temporal UI (TEMPORAL_UI_ORIGIN)."
+            )
+        principal = live.principal
+    else:
+        raise unauthorized()
+    await refuse_unstorable_text(request)
+    return require_admin(principal)
+
+
 def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.is_admin:
         raise DomainError(ErrorCode.FORBIDDEN, "This action needs an admin.")
@@ -59,6 +93,7 @@ def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+CodecAdmin = Annotated[Principal, Depends(get_codec_admin)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 # A client-chosen key (e.g. a UUID) that makes an action safe to retry: the same key returns the first

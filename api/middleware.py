@@ -28,6 +28,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Every body this API takes is a small JSON object (notes are ≤ 4,000 characters) or one WhatsApp
 # webhook delivery; 64 KiB leaves room for both and refuses a 50 MB body before it is read.
 MAX_BODY_BYTES = 64 * 1024
+# The Temporal UI's codec calls (api/routes/codec.py) carry whole payloads, base64: Temporal refuses a
+# payload over 2 MiB by default (its blob size limit), 2.7 MiB in base64; 4 MiB holds one with room.
+CODEC_PATH_PREFIX = "/codec/"
+CODEC_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -80,27 +84,31 @@ class RequestContextMiddleware:
 class BodyTooLarge(HTTPException):
     """An HTTPException so that FastAPI's body reader passes it on untouched (it turns others into 400)."""
 
-    def __init__(self) -> None:
-        super().__init__(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
+        super().__init__(413, f"The body is larger than {limit} bytes.")
 
 
 class BodyLimitMiddleware:
     """Refuse a declared Content-Length over the cap without reading; stop a chunked body at the cap."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, codec_max_bytes: int = CODEC_MAX_BODY_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.codec_max_bytes = codec_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.codec_max_bytes if scope["path"].startswith(CODEC_PATH_PREFIX) else self.max_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and not declared.strip().isdigit():
             await error_response(ErrorCode.MALFORMED_PAYLOAD, "Content-Length is not a number.")(scope, receive, send)
             return
-        if declared is not None and int(declared) > self.max_bytes:
-            await error_response(ErrorCode.PAYLOAD_TOO_LARGE, str(BodyTooLarge().detail))(scope, receive, send)
+        if declared is not None and int(declared) > limit:
+            await error_response(ErrorCode.PAYLOAD_TOO_LARGE, str(BodyTooLarge(limit).detail))(scope, receive, send)
             return
         seen = 0
 
@@ -109,8 +117,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge()
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from coach_sessions.contracts import TransitionRequest, TransitionResult
     from coach_sessions.db import create_pool
     from coach_sessions.repositories.sessions import SessionRepository
+    from coach_sessions.settings import get_settings
     from coach_sessions.temporal import connect
 
 FLOOR_QUEUE = "bench-floor"
@@ -78,7 +79,7 @@ class OneActivityWorkflow:
 
 async def main() -> None:
     pool = await create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
-    client = await connect(os.environ["TEMPORAL_ADDRESS"], "default")
+    client = await connect(get_settings(), namespace="default")  # the worker's environment, its key
     activities = FloorActivities(SessionRepository(pool))
     sandboxed = Worker(
         client,

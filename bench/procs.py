@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from coach_sessions.db import apply_migrations
+from coach_sessions.payload_codec import new_key
 from coach_sessions.settings import Settings
 from devtools.devstack import temporal_command, wait_for_temporal
 from devtools.embedded import EmbeddedPostgres
@@ -107,6 +108,16 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     fakes: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+
+    def settings(self) -> Settings:
+        """What the stack's processes read from ``env``: for this process's own Temporal client."""
+        return Settings(
+            app_env="development",
+            temporal_address=self.temporal_address,
+            temporal_namespace="default",
+            auth_jwt_secret=self.env.get("AUTH_JWT_SECRET", ""),
+            payload_encryption_keys=self.env.get("PAYLOAD_ENCRYPTION_KEYS", ""),
+        )
 
     def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT) -> Proc:
         log = self.root / f"{name}.log"
@@ -204,6 +215,8 @@ def _start(stack: Stack, *, jwt_secret: str, webhook_secret: str) -> None:
         "TEMPORAL_ADDRESS": stack.temporal_address,
         "TEMPORAL_TASK_QUEUE": "coach-sessions",
         "AUTH_JWT_SECRET": jwt_secret,
+        # Payloads encrypted as in production: the figures include the codec's cost.
+        "PAYLOAD_ENCRYPTION_KEYS": f"bench:{new_key()}",
         "AISENSY_WEBHOOK_SECRET": webhook_secret,
         "CALENDAR_PROVIDER": "google",
         "GOOGLE_SERVICE_ACCOUNT_FILE": str(service_account_file(root / "sa.json", stack.fakes["token_uri"])),

@@ -75,7 +75,7 @@ def machine(load_before: tuple[float, ...]) -> dict[str, Any]:
 async def measure(stack: Stack, params: dict[str, Any], secret: str, webhook_secret: str, out: dict[str, Any]) -> None:
     api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
     pool = await create_pool(stack.database_url, min_size=2, max_size=10)
-    client = await connect(stack.temporal_address, "default")
+    client = await connect(stack.settings())
     fig_flow._CLIENT[:] = [client]
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=api, limits=limits, trust_env=False, timeout=30) as http:
@@ -167,7 +167,7 @@ async def measure_ab(stack: Stack, params: dict[str, Any], secret: str, out: dic
     api, floor = f"http://{HOST}:{stack.ports['api']}", f"http://{HOST}:{stack.ports['floor_api']}"
     before = f"http://{HOST}:{stack.ports['api_before']}"
     pool = await create_pool(stack.database_url, min_size=2, max_size=10)
-    client = await connect(stack.temporal_address, "default")
+    client = await connect(stack.settings())
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with (
         httpx.AsyncClient(base_url=api, limits=limits, trust_env=False, timeout=30) as http,

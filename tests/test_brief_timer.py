@@ -10,9 +10,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from coach_sessions.contracts import SessionWorkflowInput
-from coach_sessions.temporal import DATA_CONVERTER, session_workflow_id
+from coach_sessions.temporal import session_workflow_id
 from tests.factories import make_family, make_sessions
-from tests.helpers import api_client, auth, eventually, running_worker
+from tests.helpers import TEST_DATA_CONVERTER, api_client, auth, eventually, running_worker
 from workflows.session import SessionWorkflow
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -64,7 +64,7 @@ async def test_the_brief_is_ready_before_the_session_and_a_reschedule_moves_the_
         history = await handle.fetch_history()
 
     # The history (with the "pre-session-brief" patch marker) replays on the current code.
-    await Replayer(workflows=[SessionWorkflow], data_converter=DATA_CONVERTER).replay_workflow(
+    await Replayer(workflows=[SessionWorkflow], data_converter=TEST_DATA_CONVERTER).replay_workflow(
         WorkflowHistory.from_json(handle.id, history.to_json())
     )
     generations = [

@@ -21,6 +21,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from coach_sessions.payload_codec import Keyring, new_key
 from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS
 from devtools.devstack import (
     REPO_ROOT,
@@ -132,6 +133,9 @@ def test_the_ui_fetches_no_news_and_headless_has_no_ui_flags() -> None:
     with_ui = temporal_command(None, port=7233, ui_port=8233)
     assert "--ui-disable-news-fetch" in with_ui
     assert with_ui[with_ui.index("--ui-port") + 1] == "8233"
+    with_codec = temporal_command(None, port=7233, ui_port=8233, codec_endpoint="http://127.0.0.1:8000/codec")
+    assert with_codec[with_codec.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:8000/codec"
+    assert "--ui-codec-endpoint" not in with_ui
     headless = temporal_command(None, port=7233)
     assert "--headless" in headless
     assert not [arg for arg in headless if arg.startswith("--ui")]
@@ -145,13 +149,28 @@ def test_development_secret_is_generated_once_and_private(tmp_path: Path) -> Non
     assert len(first["AUTH_JWT_SECRET"]) >= 32
     assert second["AUTH_JWT_SECRET"] == first["AUTH_JWT_SECRET"]
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    # The payload key too: .data/temporal.db's histories stay readable after a restart.
+    assert second["PAYLOAD_ENCRYPTION_KEYS"] == first["PAYLOAD_ENCRYPTION_KEYS"]
+    assert Keyring.parse(first["PAYLOAD_ENCRYPTION_KEYS"]).ids == ("dev",)
+    assert stat.S_IMODE((tmp_path / "dev-payload-key").stat().st_mode) == 0o600
 
 
 def test_given_secret_and_app_env_are_kept(tmp_path: Path) -> None:
-    env = child_environment({"APP_ENV": "production", "AUTH_JWT_SECRET": "s" * 40}, tmp_path)
+    keys = "k1:" + new_key()
+    env = child_environment(
+        {"APP_ENV": "production", "AUTH_JWT_SECRET": "s" * 40, "PAYLOAD_ENCRYPTION_KEYS": keys}, tmp_path
+    )
     assert env["APP_ENV"] == "production"
     assert env["AUTH_JWT_SECRET"] == "s" * 40
+    assert env["PAYLOAD_ENCRYPTION_KEYS"] == keys
     assert not (tmp_path / "dev-jwt-secret").exists()
+    assert not (tmp_path / "dev-payload-key").exists()
+
+
+def test_production_without_payload_keys_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="PAYLOAD_ENCRYPTION_KEYS"):
+        child_environment({"APP_ENV": "production", "AUTH_JWT_SECRET": "s" * 40}, tmp_path)
+    assert not (tmp_path / "dev-payload-key").exists()
 
 
 def test_production_without_secret_refuses_to_start(tmp_path: Path) -> None:
@@ -184,7 +203,8 @@ def data_dir() -> Iterator[Path]:
 
 def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None:
     api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"APP_ENV", "AUTH_JWT_SECRET", "XDG_RUNTIME_DIR"}}
+    dropped = {"APP_ENV", "AUTH_JWT_SECRET", "PAYLOAD_ENCRYPTION_KEYS", "TEMPORAL_UI_ORIGIN", "XDG_RUNTIME_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     ports = ["--api-port", str(api_port), "--temporal-port", str(temporal_port), "--temporal-ui-port", str(ui_port)]
     launcher = subprocess.Popen(
         [sys.executable, "-m", "devtools.devstack", "--data-dir", str(data_dir), *ports],
@@ -213,6 +233,11 @@ def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None
             assert children.status_code == 200, children.text
             assert len(children.json()["children"]) == 2  # the first demo coach's
             assert http.get("/coach/sign-in").status_code == 200
+            # The UI's codec calls: its origin passes the preflight, and a coach is not an admin.
+            ui = {"Origin": f"http://127.0.0.1:{ui_port}", "Access-Control-Request-Method": "POST"}
+            assert http.options("/codec/decode", headers=ui).status_code == 204
+            coach = {"Authorization": f"Bearer {token}", "Origin": ui["Origin"]}
+            assert http.post("/codec/decode", headers=coach, json={"payloads": []}).status_code == 403
         assert len(_processes_mentioning(str(data_dir))) >= 5  # the check below can see the stack
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does
@@ -220,6 +245,7 @@ def test_whole_stack_starts_and_ctrl_c_leaves_no_process(data_dir: Path) -> None
     assert _processes_mentioning(str(data_dir)) == [], "".join(output) + rest
     assert all(port_is_free(port) for port in (api_port, temporal_port, ui_port))
     assert (data_dir / "dev-jwt-secret").exists() and (data_dir / "temporal.db").exists()
+    assert (data_dir / "dev-payload-key").exists()
 
 
 def test_banner_links_to_the_sign_in_page_and_prints_one_curl_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,15 +5,14 @@ from datetime import timedelta
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from coach_sessions.temporal import DATA_CONVERTER
 from devtools.embedded import venv_binary
 from tests.factories import hours, make_family, make_sessions, now_utc
-from tests.helpers import api_client, auth
+from tests.helpers import TEST_DATA_CONVERTER, api_client, auth
 
 
 async def test_temporal_down_answers_503(pool: asyncpg.Pool) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=DATA_CONVERTER
+        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=TEST_DATA_CONVERTER
     )
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() - hours(30)], statuses=["pending"])

@@ -179,15 +179,14 @@ async def test_a_tap_while_temporal_is_down_is_decided_when_it_is_delivered_agai
     that delivery signals it (it used to answer "duplicate", and the request auto-approved)."""
     from temporalio.testing import WorkflowEnvironment
 
-    from coach_sessions.temporal import DATA_CONVERTER
     from devtools.embedded import venv_binary
-    from tests.helpers import api_client
+    from tests.helpers import TEST_DATA_CONVERTER, api_client
 
     family, session_id = await _pending_request(stack, pool)
     tap = cloud_envelope(button_tap(family.parent.phone, "Reschedule", context_id=None))
     # A client that was connected to a server which has died since.
     gone = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=DATA_CONVERTER
+        test_server_existing_path=str(venv_binary("temporal-test-server")), data_converter=TEST_DATA_CONVERTER
     )
     await gone.shutdown()
     async with api_client(pool, gone.client, stack.task_queue) as during_the_outage:

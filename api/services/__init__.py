@@ -7,6 +7,7 @@ from temporalio.client import Client
 
 from api.services.agenda import AgendaService
 from api.services.briefs import BriefService
+from api.services.codec import CodecService
 from api.services.enrollments import EnrollmentService
 from api.services.learning_events import LearningEventService
 from api.services.message_preview import MessagePreviewService
@@ -53,6 +54,7 @@ class Services:
     learning_events: LearningEventService
     reconciler: WorkflowReconciler
     sign_in: SignInService
+    codec: CodecService
 
     @classmethod
     def build(
@@ -111,4 +113,5 @@ class Services:
                 settings,
                 ProviderTokenVerifier.from_settings(settings),
             ),
+            codec=CodecService(temporal.data_converter.payload_codec),
         )

@@ -30,7 +30,7 @@ from tests.fakes.aisensy import FakeAiSensy
 from tests.fakes.google_calendar import FakeGoogleCalendar
 from tests.fakes.service_account import service_account_file
 from tests.faults.procs import PYTHON, Postgres, Process, free_port, poll, port_open, temporal_process
-from tests.helpers import TEST_SECRET, add_test_admin
+from tests.helpers import TEST_PAYLOAD_KEYS, TEST_SECRET, add_test_admin, test_settings
 
 DATABASE = "coach_sessions_faults"
 TASK_QUEUE = "faults"
@@ -109,6 +109,7 @@ class Cluster:
             "TEMPORAL_ADDRESS": self.temporal_address,
             "TEMPORAL_TASK_QUEUE": TASK_QUEUE,
             "AUTH_JWT_SECRET": TEST_SECRET,
+            "PAYLOAD_ENCRYPTION_KEYS": TEST_PAYLOAD_KEYS,
             "CALENDAR_PROVIDER": "google",
             "GOOGLE_SERVICE_ACCOUNT_FILE": str(
                 service_account_file(self.tmp / "service-account.json", self.calendar.token_uri)
@@ -134,7 +135,7 @@ class Cluster:
         ]
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.pool = await create_pool(self.dsn, min_size=1, max_size=8)
-        self.client = await connect(self.temporal_address, "default")
+        self.client = await connect(test_settings(TASK_QUEUE), address=self.temporal_address, namespace="default")
         starting = [self.start_api()]
         if with_worker:
             starting.append(self.start_worker())
@@ -158,7 +159,7 @@ class Cluster:
         await asyncio.to_thread(poll, lambda: port_open(port), within=30, what="temporal port")
 
         async def ready() -> bool:
-            client = await connect(self.temporal_address, "default")
+            client = await connect(test_settings(TASK_QUEUE), address=self.temporal_address, namespace="default")
             return bool(await client.service_client.check_health())
 
         await _async_poll(ready, within=30, what="temporal health")
