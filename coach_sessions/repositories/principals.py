@@ -29,14 +29,15 @@ UNION ALL
 SELECT id, 'coach' AS role, name FROM coaches WHERE id = $1
 LIMIT 1
 """
-# Who the development sign-in page offers: admins, then coaches; the demo cast (example.org) first.
+# Who the development sign-in page offers: admins, then coaches; the demo cast (example.org) first,
+# and the newest first within each (a database with many coaches still shows the one just added).
 _EVERYONE = """
 SELECT id, role, name, email FROM (
-    SELECT id, 'admin' AS role, name, email, 0 AS rank FROM admins
+    SELECT id, 'admin' AS role, name, email, created_at, 0 AS rank FROM admins
     UNION ALL
-    SELECT id, 'coach' AS role, name, email, 1 AS rank FROM coaches
+    SELECT id, 'coach' AS role, name, email, created_at, 1 AS rank FROM coaches
 ) people
-ORDER BY (lower(email) LIKE '%@example.org') DESC, rank, lower(name), id
+ORDER BY rank, (lower(email) LIKE '%@example.org') DESC, created_at DESC, id
 LIMIT $1
 """
 
