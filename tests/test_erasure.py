@@ -92,12 +92,17 @@ async def _planted_family(stack: Stack, pool: asyncpg.Pool) -> tuple[Family, dic
         )
 
     await eventually(synced)
+    events = {
+        r["google_event_id"]
+        for r in await pool.fetch("SELECT google_event_id FROM scheduled_sessions WHERE child_id = $1", family.child.id)
+    }
+    assert events <= {event_id for _, event_id in stack.calendar.live_events()}  # on the calendar now
     past = [r["id"] for r in rows if r["scheduled_at"] < now_utc()]
     body = {"sessionId": str(past[0]), "notes": planted["notes"], "parentMessage": planted["parent_message"]}
     await _post(stack, "/api/sessions/complete", auth(family.coach.id), body)
     future = [r["id"] for r in rows if r["scheduled_at"] > now_utc() + timedelta(days=2)]
     body = {"sessionId": str(future[0]), "reason": planted["reason"]}
-    await _post(stack, "/api/sessions/request-cancel", auth(family.coach.id), body)
+    await _post(stack, "/api/sessions/request-cancel", auth(family.coach.id), body, status=202)
     await _post(
         stack,
         "/api/homework",
