@@ -262,11 +262,17 @@ async def _stack_with(
     fake_google_calendar: FakeGoogleCalendar,
     fake_aisensy: FakeAiSensy,
     replace: Any,
+    **worker_options: Any,
 ) -> AsyncIterator[Stack]:
     async with fake_providers(fake_google_calendar, fake_aisensy) as (google, whatsapp):
         activities = replace(ErasureActivities(ErasureRepository(pool), google, temporal_env.client))
         async with running_worker(
-            temporal_env.client, pool, calendar=google, whatsapp=whatsapp, replace_activities=activities
+            temporal_env.client,
+            pool,
+            calendar=google,
+            whatsapp=whatsapp,
+            replace_activities=activities,
+            **worker_options,
         ) as tq:
             async with api_client(pool, temporal_env.client, tq) as http:
                 yield Stack(temporal_env, http, tq, fake_google_calendar, fake_aisensy, google, whatsapp)
