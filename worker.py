@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities.briefs import BriefActivities
 from activities.calendar import CalendarActivities
 from activities.enrollment import EnrollmentActivities
+from activities.erasure import ErasureActivities
 from activities.messaging import MessagingActivities
 from activities.retention import RetentionActivities
 from activities.sessions import SessionActivities
@@ -34,6 +35,7 @@ from coach_sessions.providers.whatsapp import WhatsAppProvider, build_whatsapp_p
 from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.embeddings import EmbeddingRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.retention import RetentionRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -47,6 +49,7 @@ from workflows.brief import SessionBriefWorkflow
 from workflows.consent import CancellationConsentWorkflow
 from workflows.embedding import EmbedLearningEventsWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.erasure import ChildErasureWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.retention import PersonalDataRetentionWorkflow
 from workflows.session import SessionWorkflow
@@ -61,6 +64,7 @@ WORKFLOWS = [
     SessionBriefWorkflow,
     EmbedLearningEventsWorkflow,
     PersonalDataRetentionWorkflow,
+    ChildErasureWorkflow,
 ]
 
 
@@ -92,6 +96,7 @@ def create_worker(
     messaging_activities = MessagingActivities(OutboxRepository(pool), whatsapp)
     timer_activities = TimerActivities(TimerMessageRepository(pool), timers or SessionTimerSettings())
     retention_activities = RetentionActivities(RetentionRepository(pool))
+    erasure_activities = ErasureActivities(ErasureRepository(pool), calendar, client)
     brief_activities = BriefActivities(
         BriefRepository(pool),
         EmbeddingRepository(pool),
@@ -116,6 +121,10 @@ def create_worker(
         brief_activities.embed_learning_events,
         brief_activities.generate_brief,
         retention_activities.purge_expired_personal_data,
+        erasure_activities.record_erasure,
+        erasure_activities.end_child_workflows,
+        erasure_activities.remove_child_calendar_events,
+        erasure_activities.scrub_child,
     ]
     # Activities are registered under their function names, so a replacement must carry that name.
     replacements = {a.__name__: a for a in replace_activities}

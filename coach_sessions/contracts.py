@@ -373,3 +373,24 @@ class RetentionPurged(BaseModel):
     inbound_bodies: int = 0
     message_parameters: int = 0
     sign_in_rows: int = 0
+
+
+# ----- erasure (docs/security.md, "Erasure") -------------------------------------------------------
+
+
+class EraseChildInput(BaseModel):
+    """The ChildErasureWorkflow's input: ids only (its history holds no personal data)."""
+
+    child_id: UUID
+    requested_by: UUID
+
+
+class ErasureStepInput(BaseModel):
+    child_id: UUID
+
+
+class ErasureStepResult(BaseModel):
+    """Counts only, for ops: workflows ended, calendar events removed (or refused), rows scrubbed."""
+
+    done: int = 0
+    refused: int = 0

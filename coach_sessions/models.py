@@ -200,3 +200,12 @@ class Homework(Row):
     due_date: date | None
     completed_at: datetime | None
     created_at: datetime
+
+
+class ChildErasure(Row):
+    """A child's erasure (table ``child_erasures``): under way until ``completed_at``."""
+
+    child_id: UUID
+    requested_by: UUID
+    requested_at: datetime
+    completed_at: datetime | None

@@ -75,3 +75,8 @@ def consent_workflow_id(session_id: object, request_number: int) -> str:
 def message_delivery_workflow_id(message_id: object) -> str:
     """The delivery of one queued message started outside a session workflow (a late-reply notice)."""
     return f"deliver-{message_id}"
+
+
+def child_erasure_workflow_id(child_id: object) -> str:
+    """The erasure of one child (one per child: concurrent DELETEs attach to it)."""
+    return f"erase-child-{child_id}"

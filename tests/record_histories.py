@@ -304,3 +304,25 @@ async def test_retention(stack: Stack, pool: asyncpg.Pool) -> None:
     await eventually(continued)
     await _save(stack, "retention_continued_as_new", RETENTION_WORKFLOW_ID, "retention", run_id=first_run)
     await handle.terminate("recorded")
+
+
+async def test_child_erased(stack: Stack, pool: asyncpg.Pool) -> None:
+    """An erasure: a child enrolled (its session workflows running) and erased through the API."""
+    from coach_sessions.temporal import child_erasure_workflow_id
+
+    family = await _family(pool)
+    body = {
+        "childId": str(family.child.id),
+        "coachId": str(family.coach.id),
+        "startDate": (now_utc() - timedelta(days=1)).date().isoformat(),
+        "sessionTime": "17:00",
+        "weekdays": ["mon", "thu"],
+        "sessionCount": 2,
+    }
+    answer = await _post(stack, "/api/enrollments", ADMIN, body, status=201)
+    await stack.env.client.get_workflow_handle(enrollment_workflow_id(answer["enrollment"]["id"])).result()
+    erased = await stack.http.delete(f"/api/children/{family.child.id}", headers=ADMIN)
+    assert erased.status_code == 202, erased.text
+    workflow_id = child_erasure_workflow_id(family.child.id)
+    await stack.env.client.get_workflow_handle(workflow_id).result()
+    await _save(stack, "child_erased", workflow_id, "erasure")

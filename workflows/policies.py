@@ -77,3 +77,13 @@ EMBED_GIVE_UP_AFTER = timedelta(hours=1)
 
 # One retention pass (batched statements over the message tables); retried like any database work.
 RETENTION_ACTIVITY_TIMEOUT = timedelta(minutes=10)
+
+# Erasing a child: each step is idempotent and must finish, so it retries until it does (a database or
+# Temporal outage delays the erasure, never loses it; its row says "under way" meanwhile).
+ERASURE_ACTIVITY_TIMEOUT = timedelta(minutes=5)
+ERASURE_HEARTBEAT_TIMEOUT = timedelta(minutes=1)
+ERASURE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.briefs import BriefActivities
     from activities.calendar import CalendarActivities
     from activities.enrollment import EnrollmentActivities
+    from activities.erasure import ErasureActivities
     from activities.messaging import MessagingActivities
     from activities.retention import RetentionActivities
     from activities.sessions import SessionActivities
@@ -26,6 +27,9 @@ with workflow.unsafe.imports_passed_through():
         DeliverMessageInput,
         EmbedEventsInput,
         EmbedEventsResult,
+        EraseChildInput,
+        ErasureStepInput,
+        ErasureStepResult,
         GenerateBriefInput,
         LoadSessionInput,
         LoadTimerSettingsInput,
@@ -213,4 +217,37 @@ async def enqueue_timer_message(request: TimerMessageInput) -> UUID | None:
         request,
         start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
         retry_policy=policies.DB_RETRY,
+    )
+
+
+async def record_erasure(request: EraseChildInput) -> None:
+    await workflow.execute_activity_method(
+        ErasureActivities.record_erasure,
+        request,
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.ERASURE_RETRY,
+    )
+
+
+async def end_child_workflows(child_id: UUID) -> ErasureStepResult:
+    return await _erasure_step(ErasureActivities.end_child_workflows, child_id)
+
+
+async def remove_child_calendar_events(child_id: UUID) -> ErasureStepResult:
+    return await _erasure_step(ErasureActivities.remove_child_calendar_events, child_id)
+
+
+async def scrub_child(child_id: UUID) -> ErasureStepResult:
+    return await _erasure_step(ErasureActivities.scrub_child, child_id)
+
+
+async def _erasure_step(
+    activity: Callable[[Any, ErasureStepInput], Awaitable[ErasureStepResult]], child_id: UUID
+) -> ErasureStepResult:
+    return await workflow.execute_activity_method(
+        activity,
+        ErasureStepInput(child_id=child_id),
+        start_to_close_timeout=policies.ERASURE_ACTIVITY_TIMEOUT,
+        heartbeat_timeout=policies.ERASURE_HEARTBEAT_TIMEOUT,
+        retry_policy=policies.ERASURE_RETRY,
     )

@@ -1,10 +1,10 @@
 """Admin registration of coaches, parents and children; a coach's children."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
@@ -81,3 +81,36 @@ class ChildExport(BaseModel):
 async def export_child(child_id: UUID, _: AdminPrincipal, services: ServicesDep) -> ChildExport:
     """Admin: the child's whole record as JSON, for a parent's access request (DPDP Act / GDPR)."""
     return ChildExport.model_validate(await services.people.export_child(child_id))
+
+
+class ChildErasureState(BaseModel):
+    """A child's erasure (docs/security.md, "Erasure"): under way until ``completed_at``."""
+
+    child_id: UUID
+    requested_by: UUID = Field(description="The admin who asked first.")
+    requested_at: datetime
+    completed_at: datetime | None
+    status: Literal["under_way", "done"]
+
+
+@router.delete(
+    "/children/{child_id}",
+    status_code=202,
+    response_model=ChildErasureState,
+    responses={
+        200: {
+            "description": "Asked for before: the same erasure, done or under way (no second erasure).",
+            "model": ChildErasureState,
+        },
+        **errors(*AUTHENTICATED_WRITE, *ADMIN_ONLY, ErrorCode.NOT_FOUND),
+    },
+)
+async def erase_child(
+    child_id: UUID, principal: AdminPrincipal, services: ServicesDep, response: Response
+) -> ChildErasureState:
+    """Admin: erase the child's personal data (a parent's erasure request). 202: the erasure is under
+    way; poll with the same call, which answers 200 with the same record, ``done`` once completed."""
+    erasure, created = await services.people.erase_child(principal, child_id)
+    if not created:
+        response.status_code = 200
+    return ChildErasureState(**erasure.model_dump(), status="under_way" if erasure.completed_at is None else "done")

@@ -25,6 +25,7 @@ from coach_sessions.repositories.agenda import AgendaRepository
 from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.child_records import ChildRecordRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
+from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.learning_events import LearningEventRepository
@@ -78,7 +79,13 @@ class Services:
         return cls(
             pool=pool,
             temporal=temporal,
-            people=PeopleService(people_repo, ChildRecordRepository(pool)),
+            people=PeopleService(
+                people_repo,
+                ChildRecordRepository(pool),
+                ErasureRepository(pool),
+                temporal,
+                settings.temporal_task_queue,
+            ),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
             message_previews=MessagePreviewService(

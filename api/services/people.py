@@ -1,19 +1,56 @@
-"""Registering coaches, parents and children; listing a coach's children."""
+"""Registering coaches, parents and children; listing a coach's children; a child's export and erasure."""
 
 from typing import Any
 from uuid import UUID
 
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
 from coach_sessions.auth import Principal
+from coach_sessions.contracts import EraseChildInput
 from coach_sessions.errors import ErrorCode, NotFound
-from coach_sessions.models import Child, Coach, Parent
+from coach_sessions.models import Child, ChildErasure, Coach, Parent
 from coach_sessions.repositories.child_records import ChildRecordRepository
+from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.people import PeopleRepository
+from coach_sessions.temporal import child_erasure_workflow_id
+from workflows.erasure import ChildErasureWorkflow
 
 
 class PeopleService:
-    def __init__(self, people: PeopleRepository, child_records: ChildRecordRepository) -> None:
+    def __init__(
+        self,
+        people: PeopleRepository,
+        child_records: ChildRecordRepository,
+        erasures: ErasureRepository,
+        temporal: Client,
+        task_queue: str,
+    ) -> None:
         self._people = people
         self._child_records = child_records
+        self._erasures = erasures
+        self._temporal = temporal
+        self._task_queue = task_queue
+
+    async def erase_child(self, principal: Principal, child_id: UUID) -> tuple[ChildErasure, bool]:
+        """Ask for the child's erasure: its record and whether this call asked first (docs/security.md).
+
+        The row is inserted once (concurrent calls: one wins); every call until it is completed
+        (re)starts the workflow with "use existing", so a request whose start was lost is resumed by
+        the next one, and ten concurrent calls make one workflow. A completed erasure starts nothing.
+        """
+        if not await self._erasures.child_exists(child_id):
+            raise NotFound("child", ErrorCode.NOT_FOUND)
+        erasure, created = await self._erasures.record(child_id, principal.id)
+        if erasure.completed_at is None:
+            await self._temporal.start_workflow(
+                ChildErasureWorkflow.run,
+                EraseChildInput(child_id=child_id, requested_by=erasure.requested_by),
+                id=child_erasure_workflow_id(child_id),
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        return erasure, created
 
     async def export_child(self, child_id: UUID) -> dict[str, Any]:
         """Everything held about the child (an admin answering a parent's access request)."""
