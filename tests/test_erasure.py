@@ -171,7 +171,15 @@ async def _assert_erased(
         family.child.id,
     )
     assert [r["session_number"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert "completed" in {r["status"] for r in rows}
+    assert {r["status"] for r in rows} == {"completed", "cancelled"}  # what had not happened will not
+    # an action on a session that had not happened is refused as for any finished one, starting nothing
+    future = sessions[-1]
+    refused = await stack.http.post(
+        "/api/sessions/missed", headers=auth(family.coach.id), json={"sessionId": str(future)}
+    )
+    assert refused.status_code == 409 and refused.json()["current_status"] == "cancelled", refused.text
+    described = await stack.env.client.get_workflow_handle(session_workflow_id(future)).describe()
+    assert described.status != WorkflowExecutionStatus.RUNNING
     assert all(r["scheduled_at"] and r["duration_minutes"] == 45 and r["coach_notes"] is None for r in rows)
     assert await pool.fetchval("SELECT name FROM children WHERE id = $1", family.child.id) == "Erased child"
     for session_id in sessions:

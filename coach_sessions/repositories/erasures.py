@@ -42,9 +42,18 @@ UPDATE parents p
 """
 _STATEMENTS = (
     f"UPDATE children SET name = '{ERASED_CHILD_NAME}' WHERE id = $1",
+    "UPDATE enrollments SET status = 'ended' WHERE child_id = $1 AND status <> 'ended'",
     # What a session keeps for accounting: its number, date, status, duration (and ids, the link).
+    # A session that has not happened will not: it is cancelled (a pending request with it), so an
+    # action on it is refused as on any finished session instead of starting its workflow again.
     f"""UPDATE scheduled_sessions
-           SET coach_notes = NULL, calendar_sync_error = NULL,
+           SET status = CASE WHEN status IN ('scheduled', 'pending', 'rescheduled') THEN 'cancelled' ELSE status END,
+               cancellation_status = CASE WHEN cancellation_status = 'pending' THEN 'none' ELSE cancellation_status END,
+               cancellation_requested_at = CASE WHEN cancellation_status = 'pending' THEN NULL
+                                                ELSE cancellation_requested_at END,
+               cancellation_expires_at = CASE WHEN cancellation_status = 'pending' THEN NULL
+                                              ELSE cancellation_expires_at END,
+               coach_notes = NULL, calendar_sync_error = NULL,
                cancellation_reason = CASE WHEN cancellation_reason IS NULL THEN NULL ELSE '{ERASED_TEXT}' END,
                updated_at = now(), version = version + 1
          WHERE child_id = $1""",
