@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from tests.factories import Family
 from tests.helpers import ADMIN_EMAIL, Stack
 from tests.openid_provider import CLIENT_ID, OpenIdProvider, openid_provider
-from tests.pages_support import browser, live_app, open_page, row, serious_axe_violations, too_wide, unresolved_family
+from tests.pages_support import browser, live_app, open_page, serious_axe_violations, too_wide, unresolved_family
 
 __all__ = ["browser"]  # fixtures (tests/pages_support.py)
 
@@ -57,20 +57,26 @@ def _sub() -> str:
 async def test_sign_in_act_sign_out_and_the_old_cookie_is_refused(
     pool: asyncpg.Pool, app_url: str, provider: OpenIdProvider, browser: Browser
 ) -> None:
-    family, _ = await unresolved_family(pool)
+    family, ids = await unresolved_family(pool)
     sub = _sub()
     provider.add_user(sub, family.coach.email.upper())  # an email's case is not its identity
     async with open_page(browser) as (page, console):
-        await _sign_in_at_provider(page, app_url, sub, start="/coach/sessions")
-        await expect(page).to_have_url(app_url + "/coach/sessions")
+        await _sign_in_at_provider(page, app_url, sub)
+        await expect(page).to_have_url(app_url + "/coach/agenda")  # the coach's agenda, signed in
         await expect(page.locator("#who")).to_have_text(f"Signed in as {family.coach.name}")
 
         # an action, through the page's own script (cookie + CSRF token)
-        await row(page, 1).get_by_role("button", name="Complete").click()
+        await (
+            page.locator(f"#needs-you li.agenda-row[data-session-id='{ids[0]}']")
+            .get_by_role("button", name="Complete")
+            .click()
+        )
         dialog = page.locator("#complete-dialog")
-        await dialog.get_by_label("Notes").fill("Read two pages.")
+        await dialog.get_by_label("Private notes (never sent)").fill("Read two pages.")
         await dialog.get_by_role("button", name="Complete").click()
-        await expect(row(page, 1).locator(".badge")).to_have_text("completed")
+        await expect(page.locator("#toast")).to_contain_text("Session 1 completed")
+        status = await pool.fetchval("SELECT status FROM scheduled_sessions WHERE id = $1", ids[0])
+        assert status == "completed"
 
         (cookie,) = [c for c in await page.context.cookies() if c["name"] == "__Host-coach_session"]
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
