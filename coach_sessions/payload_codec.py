@@ -31,6 +31,7 @@ ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12
 KEY_BYTES = 32
+DATA_KEY_PREFIX = "dk-"  # a child's data key (coach_sessions/data_key_codec.py), never a master key
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -60,6 +61,8 @@ class Keyring:
         for kid, key in self.keys:
             if not _KEY_ID.match(kid):
                 raise KeyringError("a key id is 1-64 letters, digits, '.', '_' or '-'")
+            if kid.startswith(DATA_KEY_PREFIX):
+                raise KeyringError(f"a key id may not start with {DATA_KEY_PREFIX!r}: children's data keys do")
             if len(key) != KEY_BYTES:
                 raise KeyringError(f"key {kid!r} is {len(key)} bytes; AES-256 needs {KEY_BYTES} (base64 of 32 bytes)")
 
@@ -115,14 +118,12 @@ class EncryptionCodec(PayloadCodec):
 
     def encrypt(self, payload: Payload) -> Payload:
         kid = self.keyring.current_id
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), kid.encode())
-        return Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: kid.encode()}, data=nonce + sealed)
+        return seal(kid, self._ciphers[kid], payload)
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload  # plaintext from before encryption: left as it is
-        kid = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
+        kid = key_id_of(payload)
         cipher = self._ciphers.get(kid)
         if cipher is None:
             shown = kid if _KEY_ID.match(kid) else "(not a key id)"
@@ -130,24 +131,39 @@ class EncryptionCodec(PayloadCodec):
                 f"payload encrypted with key id {shown!r}, which PAYLOAD_ENCRYPTION_KEYS does not hold "
                 f"(configured: {', '.join(self.keyring.ids)})"
             )
-        if len(payload.data) < NONCE_BYTES + 16:
-            raise PayloadDecryptionError(f"encrypted payload (key id {kid!r}) is too short: truncated or altered")
-        try:
-            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], kid.encode())
-        except InvalidTag:
-            raise PayloadDecryptionError(
-                f"encrypted payload (key id {kid!r}) failed authentication: altered, or another key with this id"
-            ) from None
-        try:
-            return Payload.FromString(plain)
-        except Exception:  # protobuf's DecodeError; authenticated, so only a foreign writer gets here
-            raise PayloadDecryptionError(f"encrypted payload (key id {kid!r}) does not hold a payload") from None
+        return unseal(kid, cipher, payload)
+
+    def cipher(self, kid: str) -> AESGCM | None:
+        """The master key ``kid`` (wraps children's data keys: coach_sessions/data_key_codec.py)."""
+        return self._ciphers.get(kid)
+
+
+def key_id_of(payload: Payload) -> str:
+    return payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
+
+
+def seal(kid: str, cipher: AESGCM, payload: Payload) -> Payload:
+    """``payload`` encrypted with ``cipher``, labelled ``kid`` (bound to the ciphertext as associated data)."""
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = cipher.encrypt(nonce, payload.SerializeToString(), kid.encode())
+    return Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: kid.encode()}, data=nonce + sealed)
+
+
+def unseal(kid: str, cipher: AESGCM, payload: Payload) -> Payload:
+    if len(payload.data) < NONCE_BYTES + 16:
+        raise PayloadDecryptionError(f"encrypted payload (key id {kid!r}) is too short: truncated or altered")
+    try:
+        plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], kid.encode())
+    except InvalidTag:
+        raise PayloadDecryptionError(
+            f"encrypted payload (key id {kid!r}) failed authentication: altered, or another key with this id"
+        ) from None
+    try:
+        return Payload.FromString(plain)
+    except Exception:  # protobuf's DecodeError; authenticated, so only a foreign writer gets here
+        raise PayloadDecryptionError(f"encrypted payload (key id {kid!r}) does not hold a payload") from None
 
 
 def encrypted_key_ids(payloads: Iterable[Payload]) -> set[str]:
     """The key ids these payloads were encrypted with (tests and operators: which keys a history needs)."""
-    return {
-        p.metadata[KEY_ID_METADATA].decode("utf-8", "replace")
-        for p in payloads
-        if p.metadata.get("encoding") == ENCODING and KEY_ID_METADATA in p.metadata
-    }
+    return {key_id_of(p) for p in payloads if p.metadata.get("encoding") == ENCODING and KEY_ID_METADATA in p.metadata}

@@ -38,12 +38,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """``TEST_DATABASE_URL`` if set (an existing server), else a throwaway embedded PostgreSQL."""
-    from tests.helpers import add_test_admin
+    from tests.helpers import add_test_admin, bind_test_database
 
     existing = os.environ.get("TEST_DATABASE_URL")
     if existing:
         asyncio.run(apply_migrations(existing))
         asyncio.run(add_test_admin(existing))
+        bind_test_database(existing)
         yield existing
         return
     tmp = Path(tempfile.mkdtemp(prefix="coach-sessions-test-"))
@@ -53,6 +54,7 @@ def database_url() -> Iterator[str]:
         dsn = asyncio.run(pg.ensure_database("coach_sessions_test"))
         asyncio.run(apply_migrations(dsn))
         asyncio.run(add_test_admin(dsn))
+        bind_test_database(dsn)
         yield dsn
     finally:
         pg.stop()
@@ -73,7 +75,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from coach_sessions.temporal import SEARCH_ATTRIBUTE_KEYS  # noqa: E402
 from devtools.embedded import venv_binary  # noqa: E402
-from tests.helpers import TEST_DATA_CONVERTER  # noqa: E402
+from tests.helpers import TEST_DATA_CONVERTER, TEST_MASTER_CONVERTER  # noqa: E402
 
 _INDEXED_TYPES = {
     "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -92,11 +94,16 @@ async def register_search_attributes(env: WorkflowEnvironment) -> None:
 
 
 @pytest.fixture
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh time-skipping Temporal test server per test (~0.1 s): each test's clock starts now."""
+async def temporal_env(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping Temporal test server per test (~0.1 s): each test's clock starts now.
+
+    The codec on, as in production: histories hold ciphertext, a child's under its data key (which
+    lives in ``database_url``). Recording tests/histories/ uses the master key alone, so that the saved
+    histories replay with no database."""
+    recording = request.config.getoption("--record-histories")
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(venv_binary("temporal-test-server")),
-        data_converter=TEST_DATA_CONVERTER,  # the codec on: histories hold ciphertext, as in production
+        data_converter=TEST_MASTER_CONVERTER if recording else TEST_DATA_CONVERTER,
     )
     try:
         await register_search_attributes(env)

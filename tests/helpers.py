@@ -20,11 +20,13 @@ from api.server import uvicorn_config
 from api.services import Services
 from coach_sessions.auth import mint_token
 from coach_sessions.contracts import SessionTimerSettings
+from coach_sessions.payload_codec import Keyring
 from coach_sessions.providers.calendar import CalendarProvider, GoogleCalendarProvider, LocalCalendarProvider
 from coach_sessions.providers.whatsapp import AiSensyProvider, LocalWhatsAppProvider, WhatsAppProvider
+from coach_sessions.repositories.data_keys import DataKeyRepository
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
-from coach_sessions.temporal import data_converter
+from coach_sessions.temporal import converter_for
 from tests.declared_errors import check_declared
 from worker import WORKFLOWS, create_worker, heartbeat
 
@@ -37,9 +39,24 @@ WEBHOOK_SECRET = "webhook-secret-for-tests"
 # The suite's payload key (coach_sessions/payload_codec.py): every test client, worker, recorder and
 # replayer encrypts with it, as production does with its own. Fixed, so recorded histories decode.
 TEST_PAYLOAD_KEYS = "test-k1:dGVzdC1vbmx5LXBheWxvYWQta2V5LTMyLWJ5dGVzISE="
-TEST_DATA_CONVERTER = data_converter(
-    Settings(app_env="test", auth_jwt_secret=TEST_SECRET, payload_encryption_keys=TEST_PAYLOAD_KEYS)
-)
+_test_database: list[str] = []
+
+
+def bind_test_database(dsn: str) -> None:
+    """The database_url fixture names the suite's database: children's data keys live there."""
+    _test_database[:] = [dsn]
+
+
+def _test_database_url() -> str:
+    if not _test_database:
+        raise RuntimeError("a child's workflow was encoded before the database_url fixture ran: request it")
+    return _test_database[0]
+
+
+# As production's data_converter(settings): a child's workflows sealed with the child's data key.
+TEST_DATA_CONVERTER = converter_for(Keyring.parse(TEST_PAYLOAD_KEYS), DataKeyRepository(_test_database_url))
+# The master key only: tests/histories/*.json are recorded and replayed with it, so they need no database.
+TEST_MASTER_CONVERTER = converter_for(Keyring.parse(TEST_PAYLOAD_KEYS))
 
 
 def test_settings(task_queue: str, **overrides: Any) -> Settings:

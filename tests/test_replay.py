@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tests.helpers import TEST_DATA_CONVERTER
+from tests.helpers import TEST_MASTER_CONVERTER
 from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -28,6 +28,6 @@ def test_there_are_histories_of_every_workflow_type() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name.removesuffix(".json") for p in HISTORIES])
 async def test_saved_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))  # noqa: ASYNC240 - a small test file
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=TEST_DATA_CONVERTER)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=TEST_MASTER_CONVERTER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from coach_sessions.data_key_codec import DataKeyCodec
 from coach_sessions.errors import DomainError, ErrorCode
 from coach_sessions.payload_codec import PayloadDecryptionError
 
@@ -38,7 +39,10 @@ class CodecService:
         self.codec = codec  # None: PAYLOAD_ENCRYPTION_KEYS unset (development/test), payloads pass as they are
 
     async def decode(self, payloads: Sequence[tuple[dict[str, str], str]]) -> list[WirePayload]:
-        return await self._apply(payloads, self.codec.decode if self.codec else None)
+        # Children's data keys looked up afresh: an erased child's history refuses here at once
+        # (coach_sessions/data_key_codec.py), not after this process's cache expires.
+        codec = self.codec.uncached() if isinstance(self.codec, DataKeyCodec) else self.codec
+        return await self._apply(payloads, codec.decode if codec else None)
 
     async def encode(self, payloads: Sequence[tuple[dict[str, str], str]]) -> list[WirePayload]:
         return await self._apply(payloads, self.codec.encode if self.codec else None)

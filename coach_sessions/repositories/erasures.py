@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from coach_sessions.models import ChildErasure
+from coach_sessions.repositories.data_keys import SHRED as _SHRED_DATA_KEY
 from coach_sessions.temporal import (
     consent_workflow_id,
     embed_events_workflow_id,
@@ -81,6 +82,8 @@ _STATEMENTS = (
          WHERE outcome IS NOT NULL
            AND (strpos(outcome::text, $1::uuid::text) > 0
                 OR EXISTS (SELECT 1 FROM ({_SESSIONS}) s WHERE strpos(outcome::text, s.id::text) > 0))""",
+    # Crypto-shredding: the child's Temporal histories (and their backups) stop decrypting.
+    _SHRED_DATA_KEY,
 )
 # The numbers the parent's replies came from, read before the parent is scrubbed (their replies about
 # a sibling stay when the parent stays: then this is empty and only this child's sessions' replies go).
