@@ -135,7 +135,9 @@ class Cluster:
         ]
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.pool = await create_pool(self.dsn, min_size=1, max_size=8)
-        self.client = await connect(test_settings(TASK_QUEUE), address=self.temporal_address, namespace="default")
+        self.client = await connect(
+            test_settings(TASK_QUEUE, database_url=self.dsn), address=self.temporal_address, namespace="default"
+        )
         starting = [self.start_api()]
         if with_worker:
             starting.append(self.start_worker())
