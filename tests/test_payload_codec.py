@@ -6,9 +6,11 @@ import base64
 import contextlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from subprocess import PIPE
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from api.app import create_app
@@ -34,7 +37,13 @@ from coach_sessions.payload_codec import (
 )
 from coach_sessions.settings import Settings
 from coach_sessions.statuses import Role
-from coach_sessions.temporal import converter_for, data_converter, session_workflow_id
+from coach_sessions.temporal import (
+    consent_workflow_id,
+    converter_for,
+    data_converter,
+    enrollment_workflow_id,
+    session_workflow_id,
+)
 from devtools.devstack import temporal_command, wait_for_temporal
 from devtools.embedded import venv_binary
 from tests.factories import hours, make_family, make_sessions, now_utc
@@ -58,6 +67,7 @@ from tests.helpers import (
     test_settings as settings_for,
 )
 from tests.sign_in_support import page_client, sign_in
+from tests.whatsapp_payloads import button_tap, cloud_envelope, post_signed
 from worker import WORKFLOWS
 
 KEY_1, KEY_2 = new_key(), new_key()
@@ -421,11 +431,24 @@ async def test_an_operator_reads_a_decoded_history_with_the_temporal_cli(stack: 
         )
 
 
+async def _started(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return False
+    return True
+
+
+async def _not_pending(pool: asyncpg.Pool, query: str, session_id: UUID) -> bool:
+    return await pool.fetchval(query, session_id) not in (None, "pending")
+
+
 async def test_a_real_dev_server_stores_no_planted_string(
     pool: asyncpg.Pool, tmp_path: Path, fake_google_calendar: Any, fake_aisensy: Any
 ) -> None:
-    """The dev server's SQLite file (and its WAL) after a completion with notes and a cancellation
-    request with a reason: none of the planted strings, while the workflow ids are there to be found."""
+    """The issue's scenario on a real dev server: an enrolment through the API, a completion with notes,
+    a cancellation request with a reason and the parent's tap on it. Then the dev server's SQLite file
+    (and its WAL) holds none of the planted strings, while the workflow ids are there to be found."""
     db_file = tmp_path / "temporal.db"
     port = free_port()
     server = await asyncio.create_subprocess_exec(
@@ -434,7 +457,7 @@ async def test_a_real_dev_server_stores_no_planted_string(
     try:
         await asyncio.to_thread(wait_for_temporal, f"127.0.0.1:{port}", "default", 30)
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=TEST_DATA_CONVERTER)
-        family = await make_family(pool)
+        family, enrolled = await make_family(pool), await make_family(pool)
         done, later = await make_sessions(
             pool, family, [now_utc() - hours(2), now_utc() + hours(72)], statuses=["pending", "scheduled"]
         )
@@ -442,6 +465,18 @@ async def test_a_real_dev_server_stores_no_planted_string(
         async with fake_providers(fake_google_calendar, fake_aisensy) as (google, whatsapp):
             async with running_worker(client, pool, calendar=google, whatsapp=whatsapp) as tq:
                 async with api_client(pool, client, tq) as http:
+                    enrolment = {
+                        "childId": str(enrolled.child.id),
+                        "coachId": str(enrolled.coach.id),
+                        "startDate": (now_utc() + timedelta(days=1)).date().isoformat(),
+                        "sessionTime": "17:00",
+                        "weekdays": ["mon", "wed", "fri"],
+                        "sessionCount": 3,
+                    }
+                    answer = await http.post("/api/enrollments", headers=ADMIN, json=enrolment)
+                    assert answer.status_code == 201, answer.text
+                    enrollment_id = enrollment_workflow_id(answer.json()["enrollment"]["id"])
+                    await asyncio.wait_for(client.get_workflow_handle(enrollment_id).result(), 30)
                     coach = auth(family.coach.id)
                     answer = await http.post(
                         "/api/sessions/complete", headers=coach, json={"sessionId": str(done), "notes": note}
@@ -451,12 +486,20 @@ async def test_a_real_dev_server_stores_no_planted_string(
                         "/api/sessions/request-cancel", headers=coach, json={"sessionId": str(later), "reason": reason}
                     )
                     assert answer.status_code == 202, answer.text
+                    await eventually(lambda: _started(client, consent_workflow_id(later, 1)))
+                    tap = cloud_envelope(button_tap(family.parent.phone, "Reschedule", context_id=None))
+                    answer = await post_signed(http, tap)
+                    assert answer.status_code == 200, answer.text
+                    decided = "SELECT cancellation_status FROM scheduled_sessions WHERE id = $1"
+                    await eventually(lambda: _not_pending(pool, decided, later))
                     await eventually(lambda: quiescent(client, session_workflow_id(done), session_workflow_id(later)))
     finally:
         server.terminate()
         await server.wait()
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("temporal.db*"))  # noqa: ASYNC240 - the test's end
-    assert session_workflow_id(done).encode() in stored  # the file is readable as it is: the scan means something
-    for planted in ("PLANTED-SQLITE", family.child.name, family.parent.phone, family.coach.name):
+    for workflow_id in (session_workflow_id(done), enrollment_id, consent_workflow_id(later, 1)):
+        assert workflow_id.encode() in stored, workflow_id  # the file is readable as it is: the scan means something
+    people = [family.child.name, family.parent.phone, family.coach.name, enrolled.child.name, enrolled.parent.phone]
+    for planted in ("PLANTED-SQLITE", *people, family.parent.phone.lstrip("+")):
         assert planted.encode() not in stored, planted
         assert planted.encode("utf-16-le") not in stored, planted
