@@ -19,6 +19,7 @@ from api.routes import (
     briefs,
     codec,
     enrollments,
+    family,
     health,
     me,
     people,
@@ -101,7 +102,21 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    routers = (health, slots, sessions, agenda, webhooks, people, me, enrollments, progress, briefs, sign_in, codec)
+    routers = (
+        health,
+        slots,
+        sessions,
+        agenda,
+        webhooks,
+        people,
+        family,
+        me,
+        enrollments,
+        progress,
+        briefs,
+        sign_in,
+        codec,
+    )
     for module in routers:
         app.include_router(module.router)
     install_pages(app)

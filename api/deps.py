@@ -1,11 +1,13 @@
 """Request-scoped dependencies: the caller, and the services built on the app's one pool and client."""
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Header, Request
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.services import Services
+from api.services.family import invalid_family_link
 from api.services.sign_in import csrf_matches
 from api.session_cookie import CSRF_HEADER, SAFE_METHODS, same_origin, session_token
 from api.text_guard import refuse_unstorable_text
@@ -16,6 +18,14 @@ _bearer = HTTPBearer(auto_error=False)
 # Declared so that the OpenAPI document names the second way in; the cookie's name depends on
 # APP_ENV (api/session_cookie.py), so the value is read there, not from this scheme.
 _cookie = APIKeyCookie(name="__Host-coach_session", auto_error=False, description="A signed-in page's session.")
+
+
+_family_link = APIKeyHeader(
+    name="X-Family-Link",
+    scheme_name="FamilyLink",
+    auto_error=False,
+    description="A family's link (POST /api/parents/{id}/family-link): a parent's own way in. Keep it secret.",
+)
 
 
 async def get_services(request: Request) -> Services:  # async: a plain def would cost a thread hop per request
@@ -85,6 +95,16 @@ async def get_codec_admin(
     return require_admin(principal)
 
 
+async def get_family(request: Request, link: Annotated[str | None, Depends(_family_link)]) -> UUID:
+    """The parent a family link names (api/services/family.py); every bad link gets the same 401."""
+    if not link:
+        raise invalid_family_link()
+    services: Services = request.app.state.services
+    parent_id = await services.family.family_for(link)
+    await refuse_unstorable_text(request)
+    return parent_id
+
+
 def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.is_admin:
         raise DomainError(ErrorCode.FORBIDDEN, "This action needs an admin.")
@@ -94,6 +114,7 @@ def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 CodecAdmin = Annotated[Principal, Depends(get_codec_admin)]
+FamilyParent = Annotated[UUID, Depends(get_family)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 # A client-chosen key (e.g. a UUID) that makes an action safe to retry: the same key returns the first

@@ -389,3 +389,20 @@ class CreateLearningEvent(Body):
         StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=r"\S"),
         AfterValidator(_no_nul),
     ]
+
+
+class ChildErasureState(BaseModel):
+    """A child's erasure (docs/security.md, "Erasure"): under way until ``completed_at``."""
+
+    child_id: UUID
+    requested_by: UUID = Field(description="Who asked first: an admin's id, or the parent's (a family link).")
+    requested_at: datetime
+    completed_at: datetime | None
+    status: Literal["under_way", "done"]
+
+
+class FamilyLinkIssued(BaseModel):
+    """A family's link: send it to the parent, who puts it in ``X-Family-Link`` (never log it)."""
+
+    link: str = Field(description="fl1.<parent id>.<version>.<expiry>.<signature>: a capability; keep it secret.")
+    expires_at: datetime

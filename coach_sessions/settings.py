@@ -1,5 +1,7 @@
 """Configuration from the environment (every variable is listed in docs/configuration.md)."""
 
+import hashlib
+import hmac
 import re
 from datetime import time, timedelta
 from functools import lru_cache
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
 
     auth_jwt_secret: str = ""
     auth_token_ttl: Duration = timedelta(hours=12)
+    # Signs family links (coach_sessions/family_links.py), 32+ characters; empty: a key derived from
+    # AUTH_JWT_SECRET (changing either revokes every link). A link lives FAMILY_LINK_TTL (1 hour to 90 days).
+    family_link_secret: str = ""
+    family_link_ttl: Duration = timedelta(days=30)
     # The longest lifetime (exp - iat) a portal token may have; longer ones are refused, and not minted.
     auth_token_max_ttl: Duration = DEFAULT_TOKEN_MAX_TTL
     # An identity provider's access tokens (coach_sessions/provider_tokens.py): its JWKS (RS256/ES256),
@@ -165,6 +171,7 @@ class Settings(BaseSettings):
             )
         self._check_auth_settings()
         self._check_payload_settings()
+        self._check_family_link_settings()
         if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
             raise ValueError("OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER")
         if self.app_env == "production" and self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
@@ -200,6 +207,18 @@ class Settings(BaseSettings):
         origin = self.temporal_ui_origin
         if origin and not re.fullmatch(r"https?://[^/\s]+", origin):
             raise ValueError("TEMPORAL_UI_ORIGIN must be an origin: scheme://host[:port], no path or trailing /")
+
+    def _check_family_link_settings(self) -> None:
+        if self.family_link_secret and len(self.family_link_secret) < 32:
+            raise ValueError("FAMILY_LINK_SECRET must be 32+ characters (or empty: derived from AUTH_JWT_SECRET)")
+        if not timedelta(hours=1) <= self.family_link_ttl <= timedelta(days=90):
+            raise ValueError("FAMILY_LINK_TTL must be between 1h and 90d")
+
+    def family_link_key(self) -> bytes:
+        """FAMILY_LINK_SECRET, or when it is empty a key derived from AUTH_JWT_SECRET (domain-separated)."""
+        if self.family_link_secret:
+            return self.family_link_secret.encode()
+        return hmac.new(self.auth_jwt_secret.encode(), b"coach-sessions family links", hashlib.sha256).digest()
 
     def payload_keyring(self) -> Keyring | None:
         """The configured keyring, or None when PAYLOAD_ENCRYPTION_KEYS is empty (not production)."""

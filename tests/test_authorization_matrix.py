@@ -71,6 +71,8 @@ ENDPOINTS: list[tuple[str, str, Request, str]] = [
         "admin",
     ),
     ("GET", "/api/coach/children", lambda i: {}, "coach"),
+    ("POST", "/api/parents/{parent}/family-link", lambda i: {}, "admin"),
+    ("POST", "/api/parents/{parent}/family-link/replace", lambda i: {}, "admin"),
     (
         "POST",
         "/api/enrollments",
@@ -91,7 +93,7 @@ IDS = [f"{method} {path} {sorted(request(Ids(*(uuid4(),) * 5)))}" for method, pa
 
 
 def _url(path: str, ids: Ids) -> str:
-    return path.format(session=ids.session)
+    return path.format(session=ids.session, parent=ids.parent)
 
 
 def _unsigned(claims: dict[str, Any]) -> str:

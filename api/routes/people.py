@@ -1,7 +1,7 @@
 """Admin registration of coaches, parents and children; a coach's children."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -9,7 +9,15 @@ from pydantic import BaseModel, Field
 
 from api.deps import AdminPrincipal, CurrentPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
-from api.schemas import ChildList, CoachList, CreateChild, CreateCoach, CreateParent
+from api.schemas import (
+    ChildErasureState,
+    ChildList,
+    CoachList,
+    CreateChild,
+    CreateCoach,
+    CreateParent,
+    FamilyLinkIssued,
+)
 from coach_sessions.errors import ErrorCode
 from coach_sessions.models import Child, Coach, Parent
 
@@ -83,16 +91,6 @@ async def export_child(child_id: UUID, _: AdminPrincipal, services: ServicesDep)
     return ChildExport.model_validate(await services.people.export_child(child_id))
 
 
-class ChildErasureState(BaseModel):
-    """A child's erasure (docs/security.md, "Erasure"): under way until ``completed_at``."""
-
-    child_id: UUID
-    requested_by: UUID = Field(description="The admin who asked first.")
-    requested_at: datetime
-    completed_at: datetime | None
-    status: Literal["under_way", "done"]
-
-
 @router.delete(
     "/children/{child_id}",
     status_code=202,
@@ -110,7 +108,30 @@ async def erase_child(
 ) -> ChildErasureState:
     """Admin: erase the child's personal data (a parent's erasure request). 202: the erasure is under
     way; poll with the same call, which answers 200 with the same record, ``done`` once completed."""
-    erasure, created = await services.people.erase_child(principal, child_id)
+    erasure, created = await services.people.erase_child(principal.id, child_id)
     if not created:
         response.status_code = 200
     return ChildErasureState(**erasure.model_dump(), status="under_way" if erasure.completed_at is None else "done")
+
+
+@router.post(
+    "/parents/{parent_id}/family-link",
+    response_model=FamilyLinkIssued,
+    responses=errors(*AUTHENTICATED_WRITE, *ADMIN_ONLY, ErrorCode.NOT_FOUND),
+)
+async def issue_family_link(parent_id: UUID, _: AdminPrincipal, services: ServicesDep) -> FamilyLinkIssued:
+    """Admin: a link for the family to send them (docs/security.md, "Family links"). Older links keep
+    working until they expire; to stop them, replace them."""
+    link, expires_at = await services.family.issue_link(parent_id)
+    return FamilyLinkIssued(link=link, expires_at=expires_at)
+
+
+@router.post(
+    "/parents/{parent_id}/family-link/replace",
+    response_model=FamilyLinkIssued,
+    responses=errors(*AUTHENTICATED_WRITE, *ADMIN_ONLY, ErrorCode.NOT_FOUND),
+)
+async def replace_family_links(parent_id: UUID, _: AdminPrincipal, services: ServicesDep) -> FamilyLinkIssued:
+    """Admin: every link the family was given stops working (a lost phone); the answer is a new one."""
+    link, expires_at = await services.family.replace_links(parent_id)
+    return FamilyLinkIssued(link=link, expires_at=expires_at)

@@ -9,6 +9,7 @@ from api.services.agenda import AgendaService
 from api.services.briefs import BriefService
 from api.services.codec import CodecService
 from api.services.enrollments import EnrollmentService
+from api.services.family import FamilyService
 from api.services.learning_events import LearningEventService
 from api.services.message_preview import MessagePreviewService
 from api.services.parent_replies import ParentReplyService
@@ -26,6 +27,7 @@ from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.child_records import ChildRecordRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.erasures import ErasureRepository
+from coach_sessions.repositories.family_links import FamilyLinkRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.learning_events import LearningEventRepository
@@ -43,6 +45,7 @@ class Services:
     pool: asyncpg.Pool
     temporal: Client
     people: PeopleService
+    family: FamilyService
     sessions: SessionService
     agenda: AgendaService
     message_previews: MessagePreviewService
@@ -76,15 +79,19 @@ class Services:
             minimum_notice=settings.coach_min_notice,
             reconciliations=reconciliations,
         )
+        people = PeopleService(
+            people_repo, ChildRecordRepository(pool), ErasureRepository(pool), temporal, settings.temporal_task_queue
+        )
         return cls(
             pool=pool,
             temporal=temporal,
-            people=PeopleService(
-                people_repo,
-                ChildRecordRepository(pool),
-                ErasureRepository(pool),
-                temporal,
-                settings.temporal_task_queue,
+            people=people,
+            family=FamilyService(
+                FamilyLinkRepository(pool),
+                people,
+                secret=settings.family_link_key(),
+                ttl=settings.family_link_ttl,
+                clock=utc_now,
             ),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),

@@ -32,8 +32,9 @@ class PeopleService:
         self._temporal = temporal
         self._task_queue = task_queue
 
-    async def erase_child(self, principal: Principal, child_id: UUID) -> tuple[ChildErasure, bool]:
-        """Ask for the child's erasure: its record and whether this call asked first (docs/security.md).
+    async def erase_child(self, requested_by: UUID, child_id: UUID) -> tuple[ChildErasure, bool]:
+        """Ask for the child's erasure (by an admin, or the child's parent through a family link): its
+        record and whether this call asked first (docs/security.md).
 
         The row is inserted once (concurrent calls: one wins); every call until it is completed
         (re)starts the workflow with "use existing", so a request whose start was lost is resumed by
@@ -41,7 +42,7 @@ class PeopleService:
         """
         if not await self._erasures.child_exists(child_id):
             raise NotFound("child", ErrorCode.NOT_FOUND)
-        erasure, created = await self._erasures.record(child_id, principal.id)
+        erasure, created = await self._erasures.record(child_id, requested_by)
         if erasure.completed_at is None:
             await self._temporal.start_workflow(
                 ChildErasureWorkflow.run,

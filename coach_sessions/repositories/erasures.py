@@ -34,7 +34,8 @@ _COLUMNS = "child_id, requested_by, requested_at, completed_at"
 _PARENT = f"""
 UPDATE parents p
    SET name = '{ERASED_PARENT_NAME}', email = NULL,
-       phone = '{ERASED_PHONE_PREFIX}' || lpad(nextval('erased_phone_numbers')::text, 11, '0')
+       phone = '{ERASED_PHONE_PREFIX}' || lpad(nextval('erased_phone_numbers')::text, 11, '0'),
+       family_link_version = p.family_link_version + 1  -- the erased family's links stop working
   FROM children c
  WHERE c.id = $1 AND p.id = c.parent_id AND p.phone NOT LIKE '{ERASED_PHONE_PREFIX}%'
    AND NOT EXISTS (SELECT 1 FROM children other
