@@ -53,6 +53,13 @@ CONTEXT: dict[str, dict[str, Any]] = {
             Field(description="A coach may move or cancel only the sessions starting after it (COACH_MIN_NOTICE)."),
         ),
     },
+    ErrorCode.ROW_CHANGED: {
+        "current_state": (str, Field(description="The row's state now (a message's status, a session's sync).")),
+        "current_updated_at": (
+            datetime,
+            Field(description="The row's updated_at now: act again with it if still right."),
+        ),
+    },
     ErrorCode.ENROLLMENT_EXISTS: {
         "enrollment_id": (UUID, Field(description="The child's active enrollment with this coach.")),
     },

@@ -45,6 +45,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS: 409,
     ErrorCode.BRIEF_UNAVAILABLE: 503,
+    ErrorCode.ROW_CHANGED: 409,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

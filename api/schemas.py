@@ -406,3 +406,15 @@ class FamilyLinkIssued(BaseModel):
 
     link: str = Field(description="fl1.<parent id>.<version>.<expiry>.<signature>: a capability; keep it secret.")
     expires_at: datetime
+
+
+OpsNote = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class OpsActionRequest(Body):
+    """An ops desk action on one row, as the admin saw it (docs/operations.md, "The ops queue")."""
+
+    seen_updated_at: Instant = Field(
+        alias="seenUpdatedAt", description="The row's updated_at as listed: a row changed since is refused (409)."
+    )
+    note: OpsNote | None = Field(default=None, description="Why (kept in the audit row).")

@@ -1,5 +1,5 @@
 """Command line: ``python -m coach_sessions migrate | reembed | add-admin --name NAME --email EMAIL |
-mint-token --sub UUID [--role ROLE]``.
+mint-token --sub UUID [--role ROLE] | ops list|actions|resend|mark-delivered|drop|retry-sync …``.
 
 The development commands (``seed-demo``, ``mint-token --demo-coach|--demo-admin``, ``sign-webhook``) are
 ``python -m devtools``'s: nothing here imports devtools/, which the Docker image does not contain."""
@@ -12,6 +12,7 @@ from uuid import UUID
 
 from coach_sessions.auth import mint_token
 from coach_sessions.db import apply_migrations, create_pool
+from coach_sessions.ops_cli import add_ops_commands, run_ops
 from coach_sessions.settings import get_settings
 from coach_sessions.statuses import Role
 
@@ -94,12 +95,15 @@ def main(argv: list[str] | None = None) -> None:
         "prints the id). Not checked here (no database): a token for an id with no row is refused by the API",
     )
     token.add_argument("--role", choices=[r.value for r in Role], default=Role.COACH.value)
+    add_ops_commands(commands)
     args = parser.parse_args(argv)
 
     if args.command == "migrate":
         asyncio.run(_migrate())
     elif args.command == "reembed":
         asyncio.run(_reembed(args.batch_size))
+    elif args.command == "ops":
+        raise SystemExit(asyncio.run(run_ops(args)))
     elif args.command == "add-admin":
         if problem := _admin_problem(args.name, args.email):
             parser.exit(2, f"error: {problem}\n")

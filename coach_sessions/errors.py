@@ -39,6 +39,8 @@ class ErrorCode:
     # Another copy of this keyed request still runs the action past the answer bound: retry for its outcome.
     IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
     BRIEF_UNAVAILABLE = "brief_unavailable"
+    # An ops desk action on a row that changed since the admin saw it (or whose state allows no such action).
+    ROW_CHANGED = "row_changed"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -118,3 +118,4 @@ class MessageStatus(StrEnum):
     SENT = "sent"  # the provider accepted it
     IN_DOUBT = "in_doubt"  # an attempt died mid-send: never resent automatically, ops decide
     FAILED = "failed"  # the provider refused it for good (4xx)
+    DROPPED = "dropped"  # a human decided on the ops desk not to send it (migration 0017)

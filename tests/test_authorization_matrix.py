@@ -72,6 +72,9 @@ ENDPOINTS: list[tuple[str, str, Request, str]] = [
     ),
     ("GET", "/api/coach/children", lambda i: {}, "coach"),
     ("POST", "/api/parents/{parent}/family-link", lambda i: {}, "admin"),
+    ("GET", "/api/ops/queue", lambda i: {}, "admin"),
+    ("GET", "/api/ops/cancellation-requests", lambda i: {}, "admin"),
+    ("GET", "/api/ops/actions", lambda i: {"params": {"limit": 5}}, "admin"),
     ("POST", "/api/parents/{parent}/family-link/replace", lambda i: {}, "admin"),
     (
         "POST",

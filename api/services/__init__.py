@@ -12,6 +12,7 @@ from api.services.enrollments import EnrollmentService
 from api.services.family import FamilyService
 from api.services.learning_events import LearningEventService
 from api.services.message_preview import MessagePreviewService
+from api.services.ops_desk import OpsDeskService
 from api.services.parent_replies import ParentReplyService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
@@ -31,6 +32,7 @@ from coach_sessions.repositories.family_links import FamilyLinkRepository
 from coach_sessions.repositories.idempotency import IdempotencyRepository
 from coach_sessions.repositories.inbound import InboundRepository
 from coach_sessions.repositories.learning_events import LearningEventRepository
+from coach_sessions.repositories.ops_desk import OpsDeskRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.repositories.progress import ProgressRepository
@@ -46,6 +48,7 @@ class Services:
     temporal: Client
     people: PeopleService
     family: FamilyService
+    ops_desk: OpsDeskService
     sessions: SessionService
     agenda: AgendaService
     message_previews: MessagePreviewService
@@ -93,6 +96,7 @@ class Services:
                 ttl=settings.family_link_ttl,
                 clock=utc_now,
             ),
+            ops_desk=OpsDeskService(OpsDeskRepository(pool), reconciliations, temporal, settings.temporal_task_queue),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
             message_previews=MessagePreviewService(

@@ -21,10 +21,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.services.session_workflow import session_workflow_start
-from coach_sessions.contracts import EnrollmentWorkflowInput
+from coach_sessions.contracts import EnrollmentWorkflowInput, OutboxDeliveryInput
 from coach_sessions.repositories.reconciliations import Reconciliation, ReconciliationRepository
-from coach_sessions.temporal import enrollment_workflow_id
+from coach_sessions.temporal import enrollment_workflow_id, message_delivery_workflow_id
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.reconciler")
@@ -72,6 +73,8 @@ class WorkflowReconciler:
     async def _reconcile(self, item: Reconciliation) -> None:
         if item.kind == "session":
             await self._session(item.target_id)
+        elif item.kind == "message":
+            await start_message_delivery(self._temporal, item.target_id, self._task_queue)
         else:
             await self._enrollment(item.target_id)
 
@@ -98,3 +101,17 @@ class WorkflowReconciler:
         except WorkflowAlreadyStartedError:
             pass  # it ran already: its sessions' workflows were started
         log.info("enrollment workflow ensured", extra={"enrollment_id": str(enrollment_id)})
+
+
+async def start_message_delivery(temporal: Client, message_id: UUID, task_queue: str) -> None:
+    """Deliver one queued message (a resend from the ops desk): its delivery workflow, started again
+    when an earlier one has finished; the delivery claims the message only while it is queued."""
+    await temporal.start_workflow(
+        OutboxDeliveryWorkflow.run,
+        OutboxDeliveryInput(message_ids=[message_id]),
+        id=message_delivery_workflow_id(message_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    log.info("message delivery started", extra={"message_id": str(message_id)})

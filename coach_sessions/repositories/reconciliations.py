@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-ReconcileKind = Literal["session", "enrollment"]
+ReconcileKind = Literal["session", "enrollment", "message"]  # message: a resent one's delivery
 # An enrollment's API call starts its workflow itself; the reconciler steps in only after this.
 ENROLLMENT_START_GRACE = timedelta(seconds=10)
 

@@ -25,7 +25,7 @@ UPDATE inbound_messages SET payload = '{"purged": true}'::jsonb, from_phone = 'p
 _OUTBOUND = """
 UPDATE outbound_messages SET template_params = '[]'::jsonb, user_name = ''
  WHERE id IN (SELECT id FROM outbound_messages
-               WHERE created_at < now() - $1::interval AND status IN ('sent', 'failed')
+               WHERE created_at < now() - $1::interval AND status IN ('sent', 'failed', 'dropped')
                  AND (template_params <> '[]'::jsonb OR user_name <> '') LIMIT $2)
 """
 _SIGN_IN = """

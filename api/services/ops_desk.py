@@ -1,0 +1,131 @@
+"""The ops desk: what needs a human, and the actions that resolve it (docs/operations.md, "The ops queue").
+
+Each action is recorded with the row's change in one transaction (coach_sessions/repositories/ops_desk.py);
+what must follow in Temporal (a resent message's delivery, a session's calendar sync) is asked for in
+that transaction too (a reconciliation) and then done at once: when Temporal is unreachable, the
+reconciler does it later. The same request again changes nothing and answers the same audit row.
+"""
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.services.reconciler import CALL_TIMEOUT, start_message_delivery
+from api.services.session_workflow import session_workflow_start
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.repositories.ops_desk import (
+    CONSENT_EXPIRES_SOON,
+    ActionOutcome,
+    Channel,
+    OpsActionName,
+    OpsDeskRepository,
+)
+from coach_sessions.repositories.reconciliations import ReconciliationRepository
+from workflows.session import SessionWorkflow
+
+log = logging.getLogger("coach_sessions.ops_desk")
+QUEUE_LIMIT = 200
+_UNREACHABLE = (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError)
+
+
+class OpsDeskService:
+    def __init__(
+        self,
+        desk: OpsDeskRepository,
+        reconciliations: ReconciliationRepository,
+        temporal: Client,
+        task_queue: str,
+    ) -> None:
+        self._desk = desk
+        self._reconciliations = reconciliations
+        self._temporal = temporal
+        self._task_queue = task_queue
+
+    async def queue(self) -> dict[str, Any]:
+        """Everything that needs a human now, each kind oldest (or soonest due) first."""
+        return {
+            "messages": await self._desk.messages_needing_a_human(QUEUE_LIMIT),
+            "calendar_syncs": await self._desk.failed_calendar_syncs(QUEUE_LIMIT),
+            "sessions_pending": await self._desk.sessions_pending_too_long(QUEUE_LIMIT),
+            "consents_expiring": await self._desk.pending_cancellations(
+                QUEUE_LIMIT, expiring_within=CONSENT_EXPIRES_SOON
+            ),
+        }
+
+    async def pending_cancellations(self) -> list[dict[str, Any]]:
+        return await self._desk.pending_cancellations(QUEUE_LIMIT)
+
+    async def recent_actions(self, limit: int) -> list[dict[str, Any]]:
+        return await self._desk.recent_actions(limit)
+
+    async def act_on_message(
+        self,
+        admin_id: UUID,
+        message_id: UUID,
+        action: OpsActionName,
+        *,
+        seen_updated_at: datetime,
+        note: str | None,
+        channel: Channel = "desk",
+    ) -> tuple[ActionOutcome, dict[str, Any]]:
+        outcome = await self._desk.act_on_message(
+            message_id, action, admin_id=admin_id, channel=channel, seen_updated_at=seen_updated_at, note=note
+        )
+        outcome, audit = _accepted(outcome, "message")
+        if action == "resend":
+            await self._soon(
+                "message", message_id, start_message_delivery(self._temporal, message_id, self._task_queue)
+            )
+        return outcome, audit
+
+    async def retry_calendar_sync(
+        self,
+        admin_id: UUID,
+        session_id: UUID,
+        *,
+        seen_updated_at: datetime,
+        note: str | None,
+        channel: Channel = "desk",
+    ) -> tuple[ActionOutcome, dict[str, Any]]:
+        outcome = await self._desk.retry_calendar_sync(
+            session_id, admin_id=admin_id, channel=channel, seen_updated_at=seen_updated_at, note=note
+        )
+        outcome, audit = _accepted(outcome, "session")
+        # A finished workflow may run again: a cancelled session's event still has to go.
+        update = self._temporal.execute_update_with_start_workflow(
+            SessionWorkflow.reconcile,
+            start_workflow_operation=session_workflow_start(session_id, self._task_queue, restart_finished=True),
+        )
+        await self._soon("session", session_id, update)
+        return outcome, audit
+
+    async def _soon(self, kind: str, target_id: UUID, call: Any) -> None:
+        """Do it now; when Temporal does not answer, the reconciliation asked for in the action's
+        transaction stays and the reconciler does it (docs/reliability.md)."""
+        try:
+            await asyncio.wait_for(call, CALL_TIMEOUT.total_seconds())
+        except _UNREACHABLE as error:
+            log.warning(
+                "ops action's workflow call left to the reconciler",
+                extra={kind + "_id": str(target_id), "error": type(error).__name__},
+            )
+            return
+        await self._reconciliations.forget(kind, target_id)  # type: ignore[arg-type]
+
+
+def _accepted(outcome: ActionOutcome | None, target: str) -> tuple[ActionOutcome, dict[str, Any]]:
+    if outcome is None:
+        raise NotFound(target, ErrorCode.NOT_FOUND)
+    if outcome.action is None:
+        raise DomainError(
+            ErrorCode.ROW_CHANGED,
+            f"This {target} changed since it was listed, or its state allows no such action: look again.",
+            current_state=outcome.current_state,
+            current_updated_at=outcome.current_updated_at,
+        )
+    return outcome, outcome.action
