@@ -51,9 +51,11 @@ async def _to_sign_in(request: Request, required: Exception) -> Response:
     return RedirectResponse(f"/coach/sign-in?next={quote(required.path, safe='/')}{reason}", status_code=303)
 
 
-def page(request: Request, template: str, session: LiveSession, **context: object) -> HTMLResponse:
+def page(
+    request: Request, template: str, session: LiveSession, *, status_code: int = 200, **context: object
+) -> HTMLResponse:
     """A page with who is signed in, for the header and the scripts (role, name, CSRF token)."""
-    return templates.TemplateResponse(request, template, {"session": session, **context})
+    return templates.TemplateResponse(request, template, {"session": session, **context}, status_code=status_code)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -80,6 +82,14 @@ async def sessions_page(request: Request, session: LiveSession = Depends(page_se
 @router.get("/coach/children/{child_id}/progress", response_class=HTMLResponse)
 async def progress_page(request: Request, child_id: UUID, session: LiveSession = Depends(page_session)) -> HTMLResponse:
     return page(request, "progress.html", session, title="Progress", child_id=str(child_id))
+
+
+@router.get("/coach/desk", response_class=HTMLResponse)
+async def desk_page(request: Request, session: LiveSession = Depends(page_session)) -> HTMLResponse:
+    """The programme desk (admins): requests to decide and the ops queue (api/static/desk.js)."""
+    if not session.principal.is_admin:
+        return page(request, "forbidden.html", session, title="Admins only", status_code=403)
+    return page(request, "desk.html", session, title="Programme desk")
 
 
 @router.get("/favicon.ico")

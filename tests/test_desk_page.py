@@ -1,0 +1,125 @@
+"""The programme desk page in Chromium (1280 and 390 px, axe-core): an admin approves and rejects pending
+requests, resends an in-doubt message and sees the audit row, retries a failed calendar sync against the
+fake Google Calendar; a coach gets 403. The page reads the API's real answers."""
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, expect
+
+from coach_sessions.statuses import Role
+from tests.factories import hours, make_family, make_sessions, now_utc
+from tests.helpers import ADMIN_ID, Stack, auth, eventually
+from tests.pages_support import (
+    base_url,
+    browser,
+    goto_signed_in,
+    open_page,
+    serious_axe_violations,
+    sign_in_link,
+    too_wide,
+)
+from tests.test_ops_desk import _stuck_message
+
+__all__ = ["base_url", "browser"]  # fixtures
+
+
+async def _pending_request(pool: asyncpg.Pool, session_id: object, expires_in: object) -> None:
+    await pool.execute(
+        "UPDATE scheduled_sessions SET cancellation_status = 'pending', cancellation_reason = 'Coach unwell',"
+        " cancellation_requested_at = now(), cancellation_expires_at = now() + $2::interval,"
+        " cancellation_request_count = 1 WHERE id = $1",
+        session_id,
+        expires_in,
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_the_desk_lists_what_needs_a_human_readably_and_accessibly(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser, width: int
+) -> None:
+    family = await make_family(pool)
+    starts = [now_utc() - hours(3), now_utc() + hours(60)]
+    [done, later] = await make_sessions(pool, family, starts, statuses=["completed", "scheduled"])
+    message_id = await _stuck_message(pool, family, done)
+    await _pending_request(pool, later, hours(20))
+    async with open_page(browser, width=width) as (page, console):
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/desk"))
+        await expect(page.locator(f"#messages [data-message-id='{message_id}']")).to_be_visible()
+        await expect(page.locator(f"#decisions [data-session-id='{later}']")).to_contain_text("no answer yet")
+        assert await serious_axe_violations(page) == []
+        assert await too_wide(page) == []
+        assert console.unexpected() == [], console.unexpected()
+
+
+async def test_approve_reject_resend_and_retry_from_the_desk(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family, other, third = await make_family(pool), await make_family(pool), await make_family(pool)
+    starts = [now_utc() - hours(3), now_utc() + hours(60)]
+    [done, later] = await make_sessions(pool, family, starts, statuses=["completed", "scheduled"])
+    [kept] = await make_sessions(pool, other, [now_utc() + hours(70)])
+    [synced] = await make_sessions(pool, third, [now_utc() + hours(80)])
+    # Real requests, through the API: the sessions' workflows hold them, as a coach's request leaves them.
+    for session_id, coach_id in ((later, family.coach.id), (kept, other.coach.id)):
+        body = {"sessionId": str(session_id), "reason": "Coach unwell"}
+        answer = await stack.http.post("/api/sessions/request-cancel", headers=auth(coach_id), json=body)
+        assert answer.status_code == 202, answer.text
+    message_id = await _stuck_message(pool, family, done)
+    await pool.execute(
+        "UPDATE scheduled_sessions SET calendar_sync_status = 'failed', calendar_sync_error = 'HttpError 403'"
+        " WHERE id = $1",
+        synced,
+    )
+    sent_before = len(stack.aisensy.request_log)
+    async with open_page(browser) as (page, console):
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/desk"))
+        await page.locator(f"#decisions [data-session-id='{later}']").get_by_role("button", name="Approve").click()
+        await expect(page.locator(f"#decisions [data-session-id='{later}']")).to_have_count(0)
+        await page.locator(f"#decisions [data-session-id='{kept}']").get_by_role("button", name="Reject").click()
+        await expect(page.locator(f"#decisions [data-session-id='{kept}']")).to_have_count(0)
+        statuses = {
+            r["id"]: (r["status"], r["cancellation_status"])
+            for r in await pool.fetch(
+                "SELECT id, status, cancellation_status FROM scheduled_sessions WHERE id = ANY($1::uuid[])",
+                [later, kept],
+            )
+        }
+        assert statuses == {later: ("cancelled", "approved"), kept: ("scheduled", "rejected")}, statuses
+
+        await page.locator(f"#messages [data-message-id='{message_id}']").get_by_role("button", name="Resend").click()
+        await expect(page.locator(f"#messages [data-message-id='{message_id}']")).to_have_count(0)
+        await expect(page.locator("#audit")).to_contain_text("Resend")
+        await expect(page.locator("#audit")).to_contain_text("in_doubt → queued")
+
+        async def sent() -> bool:
+            return await pool.fetchval("SELECT status FROM outbound_messages WHERE id = $1", message_id) == "sent"
+
+        await eventually(sent)
+        assert len(stack.aisensy.request_log) > sent_before
+
+        await (
+            page.locator(f"#calendar-syncs [data-session-id='{synced}']")
+            .get_by_role("button", name="Retry now")
+            .click()
+        )
+
+        async def on_the_calendar() -> bool:
+            return (
+                await pool.fetchval("SELECT calendar_sync_status FROM scheduled_sessions WHERE id = $1", synced)
+                == "synced"
+            )
+
+        await eventually(on_the_calendar)
+        assert console.unexpected() == [], console.unexpected()
+
+
+async def test_a_coach_gets_403_on_the_desk(stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser) -> None:
+    family = await make_family(pool)
+    async with open_page(browser, width=390) as (page, console):
+        console.expected.add("/api/ops/")
+        await goto_signed_in(page, sign_in_link(base_url, family.coach.id, path="/coach/agenda"))
+        answer = await page.goto(f"{base_url}/coach/desk")
+        assert answer is not None and answer.status == 403
+        await expect(page.get_by_role("heading", name="Admins only")).to_be_visible()
+        assert await page.locator("nav a[href='/coach/desk']").count() == 0
+        assert await serious_axe_violations(page) == []
