@@ -25,7 +25,10 @@ class SessionStats(BaseModel):
     counts: dict[str, int]  # sessions per status
     completed: int
     resolved: int  # completed + missed + cancelled: sessions that will not happen any more
-    completion_rate: float | None  # completed ÷ resolved; None before any session is resolved
+    # completed + missed: the sessions that count. A cancelled one (an admin's cancellation, or a coach's
+    # request the parent agreed to) is nobody's miss: it counts against neither the child nor the coach.
+    counted: int
+    completion_rate: float | None  # completed ÷ counted; None before any session counts
 
 
 class HomeworkStats(BaseModel):
@@ -60,14 +63,21 @@ def score_series(assessments: list[Assessment]) -> list[ScoreSeries]:
     return [ScoreSeries(kind=kind, points=points) for kind, points in by_kind.items()]
 
 
+def completion_rate(completed: int, missed: int) -> float | None:
+    """The one rule for a child's and a coach's session completion rate: completed ÷ (completed + missed)."""
+    counted = completed + missed
+    return round(completed / counted, 4) if counted else None
+
+
 def session_stats(counts: dict[str, int]) -> SessionStats:
-    completed = counts.get("completed", 0)
+    completed, missed = counts.get("completed", 0), counts.get("missed", 0)
     resolved = sum(n for status, n in counts.items() if status in TERMINAL_STATUSES)
     return SessionStats(
         counts=counts,
         completed=completed,
         resolved=resolved,
-        completion_rate=round(completed / resolved, 4) if resolved else None,
+        counted=completed + missed,
+        completion_rate=completion_rate(completed, missed),
     )
 
 

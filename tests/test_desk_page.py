@@ -46,6 +46,8 @@ async def test_the_desk_lists_what_needs_a_human_readably_and_accessibly(
         await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/desk"))
         await expect(page.locator(f"#messages [data-message-id='{message_id}']")).to_be_visible()
         await expect(page.locator(f"#decisions [data-session-id='{later}']")).to_contain_text("no answer yet")
+        coach_row = page.locator(f"#overview tr[data-coach-id='{family.coach.id}']")
+        await expect(coach_row).to_contain_text(family.coach.name)
         assert await serious_axe_violations(page) == []
         assert await too_wide(page) == []
         assert console.unexpected() == [], console.unexpected()

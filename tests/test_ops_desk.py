@@ -280,3 +280,27 @@ async def test_the_command_line_lists_and_acts_with_the_same_rules(
     assert code == 2 and "ISO 8601" in bad, bad
     code, audit = await asyncio.to_thread(_cli, database_url, "actions", "--limit", "200")
     assert code == 0 and any(a["target_id"] == str(message_id) for a in audit["actions"])
+
+
+async def test_the_overview_counts_each_coachs_week_and_a_cancellation_is_nobodys_miss(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    family = await make_family(pool, timezone="UTC")
+    now = now_utc()
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [
+        monday - timedelta(days=14, hours=-9),
+        monday - timedelta(days=13, hours=-9),
+        now - hours(2),
+        now + hours(1),
+    ]
+    ids = await make_sessions(pool, family, starts, statuses=["completed", "missed", "cancelled", "scheduled"])
+    answer = await stack.http.get("/api/ops/overview", headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    [mine] = [c for c in answer.json()["coaches"] if c["coach_id"] == str(family.coach.id)]
+    assert mine["week_start"] == monday.date().isoformat()
+    in_week = [monday <= s < monday + timedelta(days=7) for s in starts]  # near midnight, now ± 2 h may not be
+    assert (mine["cancelled"], mine["scheduled"]) == (int(in_week[2]), int(in_week[3])), (mine, ids)
+    # Four weeks: one completed, one missed, one cancelled: 1 of 2, the cancellation not counted.
+    assert (mine["completed_4w"], mine["missed_4w"], mine["completion_rate_4w"]) == (1, 1, 0.5)
+    assert (await stack.http.get("/api/ops/overview", headers=auth(family.coach.id))).status_code == 403

@@ -1,7 +1,7 @@
 """The ops desk's API (admin only): the queue of what needs a human, the pending cancellation requests
 to decide, the audit of actions taken, and the actions (docs/operations.md, "The ops queue")."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -86,6 +86,27 @@ class OpsAction(BaseModel):
     created_at: datetime
 
 
+class CoachWeek(BaseModel):
+    coach_id: UUID
+    coach_name: str
+    timezone: str
+    week_start: date = Field(description="This week's Monday in the coach's timezone.")
+    scheduled: int
+    completed: int
+    missed: int
+    pending: int = Field(description="Pending, or rescheduled and not yet resolved.")
+    cancelled: int
+    completed_4w: int
+    missed_4w: int
+    completion_rate_4w: float | None = Field(
+        description="Completed ÷ (completed + missed) over the last four weeks; cancellations do not count."
+    )
+
+
+class ProgrammeOverview(BaseModel):
+    coaches: list[CoachWeek]
+
+
 class OpsActions(BaseModel):
     actions: list[OpsAction]
 
@@ -109,6 +130,12 @@ async def ops_queue(_: AdminPrincipal, services: ServicesDep) -> OpsQueue:
 async def pending_cancellation_requests(_: AdminPrincipal, services: ServicesDep) -> PendingCancellations:
     """Every pending cancellation request, soonest expiry first, with the parent's last answer."""
     return PendingCancellations(requests=await services.ops_desk.pending_cancellations())  # type: ignore[arg-type]
+
+
+@router.get("/overview", response_model=ProgrammeOverview, responses=errors(*AUTHENTICATED, *ADMIN_ONLY))
+async def programme_overview(_: AdminPrincipal, services: ServicesDep) -> ProgrammeOverview:
+    """This week by coach (each in their timezone) and each coach's four-week completion rate."""
+    return ProgrammeOverview(coaches=await services.ops_desk.overview())  # type: ignore[arg-type]
 
 
 @router.get("/actions", response_model=OpsActions, responses=errors(*AUTHENTICATED, *ADMIN_ONLY))

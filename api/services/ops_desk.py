@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from api.services.reconciler import CALL_TIMEOUT, start_message_delivery
 from api.services.session_workflow import session_workflow_start
 from coach_sessions.errors import DomainError, ErrorCode, NotFound
+from coach_sessions.progress import completion_rate
 from coach_sessions.repositories.ops_desk import (
     CONSENT_EXPIRES_SOON,
     ActionOutcome,
@@ -59,6 +60,13 @@ class OpsDeskService:
 
     async def pending_cancellations(self) -> list[dict[str, Any]]:
         return await self._desk.pending_cancellations(QUEUE_LIMIT)
+
+    async def overview(self) -> list[dict[str, Any]]:
+        """This week by coach, and each coach's completion rate over the last four weeks."""
+        coaches = await self._desk.overview_by_coach()
+        for coach in coaches:
+            coach["completion_rate_4w"] = completion_rate(coach["completed_4w"], coach["missed_4w"])
+        return coaches
 
     async def recent_actions(self, limit: int) -> list[dict[str, Any]]:
         return await self._desk.recent_actions(limit)

@@ -86,11 +86,20 @@
     if (!items.length) list.append(el("li", { class: "empty", text: empty }));
   }
 
+  const percent = (rate) => (rate === null ? "–" : `${Math.round(rate * 100)}%`);
+  function coachRow(c) {
+    return el("tr", { "data-coach-id": c.coach_id },
+      el("th", { scope: "row", text: c.coach_name }),
+      ...[c.scheduled, c.completed, c.missed, c.pending].map((n) => el("td", { text: String(n) })),
+      el("td", { text: `${percent(c.completion_rate_4w)} (${c.completed_4w} of ${c.completed_4w + c.missed_4w})` }));
+  }
+
   async function load() {
-    const [queue, requests, actions] = await Promise.all([
+    const [queue, requests, actions, overview] = await Promise.all([
       api("GET", "/api/ops/queue"), api("GET", "/api/ops/cancellation-requests"), api("GET", "/api/ops/actions?limit=20"),
+      api("GET", "/api/ops/overview"),
     ]);
-    const failed = [queue, requests, actions].find((a) => !a.ok);
+    const failed = [queue, requests, actions, overview].find((a) => !a.ok);
     if (failed) { status.textContent = failed.data.detail || "Could not load the desk."; return; }
     const q = queue.data;
     fill("decisions", requests.data.requests, decisionRow, "No cancellation request is waiting.");
@@ -98,6 +107,7 @@
     fill("calendar-syncs", q.calendar_syncs, syncRow, "Every calendar is in step.");
     fill("sessions-pending", q.sessions_pending, pendingRow, "No session has waited over a day.");
     fill("audit", actions.data.actions, auditRow, "No desk action yet.");
+    document.querySelector("#overview [data-rows]").replaceChildren(...overview.data.coaches.map(coachRow));
     const waiting = requests.data.requests.length + q.messages.length + q.calendar_syncs.length + q.sessions_pending.length;
     status.textContent = waiting ? `${waiting} item(s) need a human. Times in ${zone}.` : `Nothing needs a human. Times in ${zone}.`;
     document.getElementById("desk").hidden = false;

@@ -73,7 +73,7 @@
     document.getElementById("session-rate").textContent = percent(s.completion_rate);
     const counts = Object.entries(s.counts).map(([status, n]) => el("li", { class: `badge st-${status}`, text: `${status}: ${n}` }));
     document.getElementById("session-counts").replaceChildren(
-      el("li", { class: "muted", text: s.resolved ? `${s.completed} of ${s.resolved} resolved sessions completed` : "No session resolved yet" }), ...counts);
+      el("li", { class: "muted", text: s.counted ? `${s.completed} of ${s.counted} completed or missed sessions completed (cancelled ones do not count)` : "No session completed or missed yet" }), ...counts);
     const h = data.homework;
     document.getElementById("homework-rate").textContent = percent(h.completion_rate);
     const homework = [el("li", { class: "muted", text: h.assigned ? `${h.done} of ${h.assigned} done` : "No homework assigned yet" })];

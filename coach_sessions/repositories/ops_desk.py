@@ -125,6 +125,41 @@ class OpsDeskRepository:
         )
         return [dict(r) for r in rows]
 
+    async def overview_by_coach(self) -> list[dict[str, Any]]:
+        """Each coach's week (Monday to Sunday in the coach's timezone) by status, and the sessions of
+        the last four weeks that count for the completion rate (coach_sessions.progress)."""
+        rows = await self._pool.fetch(
+            """
+            WITH weeks AS (
+                SELECT co.id, co.name, co.timezone,
+                       date_trunc('week', now() AT TIME ZONE co.timezone) AS week_start
+                  FROM coaches co
+            )
+            SELECT w.id AS coach_id, w.name AS coach_name, w.timezone, w.week_start::date AS week_start,
+                   count(s.id) FILTER (WHERE s.in_week AND s.status = 'scheduled') AS scheduled,
+                   count(s.id) FILTER (WHERE s.in_week AND s.status = 'completed') AS completed,
+                   count(s.id) FILTER (WHERE s.in_week AND s.status = 'missed') AS missed,
+                   count(s.id) FILTER (WHERE s.in_week AND s.status IN ('pending', 'rescheduled')) AS pending,
+                   count(s.id) FILTER (WHERE s.in_week AND s.status = 'cancelled') AS cancelled,
+                   count(s.id) FILTER (WHERE s.in_four_weeks AND s.status = 'completed') AS completed_4w,
+                   count(s.id) FILTER (WHERE s.in_four_weeks AND s.status = 'missed') AS missed_4w
+              FROM weeks w
+              LEFT JOIN LATERAL (
+                  SELECT x.id, x.status,
+                         (x.scheduled_at AT TIME ZONE w.timezone) >= w.week_start
+                           AND (x.scheduled_at AT TIME ZONE w.timezone) < w.week_start + interval '7 days' AS in_week,
+                         x.scheduled_at >= now() - interval '28 days' AND x.scheduled_at < now() AS in_four_weeks
+                    FROM scheduled_sessions x
+                   WHERE x.coach_id = w.id
+                     AND x.scheduled_at >= least(now() - interval '28 days', w.week_start AT TIME ZONE w.timezone)
+                     AND x.scheduled_at < (w.week_start + interval '7 days') AT TIME ZONE w.timezone
+              ) s ON true
+             GROUP BY w.id, w.name, w.timezone, w.week_start
+             ORDER BY w.name, w.id
+            """
+        )
+        return [dict(r) for r in rows]
+
     async def recent_actions(self, limit: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             f"SELECT {_ACTION_COLUMNS} FROM ops_actions ORDER BY created_at DESC, id LIMIT $1", limit
