@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
     Strict,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from api.parent_text import (
@@ -199,6 +200,53 @@ class CreateParent(Body):
     email: Email | None = None
     # Reminders show the session time in it; without one, in the coach's timezone.
     timezone: Timezone | None = None
+
+
+class Edit(Body):
+    """A PATCH body: only the fields sent change; those in ``required`` may not be sent as null."""
+
+    required: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_nulls(self) -> Self:
+        for name in sorted(self.required & self.model_fields_set):
+            if getattr(self, name) is None:
+                raise ValueError(f"{type(self).model_fields[name].alias or name} may not be null")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(exclude_unset=True)
+
+
+class EditCoach(Edit):
+    """Only the fields sent change; ``phone`` and ``calendarId`` may be set to null."""
+
+    required = frozenset({"name", "email", "timezone"})
+
+    name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    calendar_id: str | None = Field(default=None, alias="calendarId", max_length=320)
+    timezone: Timezone | None = None
+
+
+class EditParent(Edit):
+    """Only the fields sent change; ``email`` and ``timezone`` may be set to null. A message already
+    queued keeps the number it was written with."""
+
+    required = frozenset({"name", "phone"})
+
+    name: Name | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    timezone: Timezone | None = None
+
+
+class EditChild(Edit):
+    required = frozenset({"name", "age"})
+
+    name: Name | None = None
+    age: Count | None = Field(default=None, ge=2, le=18)
 
 
 class CreateChild(Body):
@@ -389,6 +437,10 @@ class CreateLearningEvent(Body):
         StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=r"\S"),
         AfterValidator(_no_nul),
     ]
+
+
+class ParentList(BaseModel):
+    parents: list[Parent]
 
 
 class ChildErasureState(BaseModel):

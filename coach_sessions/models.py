@@ -22,6 +22,7 @@ class Coach(Row):
     calendar_id: str | None
     timezone: str
     created_at: datetime
+    deactivated_at: datetime | None = None  # no new enrolments (migration 0018)
 
 
 class Parent(Row):
@@ -31,6 +32,7 @@ class Parent(Row):
     email: str | None
     timezone: str | None = None  # reminders use the coach's when None
     created_at: datetime
+    deactivated_at: datetime | None = None  # no messages (migration 0018)
 
 
 class Child(Row):

@@ -85,7 +85,7 @@ def test_each_route_names_its_own_codes_not_the_whole_table(document: dict[str, 
     }
     assert codes_of(document, complete["503"]) == {"service_unavailable", "temporarily_unavailable"}
     enroll = document["paths"]["/api/enrollments"]["post"]["responses"]
-    assert codes_of(document, enroll["409"]) == {"enrollment_exists"}
+    assert codes_of(document, enroll["409"]) == {"enrollment_exists", "conflict"}  # conflict: a deactivated coach
 
 
 def test_error_bodies_are_shared_components_with_typed_context(document: dict[str, Any]) -> None:

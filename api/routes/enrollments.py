@@ -16,7 +16,14 @@ router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
     response_model=EnrollmentCreated,
     responses={
         200: {"model": EnrollmentCreated, "description": "The same enrollment was posted before"},
-        **errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ADMIN_ONLY, ErrorCode.NOT_FOUND, ErrorCode.ENROLLMENT_EXISTS),
+        **errors(
+            *AUTHENTICATED_WRITE,
+            *JSON_BODY,
+            *ADMIN_ONLY,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.ENROLLMENT_EXISTS,
+            ErrorCode.CONFLICT,
+        ),
     },
 )
 async def create_enrollment(

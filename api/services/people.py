@@ -1,6 +1,6 @@
 """Registering coaches, parents and children; listing a coach's children; a child's export and erasure."""
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from temporalio.client import Client
@@ -15,6 +15,8 @@ from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.temporal import child_erasure_workflow_id
 from workflows.erasure import ChildErasureWorkflow
+
+_T = TypeVar("_T")
 
 
 class PeopleService:
@@ -73,6 +75,28 @@ class PeopleService:
     async def create_child(self, *, name: str, age: int, parent_id: UUID, coach_id: UUID) -> Child:
         return await self._people.create_child(name=name, age=age, parent_id=parent_id, coach_id=coach_id)
 
+    async def edit_coach(self, coach_id: UUID, changes: dict[str, object]) -> Coach:
+        return _found(await self._people.update_coach(coach_id, changes), "coach")
+
+    async def edit_parent(self, parent_id: UUID, changes: dict[str, object]) -> Parent:
+        return _found(await self._people.update_parent(parent_id, changes), "parent")
+
+    async def edit_child(self, child_id: UUID, changes: dict[str, object]) -> Child:
+        return _found(await self._people.update_child(child_id, changes), "child")
+
+    async def deactivate_coach(self, coach_id: UUID) -> Coach:
+        """No new enrolments with this coach; their sessions and record stay."""
+        row = await self._people.deactivate("coaches", coach_id)
+        return Coach.model_validate(dict(_found(row, "coach")))
+
+    async def deactivate_parent(self, parent_id: UUID) -> Parent:
+        """No more messages to this parent (a queued one is dropped at delivery); the record stays."""
+        row = await self._people.deactivate("parents", parent_id)
+        return Parent.model_validate(dict(_found(row, "parent")))
+
+    async def list_parents(self) -> list[Parent]:
+        return await self._people.list_parents()
+
     async def list_children(self, principal: Principal, coach_id: UUID | None) -> list[Child]:
         # A coach always sees their own children, whatever coachId they pass.
         scope = principal.coach_scope() or coach_id
@@ -81,3 +105,9 @@ class PeopleService:
     async def list_coaches(self, principal: Principal) -> list[Coach]:
         """An admin sees every coach (the pages' coach filter); a coach sees themselves (their timezone)."""
         return await self._people.list_coaches(principal.coach_scope())
+
+
+def _found(row: _T | None, what: str) -> _T:
+    if row is None:
+        raise NotFound(what, ErrorCode.NOT_FOUND)
+    return row

@@ -48,7 +48,7 @@ class EnrollmentRepository:
                                      session_count, duration_minutes, timezone)
             SELECT ch.id, co.id, $3, $4, $5, $6, $7, co.timezone
               FROM children ch JOIN coaches co ON co.id = $2
-             WHERE ch.id = $1
+             WHERE ch.id = $1 AND co.deactivated_at IS NULL  -- a deactivated coach takes no new enrolment
             ON CONFLICT (child_id, coach_id) WHERE status = 'active' DO NOTHING
             RETURNING *
             """,
@@ -68,6 +68,10 @@ class EnrollmentRepository:
             plan.coach_id,
         )
         if existing is None:
+            if await conn.fetchval("SELECT deactivated_at IS NOT NULL FROM coaches WHERE id = $1", plan.coach_id):
+                raise DomainError(
+                    ErrorCode.CONFLICT, "This coach is deactivated: a child cannot be enrolled with them."
+                )
             raise NotFound("child or coach", ErrorCode.NOT_FOUND)
         return Enrollment.model_validate(dict(existing)), False
 

@@ -86,6 +86,17 @@ class DeliveryAttempt:
 BEING_DELIVERED = "being_delivered"
 
 
+# A deactivated parent gets no message (migration 0018): their child's, or their child's session's.
+_PARENT_DEACTIVATED = """
+SELECT p.deactivated_at IS NOT NULL
+  FROM outbound_messages o
+  LEFT JOIN scheduled_sessions s ON s.id = o.session_id
+  JOIN children c ON c.id = coalesce(o.child_id, s.child_id)
+  JOIN parents p ON p.id = c.parent_id
+ WHERE o.id = $1
+"""
+
+
 class OutboxRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -117,6 +128,14 @@ class OutboxRepository:
                 return None, MessageStatus.IN_DOUBT.value
             if row["status"] != MessageStatus.QUEUED:
                 return None, str(row["status"])
+            if row["recipient_role"] == "parent" and await conn.fetchval(_PARENT_DEACTIVATED, message_id):
+                await conn.execute(
+                    "UPDATE outbound_messages SET status = $2, updated_at = now(),"
+                    " last_error = 'parent deactivated: not sent' WHERE id = $1",
+                    message_id,
+                    MessageStatus.DROPPED.value,
+                )
+                return None, MessageStatus.DROPPED.value
             claimed = await conn.fetchrow(
                 "UPDATE outbound_messages SET status = $2, attempts = attempts + 1, updated_at = now(),"
                 " claimed_by = $3, claimed_attempt = $4, lease_until = now() + $5::interval"
