@@ -2,7 +2,7 @@
 email or phone; hostile bodies refused); deactivate a coach (no new enrolment) or a parent (no message)."""
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -138,3 +138,45 @@ async def test_a_deactivated_parent_gets_no_message(stack: Stack, pool: asyncpg.
 
 async def _status_is(pool: asyncpg.Pool, message_id: object, status: str) -> bool:
     return await pool.fetchval("SELECT status FROM outbound_messages WHERE id = $1", message_id) == status
+
+
+async def test_an_enrolment_preview_shows_each_session_and_its_clashes_and_creates_nothing(
+    stack: Stack, pool: asyncpg.Pool
+) -> None:
+    family = await make_family(pool, timezone="Asia/Kolkata")
+    other = await make_family(pool, coach=family.coach)
+    monday = now_utc().date() + timedelta(days=7 - now_utc().weekday() + 7)  # a Monday over a week ahead
+    # The coach already teaches another child on that Monday at 17:00 IST (11:30 UTC).
+    taken = datetime.combine(monday, time(11, 30), tzinfo=UTC)
+    await make_sessions(pool, other, [taken])
+    plan = {
+        "childId": str(family.child.id),
+        "coachId": str(family.coach.id),
+        "startDate": monday.isoformat(),
+        "sessionTime": "17:00",
+        "weekdays": ["mon", "wed"],
+        "sessionCount": 3,
+    }
+    before = await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE child_id = $1", family.child.id)
+    answer = await stack.http.post("/api/enrollments/preview", headers=ADMIN, json=plan)
+    assert answer.status_code == 200, answer.text
+    preview = answer.json()
+    assert preview["timezone"] == "Asia/Kolkata" and preview["calendar_checked"] is True
+    rows = [(s["session_number"], s["local_date"], s["local_time"], s["weekday"]) for s in preview["sessions"]]
+    assert rows == [
+        (1, monday.isoformat(), "17:00", "mon"),
+        (2, (monday + timedelta(days=2)).isoformat(), "17:00", "wed"),
+        (3, (monday + timedelta(days=7)).isoformat(), "17:00", "mon"),
+    ]
+    assert [s["clashes"] for s in preview["sessions"]] == [["coach_session"], [], []]
+    after = await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE child_id = $1", family.child.id)
+    assert after == before and not await pool.fetchval(
+        "SELECT count(*) FROM enrollments WHERE child_id = $1", family.child.id
+    )
+    late = await stack.http.post("/api/enrollments/preview", headers=ADMIN, json=plan | {"sessionTime": "22:30"})
+    assert all("outside_working_hours" in s["clashes"] for s in late.json()["sessions"]), late.text
+    assert (
+        await stack.http.post("/api/enrollments/preview", headers=auth(family.coach.id), json=plan)
+    ).status_code == 403
+    missing = await stack.http.post("/api/enrollments/preview", headers=ADMIN, json=plan | {"coachId": str(uuid4())})
+    assert missing.status_code == 404

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response, status
 from api.deps import AdminPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import CreateEnrollment, EnrollmentCreated
+from api.services.enrollment_preview import EnrollmentPreview
 from coach_sessions.errors import ErrorCode
 
 router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
@@ -35,3 +36,15 @@ async def create_enrollment(
     if not created:
         response.status_code = status.HTTP_200_OK
     return EnrollmentCreated(enrollment=enrollment, sessions=[services.sessions.view(admin, s) for s in sessions])
+
+
+@router.post(
+    "/preview",
+    response_model=EnrollmentPreview,
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ADMIN_ONLY, ErrorCode.NOT_FOUND),
+)
+async def preview_enrollment(body: CreateEnrollment, _: AdminPrincipal, services: ServicesDep) -> EnrollmentPreview:
+    """The plan's sessions before anything is created: each one's date and time in the coach's timezone,
+    flagged where it clashes with the coach's other sessions or busy calendar time, falls outside
+    working hours, or lies in the past. Creates nothing."""
+    return await services.enrollment_preview.preview(body.plan())

@@ -8,6 +8,7 @@ from temporalio.client import Client
 from api.services.agenda import AgendaService
 from api.services.briefs import BriefService
 from api.services.codec import CodecService
+from api.services.enrollment_preview import EnrollmentPreviewService
 from api.services.enrollments import EnrollmentService
 from api.services.family import FamilyService
 from api.services.learning_events import LearningEventService
@@ -48,6 +49,7 @@ class Services:
     temporal: Client
     people: PeopleService
     family: FamilyService
+    enrollment_preview: EnrollmentPreviewService
     ops_desk: OpsDeskService
     sessions: SessionService
     agenda: AgendaService
@@ -82,6 +84,7 @@ class Services:
             minimum_notice=settings.coach_min_notice,
             reconciliations=reconciliations,
         )
+        busy_times = calendar or build_busy_times(settings, pool)
         people = PeopleService(
             people_repo, ChildRecordRepository(pool), ErasureRepository(pool), temporal, settings.temporal_task_queue
         )
@@ -96,6 +99,7 @@ class Services:
                 ttl=settings.family_link_ttl,
                 clock=utc_now,
             ),
+            enrollment_preview=EnrollmentPreviewService(pool, people_repo, busy_times, settings),
             ops_desk=OpsDeskService(OpsDeskRepository(pool), reconciliations, temporal, settings.temporal_task_queue),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
@@ -118,7 +122,7 @@ class Services:
                 pool,
                 session_repo,
                 people_repo,
-                calendar or build_busy_times(settings, pool),
+                busy_times,
                 settings,
             ),
             briefs=BriefService(session_repo, BriefRepository(pool), temporal, settings.temporal_task_queue),
