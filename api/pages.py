@@ -92,6 +92,14 @@ async def desk_page(request: Request, session: LiveSession = Depends(page_sessio
     return page(request, "desk.html", session, title="Programme desk")
 
 
+@router.get("/coach/desk/people", response_class=HTMLResponse)
+async def people_page(request: Request, session: LiveSession = Depends(page_session)) -> HTMLResponse:
+    """Add parents and children, enrol a child after a preview of its sessions (api/static/people.js)."""
+    if not session.principal.is_admin:
+        return page(request, "forbidden.html", session, title="Admins only", status_code=403)
+    return page(request, "people.html", session, title="People and enrolments")
+
+
 @router.get("/favicon.ico")
 async def favicon() -> FileResponse:
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")

@@ -120,8 +120,55 @@ async def test_a_coach_gets_403_on_the_desk(stack: Stack, pool: asyncpg.Pool, ba
     async with open_page(browser, width=390) as (page, console):
         console.expected.add("/api/ops/")
         await goto_signed_in(page, sign_in_link(base_url, family.coach.id, path="/coach/agenda"))
-        answer = await page.goto(f"{base_url}/coach/desk")
-        assert answer is not None and answer.status == 403
+        for path in ("/coach/desk/people", "/coach/desk"):
+            answer = await page.goto(f"{base_url}{path}")
+            assert answer is not None and answer.status == 403, path
         await expect(page.get_by_role("heading", name="Admins only")).to_be_visible()
         assert await page.locator("nav a[href='/coach/desk']").count() == 0
         assert await serious_axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_add_a_parent_and_a_child_enrol_with_the_preview_and_see_the_agenda(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser, width: int
+) -> None:
+    coach = (await make_family(pool, timezone="UTC")).coach
+    phone = "+9199" + str(now_utc().timestamp()).replace(".", "")[-8:]
+    async with open_page(browser, width=width) as (page, console):
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/desk/people"))
+        await expect(page.locator("#child-coach option").nth(1)).to_be_attached()
+        assert await serious_axe_violations(page) == []
+        parent_form = page.locator("#add-parent")
+        await parent_form.get_by_label("Name").fill("Kavita Desk")
+        await parent_form.get_by_label("WhatsApp number").fill(phone)
+        await parent_form.get_by_role("button", name="Add parent").click()
+        await expect(page.locator("#toast")).to_contain_text("Added Kavita Desk")
+        child_form = page.locator("#add-child")
+        await child_form.get_by_label("Name").fill("Ishaan Desk")
+        await child_form.get_by_label("Coach").select_option(str(coach.id))
+        await child_form.get_by_role("button", name="Add child").click()
+        await expect(page.locator("#toast")).to_contain_text("Added Ishaan Desk")
+        child_id = await pool.fetchval(
+            "SELECT c.id FROM children c JOIN parents p ON p.id = c.parent_id WHERE p.phone = $1", phone
+        )
+        assert child_id is not None  # the child form chose the parent just added
+
+        enrol = page.locator("#enrol")
+        await expect(enrol.get_by_label("Child", exact=True)).to_have_value(str(child_id))
+        await enrol.get_by_label("Coach", exact=True).select_option(str(coach.id))
+        await enrol.get_by_label("Sessions", exact=True).fill("3")
+        for day in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"):
+            await enrol.get_by_label(day, exact=True).check()
+        await expect(page.get_by_role("button", name="Enrol", exact=True)).to_be_disabled()
+        await page.get_by_role("button", name="Preview sessions").click()
+        await expect(page.locator("#preview tbody tr")).to_have_count(3)
+        assert await serious_axe_violations(page) == []
+        assert await too_wide(page) == []
+        await page.get_by_role("button", name="Enrol", exact=True).click()
+        await expect(page.locator("#enrolled")).to_contain_text("3 sessions created")
+        assert await pool.fetchval("SELECT count(*) FROM scheduled_sessions WHERE child_id = $1", child_id) == 3
+
+        await page.get_by_role("link", name="Open the agenda").click()
+        await page.get_by_label("Coach").select_option(str(coach.id))
+        await expect(page.locator("#agenda")).to_contain_text("Ishaan Desk")
+        assert console.unexpected() == [], console.unexpected()

@@ -1,0 +1,111 @@
+// People and enrolments (admins): add a parent, add a child, and enrol a child after a preview of
+// every session (POST /api/enrollments/preview), which flags clashes before anything is created.
+// Text from data is only ever set as text.
+"use strict";
+(() => {
+  if (!Coach.ready()) return;
+  const { api, el, toast } = Coach;
+  const CLASHES = {
+    coach_session: "the coach has another session", calendar_busy: "busy in the coach's calendar",
+    outside_working_hours: "outside working hours", in_the_past: "in the past (created as pending)",
+  };
+
+  function showError(form, answer) {
+    const fields = (answer.data.fields || []).map((f) => `${f.field}: ${f.message}`).join("; ");
+    form.querySelector(".form-error").textContent = answer.data.detail + (fields ? ` (${fields})` : "");
+  }
+
+  function options(select, items, label, chosen) {
+    select.replaceChildren(el("option", { value: "", text: "Choose…" }),
+      ...items.map((i) => el("option", { value: i.id, text: label(i), selected: i.id === chosen })));
+  }
+
+  async function loadLists(chosen = {}) {
+    const [parents, coaches, children] = await Promise.all([
+      api("GET", "/api/parents"), api("GET", "/api/coaches"), api("GET", "/api/coach/children"),
+    ]);
+    if (!parents.ok || !coaches.ok || !children.ok) { toast("Could not load people.", "error"); return; }
+    const coachList = coaches.data.coaches.filter((c) => !c.deactivated_at);
+    options(document.getElementById("child-parent"), parents.data.parents, (p) => `${p.name} (${p.phone})`, chosen.parent);
+    options(document.getElementById("child-coach"), coachList, (c) => c.name, chosen.coach);
+    options(document.getElementById("enrol-coach"), coachList, (c) => `${c.name} (${c.timezone})`, chosen.coach);
+    options(document.getElementById("enrol-child"), children.data.children, (c) => `${c.name}, ${c.age}`, chosen.child);
+  }
+
+  const text = (form, name) => form.elements[name].value.trim();
+
+  document.getElementById("add-parent").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { name: text(form, "name"), phone: text(form, "phone") };
+    if (text(form, "email")) body.email = text(form, "email");
+    const answer = await api("POST", "/api/parents", body);
+    if (!answer.ok) { showError(form, answer); return; }
+    form.reset();
+    form.querySelector(".form-error").textContent = "";
+    toast(`Added ${answer.data.name}.`);
+    await loadLists({ parent: answer.data.id });
+  });
+
+  document.getElementById("add-child").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { name: text(form, "name"), age: Number(form.elements.age.value),
+                   parentId: form.elements.parentId.value, coachId: form.elements.coachId.value };
+    const answer = await api("POST", "/api/children", body);
+    if (!answer.ok) { showError(form, answer); return; }
+    form.elements.name.value = "";
+    form.querySelector(".form-error").textContent = "";
+    toast(`Added ${answer.data.name}.`);
+    await loadLists({ child: answer.data.id, coach: body.coachId, parent: body.parentId });
+  });
+
+  const enrol = document.getElementById("enrol");
+  const submit = document.getElementById("enrol-submit");
+  let previewed = null;  // the plan the preview shows: Enrol sends exactly it
+
+  function plan() {
+    return {
+      childId: enrol.elements.childId.value, coachId: enrol.elements.coachId.value,
+      startDate: enrol.elements.startDate.value, sessionTime: enrol.elements.sessionTime.value,
+      weekdays: [...enrol.querySelectorAll("input[name=weekdays]:checked")].map((b) => b.value),
+      sessionCount: Number(enrol.elements.sessionCount.value), durationMinutes: Number(enrol.elements.durationMinutes.value),
+    };
+  }
+
+  enrol.addEventListener("input", () => { previewed = null; submit.disabled = true; });
+  document.getElementById("enrol-preview").addEventListener("click", async () => {
+    const body = plan();
+    const answer = await api("POST", "/api/enrollments/preview", body);
+    if (!answer.ok) { showError(enrol, answer); document.getElementById("preview").hidden = true; return; }
+    enrol.querySelector(".form-error").textContent = "";
+    const p = answer.data;
+    document.querySelector("#preview [data-rows]").replaceChildren(...p.sessions.map((s) => el("tr", { "data-session-number": s.session_number },
+      el("td", { text: String(s.session_number) }), el("td", { text: s.weekday }), el("td", { text: s.local_date }),
+      el("td", { text: s.local_time }),
+      el("td", { class: s.clashes.length ? "sync-failed" : "", text: s.clashes.map((c) => CLASHES[c] || c).join("; ") || "none" }))));
+    const clashing = p.sessions.filter((s) => s.clashes.length).length;
+    document.getElementById("preview-note").textContent = `Times in ${p.timezone}. ` +
+      (p.calendar_checked ? "" : "The coach's calendar could not be read: busy times are unknown. ") +
+      (clashing ? `${clashing} session(s) clash: change the plan, or enrol and move those later.` : "No clash.");
+    document.getElementById("preview").hidden = false;
+    previewed = body;
+    submit.disabled = false;
+  });
+
+  enrol.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!previewed) return;
+    const answer = await api("POST", "/api/enrollments", previewed);
+    if (!answer.ok) { showError(enrol, answer); return; }
+    const done = document.getElementById("enrolled");
+    done.replaceChildren(`Enrolled: ${answer.data.sessions.length} sessions created. `,
+      el("a", { href: `/coach/agenda`, text: "Open the agenda" }), ".");
+    done.hidden = false;
+    submit.disabled = true;
+    previewed = null;
+  });
+
+  document.getElementById("enrol-start").value = new Date().toISOString().slice(0, 10);
+  loadLists();
+})();
