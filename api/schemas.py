@@ -470,3 +470,17 @@ class OpsActionRequest(Body):
         alias="seenUpdatedAt", description="The row's updated_at as listed: a row changed since is refused (409)."
     )
     note: OpsNote | None = Field(default=None, description="Why (kept in the audit row).")
+
+
+class EndEnrollment(Body):
+    reason: Reason = Field(description="Why the enrolment ends (kept with it; not sent to the parent).")
+
+
+class EnrollmentEnded(BaseModel):
+    enrollment_id: UUID
+    ended_at: datetime
+    ended_by: UUID
+    end_reason: str
+    cancelled_session_ids: list[UUID] = Field(description="The sessions still to come, now cancelled.")
+    message_id: UUID | None = Field(description="The parent's message (queued once).")
+    replayed: bool = Field(description="True: it was ended before; nothing changed now.")

@@ -68,6 +68,7 @@ class LearningEventType(StrEnum):
     PARENT_CALLBACK_REQUESTED = "parent_callback_requested"
     HOMEWORK_ASSIGNED = "homework_assigned"
     HOMEWORK_COMPLETED = "homework_completed"
+    ENROLLMENT_ENDED = "enrollment_ended"  # an admin ended the enrolment early (migration 0019)
 
 
 # Written only by the service itself (a transition, the homework endpoints): a coach or admin posting
@@ -84,6 +85,7 @@ SYSTEM_EVENT_TYPES: frozenset[LearningEventType] = frozenset(
         LearningEventType.PARENT_CALLBACK_REQUESTED,
         LearningEventType.HOMEWORK_ASSIGNED,
         LearningEventType.HOMEWORK_COMPLETED,
+        LearningEventType.ENROLLMENT_ENDED,
     }
 )
 AUTHORED_EVENT_TYPES = sorted(t.value for t in LearningEventType if t not in SYSTEM_EVENT_TYPES)

@@ -32,6 +32,7 @@ class MessageContext:
     decided_by: str = ""
     meet_link: str = ""
     locked_sessions: int = 0  # later sessions waiting behind this one (the sequence lock)
+    sessions_cancelled: int = 0  # an enrolment ended early: the sessions that will not happen
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], *, timezone: str, **details: Any) -> Self:
@@ -84,6 +85,8 @@ COACH_CALLBACK_REQUESTED = "c03_parent_callback_requested"
 SESSION_REMINDER = "p22_session_reminder"
 SESSION_RESCHEDULED = "p25_session_rescheduled"
 COACH_PENDING_NUDGE = "c04_pending_session_nudge"
+# An admin ended the child's enrolment early (the family leaves): the parent is told once.
+ENROLLMENT_ENDED = "p30_enrollment_ended"
 
 
 def _meet_link(c: "MessageContext") -> str:
@@ -214,6 +217,12 @@ TEMPLATES: dict[str, Template] = {
             _locked(c),
         ],
         "Hello {{1}}, {{2}}'s session {{3}} on {{4}} still awaits your update ({{5}}).",
+    ),
+    ENROLLMENT_ENDED: Template(
+        ENROLLMENT_ENDED,
+        lambda c: [c.parent_name, c.child_name, c.coach_name, str(c.sessions_cancelled)],
+        "Hello {{1}}, {{2}}'s sessions with {{3}} have ended as agreed: the {{4}} sessions still planned are"
+        " cancelled. {{2}}'s reading record is kept.",
     ),
 }
 

@@ -211,7 +211,21 @@ async def test_0012_names_each_sessions_current_request_message(database_url: st
         pool = await create_pool(dsn)
         try:
             family = await make_family(pool)
-            [session_id] = await make_sessions(pool, family, [now_utc()])
+            # Written as the schema before 0012 takes them (today's repositories know later columns).
+            enrollment_id = await pool.fetchval(
+                "INSERT INTO enrollments (child_id, coach_id, start_date, session_time, weekdays, session_count,"
+                " timezone) VALUES ($1, $2, current_date, '17:00', ARRAY['mon'], 1, 'UTC') RETURNING id",
+                family.child.id,
+                family.coach.id,
+            )
+            session_id = await pool.fetchval(
+                "INSERT INTO scheduled_sessions (child_id, coach_id, enrollment_id, session_number, scheduled_at,"
+                " duration_minutes) VALUES ($1, $2, $3, 1, $4, 45) RETURNING id",
+                family.child.id,
+                family.coach.id,
+                enrollment_id,
+                now_utc(),
+            )
 
             async def request_message(request: int) -> object:
                 async with pool.acquire() as conn:

@@ -1,10 +1,12 @@
 """Admin: enrolling a child starts its numbered sessions."""
 
+from uuid import UUID
+
 from fastapi import APIRouter, Response, status
 
 from api.deps import AdminPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED_WRITE, JSON_BODY, errors
-from api.schemas import CreateEnrollment, EnrollmentCreated
+from api.schemas import CreateEnrollment, EndEnrollment, EnrollmentCreated, EnrollmentEnded
 from api.services.enrollment_preview import EnrollmentPreview
 from coach_sessions.errors import ErrorCode
 
@@ -48,3 +50,18 @@ async def preview_enrollment(body: CreateEnrollment, _: AdminPrincipal, services
     flagged where it clashes with the coach's other sessions or busy calendar time, falls outside
     working hours, or lies in the past. Creates nothing."""
     return await services.enrollment_preview.preview(body.plan())
+
+
+@router.post(
+    "/{enrollment_id}/end",
+    response_model=EnrollmentEnded,
+    responses=errors(*AUTHENTICATED_WRITE, *JSON_BODY, *ADMIN_ONLY, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT),
+)
+async def end_enrollment(
+    enrollment_id: UUID, body: EndEnrollment, admin: AdminPrincipal, services: ServicesDep
+) -> EnrollmentEnded:
+    """End an enrolment early (the family leaves): its sessions still to come are cancelled and their
+    calendar events freed, the parent is told once, the learning record stays. Again: the same answer.
+    An enrolment whose sessions were all resolved is over already (409 conflict)."""
+    ending = await services.enrollments.end_early(admin.id, enrollment_id, body.reason)
+    return EnrollmentEnded(**{k: v for k, v in vars(ending).items() if k != "created"}, replayed=not ending.created)

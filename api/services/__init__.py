@@ -27,6 +27,7 @@ from coach_sessions.providers.calendar import BusyTimes, build_busy_times
 from coach_sessions.repositories.agenda import AgendaRepository
 from coach_sessions.repositories.briefs import BriefRepository
 from coach_sessions.repositories.child_records import ChildRecordRepository
+from coach_sessions.repositories.enrollment_end import EnrollmentEndRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.family_links import FamilyLinkRepository
@@ -85,6 +86,7 @@ class Services:
             reconciliations=reconciliations,
         )
         busy_times = calendar or build_busy_times(settings, pool)
+        reconciler = WorkflowReconciler(reconciliations, temporal, settings.temporal_task_queue)
         people = PeopleService(
             people_repo, ChildRecordRepository(pool), ErasureRepository(pool), temporal, settings.temporal_task_queue
         )
@@ -110,9 +112,15 @@ class Services:
                 clock=utc_now,
             ),
             enrollments=EnrollmentService(
-                EnrollmentRepository(pool), session_repo, temporal, settings.temporal_task_queue, reconciliations
+                EnrollmentRepository(pool),
+                session_repo,
+                temporal,
+                settings.temporal_task_queue,
+                reconciliations,
+                EnrollmentEndRepository(pool),
+                reconciler,
             ),
-            reconciler=WorkflowReconciler(reconciliations, temporal, settings.temporal_task_queue),
+            reconciler=reconciler,
             parent_replies=ParentReplyService(InboundRepository(pool), temporal, settings.temporal_task_queue),
             readiness=ReadinessService(
                 pool, temporal, settings.temporal_task_queue, worker_stale_after=settings.worker_heartbeat_stale_after

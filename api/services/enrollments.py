@@ -2,13 +2,16 @@
 EnrollmentWorkflow starts one SessionWorkflow per session (durable: it runs when a worker is there)."""
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from api.services.reconciler import WorkflowReconciler
 from coach_sessions.contracts import EnrollmentWorkflowInput
-from coach_sessions.errors import DomainError, ErrorCode
+from coach_sessions.errors import DomainError, ErrorCode, NotFound
 from coach_sessions.models import Enrollment, EnrollmentPlan, SessionRecord
+from coach_sessions.repositories.enrollment_end import AlreadyEnded, EnrollmentEnding, EnrollmentEndRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.reconciliations import ReconciliationRepository
 from coach_sessions.repositories.sessions import SessionRepository
@@ -24,12 +27,34 @@ class EnrollmentService:
         temporal: Client,
         task_queue: str,
         reconciliations: ReconciliationRepository,
+        ending: EnrollmentEndRepository,
+        reconciler: WorkflowReconciler,
     ) -> None:
+        self._ending = ending
+        self._reconciler = reconciler
         self._reconciliations = reconciliations
         self._enrollments = enrollments
         self._sessions = sessions
         self._temporal = temporal
         self._task_queue = task_queue
+
+    async def end_early(self, admin_id: UUID, enrollment_id: UUID, reason: str) -> EnrollmentEnding:
+        """End the enrolment (the family leaves): one transaction (coach_sessions/repositories/
+        enrollment_end.py), then its sessions' workflows and the parent's message at once; whatever
+        Temporal does not take now, the reconciler does. The same request again answers the same ending."""
+        try:
+            ending = await self._ending.end(enrollment_id, ended_by=admin_id, reason=reason)
+        except AlreadyEnded:
+            raise DomainError(
+                ErrorCode.CONFLICT, "This enrolment is over already: every session was resolved."
+            ) from None
+        if ending is None:
+            raise NotFound("enrollment", ErrorCode.NOT_FOUND)
+        if ending.created:
+            await self._reconciler.reconcile_now("session", ending.cancelled_session_ids)
+            if ending.message_id is not None:
+                await self._reconciler.reconcile_now("message", [ending.message_id])
+        return ending
 
     async def enroll(self, plan: EnrollmentPlan) -> tuple[Enrollment, list[SessionRecord], bool]:
         """Enroll (``created`` True) or answer the same active enrollment posted before (False).

@@ -11,7 +11,7 @@ and deletes the row. While Temporal is unreachable the row waits, with backoff, 
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from api.services.session_workflow import session_workflow_start
 from coach_sessions.contracts import EnrollmentWorkflowInput, OutboxDeliveryInput
-from coach_sessions.repositories.reconciliations import Reconciliation, ReconciliationRepository
+from coach_sessions.repositories.reconciliations import ReconcileKind, Reconciliation, ReconciliationRepository
 from coach_sessions.temporal import enrollment_workflow_id, message_delivery_workflow_id
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
@@ -69,6 +69,25 @@ class WorkflowReconciler:
                     continue
                 await self._repository.done(conn, item)
             return len(due)
+
+    async def reconcile_now(self, kind: ReconcileKind, target_ids: list[UUID]) -> int:
+        """Do what rows just committed ask for at once (an enrolment ended: its sessions and message),
+        rather than at the loop's next pass; a target Temporal does not answer for keeps its row for
+        the loop. How many were done."""
+        done = 0
+        for target_id in target_ids:
+            item = Reconciliation(kind, target_id, datetime.now(UTC), 0)
+            try:
+                await asyncio.wait_for(self._reconcile(item), CALL_TIMEOUT.total_seconds())
+            except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError) as error:
+                log.warning(
+                    "left to the reconciler",
+                    extra={"kind": kind, "target_id": str(target_id), "error": type(error).__name__},
+                )
+                continue
+            await self._repository.forget(kind, target_id)
+            done += 1
+        return done
 
     async def _reconcile(self, item: Reconciliation) -> None:
         if item.kind == "session":
