@@ -22,6 +22,7 @@ from activities.calendar import CalendarActivities
 from activities.enrollment import EnrollmentActivities
 from activities.erasure import ErasureActivities
 from activities.messaging import MessagingActivities
+from activities.reassignment import ReassignmentActivities
 from activities.retention import RetentionActivities
 from activities.sessions import SessionActivities
 from activities.timers import TimerActivities
@@ -37,6 +38,7 @@ from coach_sessions.repositories.embeddings import EmbeddingRepository
 from coach_sessions.repositories.enrollments import EnrollmentRepository
 from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.outbox import OutboxRepository
+from coach_sessions.repositories.reassignments import ReassignmentRepository
 from coach_sessions.repositories.retention import RetentionRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.timer_messages import TimerMessageRepository
@@ -51,6 +53,7 @@ from workflows.embedding import EmbedLearningEventsWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.erasure import ChildErasureWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
+from workflows.reassignment import ReassignmentWorkflow
 from workflows.retention import PersonalDataRetentionWorkflow
 from workflows.session import SessionWorkflow
 
@@ -65,6 +68,7 @@ WORKFLOWS = [
     EmbedLearningEventsWorkflow,
     PersonalDataRetentionWorkflow,
     ChildErasureWorkflow,
+    ReassignmentWorkflow,
 ]
 
 
@@ -97,6 +101,7 @@ def create_worker(
     timer_activities = TimerActivities(TimerMessageRepository(pool), timers or SessionTimerSettings())
     retention_activities = RetentionActivities(RetentionRepository(pool))
     erasure_activities = ErasureActivities(ErasureRepository(pool), calendar, client)
+    reassignment_activities = ReassignmentActivities(ReassignmentRepository(pool), calendar, client)
     brief_activities = BriefActivities(
         BriefRepository(pool),
         EmbeddingRepository(pool),
@@ -125,6 +130,10 @@ def create_worker(
         erasure_activities.end_child_workflows,
         erasure_activities.remove_child_calendar_events,
         erasure_activities.scrub_child,
+        reassignment_activities.remove_old_calendar_events,
+        reassignment_activities.resync_moved_sessions,
+        reassignment_activities.reassignment_message,
+        reassignment_activities.complete_reassignment,
     ]
     # Activities are registered under their function names, so a replacement must carry that name.
     replacements = {a.__name__: a for a in replace_activities}

@@ -484,3 +484,22 @@ class EnrollmentEnded(BaseModel):
     cancelled_session_ids: list[UUID] = Field(description="The sessions still to come, now cancelled.")
     message_id: UUID | None = Field(description="The parent's message (queued once).")
     replayed: bool = Field(description="True: it was ended before; nothing changed now.")
+
+
+class ReassignChild(Body):
+    coach_id: UUID = Field(alias="coachId", description="The new coach.")
+    reason: Reason | None = Field(default=None, description="Why (kept with the move; not sent).")
+
+
+class ReassignmentState(BaseModel):
+    id: UUID
+    child_id: UUID
+    from_coach_id: UUID
+    to_coach_id: UUID
+    requested_by: UUID
+    reason: str | None
+    message_id: UUID | None = Field(description="The parent's one message about the new coach.")
+    created_at: datetime
+    completed_at: datetime | None
+    session_ids: list[UUID] = Field(description="The sessions still to come, now the new coach's.")
+    status: Literal["under_way", "done"]

@@ -394,3 +394,16 @@ class ErasureStepResult(BaseModel):
 
     done: int = 0
     refused: int = 0
+
+
+class ReassignmentInput(BaseModel):
+    """The ReassignmentWorkflow's input and each of its steps': an id only (no personal data in history)."""
+
+    reassignment_id: UUID
+
+
+class ReassignmentStepResult(BaseModel):
+    """Counts only, for ops: events removed (or refused by the calendar), sessions told to sync."""
+
+    done: int = 0
+    refused: int = 0

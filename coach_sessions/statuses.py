@@ -69,6 +69,7 @@ class LearningEventType(StrEnum):
     HOMEWORK_ASSIGNED = "homework_assigned"
     HOMEWORK_COMPLETED = "homework_completed"
     ENROLLMENT_ENDED = "enrollment_ended"  # an admin ended the enrolment early (migration 0019)
+    COACH_REASSIGNED = "coach_reassigned"  # an admin moved the child to another coach (migration 0020)
 
 
 # Written only by the service itself (a transition, the homework endpoints): a coach or admin posting
@@ -86,6 +87,7 @@ SYSTEM_EVENT_TYPES: frozenset[LearningEventType] = frozenset(
         LearningEventType.HOMEWORK_ASSIGNED,
         LearningEventType.HOMEWORK_COMPLETED,
         LearningEventType.ENROLLMENT_ENDED,
+        LearningEventType.COACH_REASSIGNED,
     }
 )
 AUTHORED_EVENT_TYPES = sorted(t.value for t in LearningEventType if t not in SYSTEM_EVENT_TYPES)

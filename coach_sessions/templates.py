@@ -32,7 +32,7 @@ class MessageContext:
     decided_by: str = ""
     meet_link: str = ""
     locked_sessions: int = 0  # later sessions waiting behind this one (the sequence lock)
-    sessions_cancelled: int = 0  # an enrolment ended early: the sessions that will not happen
+    sessions_cancelled: int = 0  # an enrolment ended early: the sessions that will not happen (or that moved)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], *, timezone: str, **details: Any) -> Self:
@@ -87,6 +87,8 @@ SESSION_RESCHEDULED = "p25_session_rescheduled"
 COACH_PENDING_NUDGE = "c04_pending_session_nudge"
 # An admin ended the child's enrolment early (the family leaves): the parent is told once.
 ENROLLMENT_ENDED = "p30_enrollment_ended"
+# An admin moved the child to another coach: the parent is told once (the new coach, how many sessions move).
+COACH_CHANGED = "p31_coach_changed"
 
 
 def _meet_link(c: "MessageContext") -> str:
@@ -223,6 +225,12 @@ TEMPLATES: dict[str, Template] = {
         lambda c: [c.parent_name, c.child_name, c.coach_name, str(c.sessions_cancelled)],
         "Hello {{1}}, {{2}}'s sessions with {{3}} have ended as agreed: the {{4}} sessions still planned are"
         " cancelled. {{2}}'s reading record is kept.",
+    ),
+    COACH_CHANGED: Template(
+        COACH_CHANGED,
+        lambda c: [c.parent_name, c.child_name, c.coach_name, str(c.sessions_cancelled)],
+        "Hello {{1}}, {{2}}'s next {{4}} sessions will be with {{3}}, at the same times. New Meet links"
+        " follow in the invitations and reminders.",
     ),
 }
 

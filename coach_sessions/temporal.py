@@ -87,6 +87,11 @@ def message_delivery_workflow_id(message_id: object) -> str:
     return f"deliver-{message_id}"
 
 
+def reassignment_workflow_id(reassignment_id: object) -> str:
+    """A child's move to another coach (one per reassignment: a repeated request attaches to it)."""
+    return f"reassignment-{reassignment_id}"
+
+
 def child_erasure_workflow_id(child_id: object) -> str:
     """The erasure of one child (one per child: concurrent DELETEs attach to it)."""
     return f"erase-child-{child_id}"

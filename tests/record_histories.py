@@ -326,3 +326,33 @@ async def test_child_erased(stack: Stack, pool: asyncpg.Pool) -> None:
     workflow_id = child_erasure_workflow_id(family.child.id)
     await stack.env.client.get_workflow_handle(workflow_id).result()
     await _save(stack, "child_erased", workflow_id, "erasure")
+
+
+async def test_child_reassigned(stack: Stack, pool: asyncpg.Pool) -> None:
+    """A reassignment: a child enrolled (events on the old coach's calendar) and moved through the API."""
+    from coach_sessions.temporal import reassignment_workflow_id
+
+    family, new_coach = await _family(pool), (await make_family(pool)).coach
+    body = {
+        "childId": str(family.child.id),
+        "coachId": str(family.coach.id),
+        "startDate": (now_utc() + timedelta(days=1)).date().isoformat(),
+        "sessionTime": "17:00",
+        "weekdays": ["mon", "thu"],
+        "sessionCount": 2,
+    }
+    answer = await _post(stack, "/api/enrollments", ADMIN, body, status=201)
+    await stack.env.client.get_workflow_handle(enrollment_workflow_id(answer["enrollment"]["id"])).result()
+
+    async def synced() -> bool:
+        return not await pool.fetchval(
+            "SELECT count(*) FROM scheduled_sessions WHERE child_id = $1 AND google_event_id IS NULL", family.child.id
+        )
+
+    await eventually(synced)
+    moved = await _post(
+        stack, f"/api/children/{family.child.id}/reassign", ADMIN, {"coachId": str(new_coach.id)}, status=202
+    )
+    workflow_id = reassignment_workflow_id(moved["id"])
+    await stack.env.client.get_workflow_handle(workflow_id).result()
+    await _save(stack, "child_reassigned", workflow_id, "reassignment")

@@ -16,7 +16,7 @@ from tests.helpers import TEST_MASTER_CONVERTER
 from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-EXPECTED_KINDS = {"enrollment", "session", "consent", "outbox", "retention", "erasure"}
+EXPECTED_KINDS = {"enrollment", "session", "consent", "outbox", "retention", "erasure", "reassignment"}
 
 
 def test_there_are_histories_of_every_workflow_type() -> None:

@@ -82,6 +82,8 @@ RETENTION_ACTIVITY_TIMEOUT = timedelta(minutes=10)
 # Temporal outage delays the erasure, never loses it; its row says "under way" meanwhile).
 ERASURE_ACTIVITY_TIMEOUT = timedelta(minutes=5)
 ERASURE_HEARTBEAT_TIMEOUT = timedelta(minutes=1)
+# A reassignment's steps heartbeat after each event or session: a dead worker's step is retried sooner.
+REASSIGNMENT_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 ERASURE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.enrollment import EnrollmentActivities
     from activities.erasure import ErasureActivities
     from activities.messaging import MessagingActivities
+    from activities.reassignment import ReassignmentActivities
     from activities.retention import RetentionActivities
     from activities.sessions import SessionActivities
     from activities.timers import TimerActivities
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         LoadSessionInput,
         LoadTimerSettingsInput,
         MarkPendingInput,
+        ReassignmentInput,
+        ReassignmentStepResult,
         RecordCalendarFailureInput,
         RetentionInput,
         RetentionPurged,
@@ -249,5 +252,46 @@ async def _erasure_step(
         ErasureStepInput(child_id=child_id),
         start_to_close_timeout=policies.ERASURE_ACTIVITY_TIMEOUT,
         heartbeat_timeout=policies.ERASURE_HEARTBEAT_TIMEOUT,
+        retry_policy=policies.ERASURE_RETRY,
+    )
+
+
+# ----- reassigning a child (workflows/reassignment.py) --------------------------------------------
+
+
+async def remove_old_calendar_events(request: ReassignmentInput) -> ReassignmentStepResult:
+    return await _reassignment_step(ReassignmentActivities.remove_old_calendar_events, request)
+
+
+async def resync_moved_sessions(request: ReassignmentInput) -> ReassignmentStepResult:
+    return await _reassignment_step(ReassignmentActivities.resync_moved_sessions, request)
+
+
+async def reassignment_message(request: ReassignmentInput) -> UUID | None:
+    return await workflow.execute_activity_method(
+        ReassignmentActivities.reassignment_message,
+        request,
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.ERASURE_RETRY,
+    )
+
+
+async def complete_reassignment(request: ReassignmentInput) -> None:
+    await workflow.execute_activity_method(
+        ReassignmentActivities.complete_reassignment,
+        request,
+        start_to_close_timeout=policies.DB_ACTIVITY_TIMEOUT,
+        retry_policy=policies.ERASURE_RETRY,
+    )
+
+
+async def _reassignment_step(
+    activity: Callable[[Any, ReassignmentInput], Awaitable[ReassignmentStepResult]], request: ReassignmentInput
+) -> ReassignmentStepResult:
+    return await workflow.execute_activity_method(
+        activity,
+        request,
+        start_to_close_timeout=policies.ERASURE_ACTIVITY_TIMEOUT,
+        heartbeat_timeout=policies.REASSIGNMENT_HEARTBEAT_TIMEOUT,
         retry_policy=policies.ERASURE_RETRY,
     )

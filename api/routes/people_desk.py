@@ -3,11 +3,11 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.deps import AdminPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
-from api.schemas import EditChild, EditCoach, EditParent, ParentList
+from api.schemas import EditChild, EditCoach, EditParent, ParentList, ReassignChild, ReassignmentState
 from coach_sessions.errors import ErrorCode
 from coach_sessions.models import Child, Coach, Parent
 
@@ -49,3 +49,27 @@ async def deactivate_coach(coach_id: UUID, _: AdminPrincipal, services: Services
 async def deactivate_parent(parent_id: UUID, _: AdminPrincipal, services: ServicesDep) -> Parent:
     """No more WhatsApp messages to this parent: a queued one is dropped when its delivery comes."""
     return await services.people.deactivate_parent(parent_id)
+
+
+@router.post(
+    "/children/{child_id}/reassign",
+    status_code=202,
+    response_model=ReassignmentState,
+    responses={
+        200: {"description": "Asked for before: the same move, under way or done.", "model": ReassignmentState},
+        **errors(*EDIT, ErrorCode.CONFLICT),
+    },
+)
+async def reassign_child(
+    child_id: UUID, body: ReassignChild, admin: AdminPrincipal, services: ServicesDep, response: Response
+) -> ReassignmentState:
+    """Move a child to another coach (the coach leaves, or is ill for weeks): the sessions still to come
+    move, their calendar events move to the new coach's calendar with new Meet links, the parent is told
+    once, the old coach loses access; resolved sessions keep their coach. 202: under way; the same request
+    again answers 200 with the same move. Another move under way, the same coach, a deactivated coach or
+    an enrolment with the new coach already: 409."""
+    moved = await services.reassignments.reassign(admin.id, child_id, body.coach_id, body.reason)
+    if not moved.created:
+        response.status_code = 200
+    state = {k: v for k, v in vars(moved).items() if k != "created"}
+    return ReassignmentState(**state, status="done" if moved.completed_at else "under_way")

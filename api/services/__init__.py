@@ -18,6 +18,7 @@ from api.services.parent_replies import ParentReplyService
 from api.services.people import PeopleService
 from api.services.progress import ProgressService
 from api.services.readiness import ReadinessService
+from api.services.reassignments import ReassignmentService
 from api.services.reconciler import WorkflowReconciler
 from api.services.sessions import SessionService, utc_now
 from api.services.sign_in import SignInService
@@ -38,6 +39,7 @@ from coach_sessions.repositories.ops_desk import OpsDeskRepository
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.repositories.progress import ProgressRepository
+from coach_sessions.repositories.reassignments import ReassignmentRepository
 from coach_sessions.repositories.reconciliations import ReconciliationRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.sign_in_sessions import SignInSessionRepository
@@ -52,6 +54,7 @@ class Services:
     family: FamilyService
     enrollment_preview: EnrollmentPreviewService
     ops_desk: OpsDeskService
+    reassignments: ReassignmentService
     sessions: SessionService
     agenda: AgendaService
     message_previews: MessagePreviewService
@@ -100,6 +103,9 @@ class Services:
                 secret=settings.family_link_key(),
                 ttl=settings.family_link_ttl,
                 clock=utc_now,
+            ),
+            reassignments=ReassignmentService(
+                ReassignmentRepository(pool), reconciliations, temporal, settings.temporal_task_queue
             ),
             enrollment_preview=EnrollmentPreviewService(pool, people_repo, busy_times, settings),
             ops_desk=OpsDeskService(OpsDeskRepository(pool), reconciliations, temporal, settings.temporal_task_queue),

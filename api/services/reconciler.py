@@ -21,11 +21,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.services.session_workflow import session_workflow_start
-from coach_sessions.contracts import EnrollmentWorkflowInput, OutboxDeliveryInput
+from coach_sessions.contracts import EnrollmentWorkflowInput, OutboxDeliveryInput, ReassignmentInput
 from coach_sessions.repositories.reconciliations import ReconcileKind, Reconciliation, ReconciliationRepository
-from coach_sessions.temporal import enrollment_workflow_id, message_delivery_workflow_id
+from coach_sessions.temporal import enrollment_workflow_id, message_delivery_workflow_id, reassignment_workflow_id
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
+from workflows.reassignment import ReassignmentWorkflow
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.reconciler")
@@ -94,6 +95,8 @@ class WorkflowReconciler:
             await self._session(item.target_id)
         elif item.kind == "message":
             await start_message_delivery(self._temporal, item.target_id, self._task_queue)
+        elif item.kind == "reassignment":
+            await start_reassignment(self._temporal, item.target_id, self._task_queue)
         else:
             await self._enrollment(item.target_id)
 
@@ -134,3 +137,19 @@ async def start_message_delivery(temporal: Client, message_id: UUID, task_queue:
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
     log.info("message delivery started", extra={"message_id": str(message_id)})
+
+
+async def start_reassignment(temporal: Client, reassignment_id: UUID, task_queue: str) -> None:
+    """A reassignment's workflow (one per reassignment: a second start attaches to the first, and one
+    that has finished is not run again)."""
+    try:
+        await temporal.start_workflow(
+            ReassignmentWorkflow.run,
+            ReassignmentInput(reassignment_id=reassignment_id),
+            id=reassignment_workflow_id(reassignment_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # it ran already

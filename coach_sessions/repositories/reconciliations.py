@@ -9,7 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
-ReconcileKind = Literal["session", "enrollment", "message"]  # message: a resent one's delivery
+# message: a resent (or ending's) message's delivery; reassignment: its workflow's start.
+ReconcileKind = Literal["session", "enrollment", "message", "reassignment"]
 # An enrollment's API call starts its workflow itself; the reconciler steps in only after this.
 ENROLLMENT_START_GRACE = timedelta(seconds=10)
 
