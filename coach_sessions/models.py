@@ -75,6 +75,8 @@ class Enrollment(Row):
     timezone: str
     status: str = "active"  # ended once every session is completed, missed or cancelled
     created_at: datetime
+    ended_at: datetime | None = None  # ended early by an admin (migration 0019)
+    end_reason: str | None = None
 
 
 class SessionRecord(Row):

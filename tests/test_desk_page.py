@@ -19,6 +19,7 @@ from tests.pages_support import (
     too_wide,
 )
 from tests.test_ops_desk import _stuck_message
+from tests.test_reassignment import enrolled_and_synced, live_on
 
 __all__ = ["base_url", "browser"]  # fixtures
 
@@ -171,4 +172,43 @@ async def test_add_a_parent_and_a_child_enrol_with_the_preview_and_see_the_agend
         await page.get_by_role("link", name="Open the agenda").click()
         await page.get_by_label("Coach").select_option(str(coach.id))
         await expect(page.locator("#agenda")).to_contain_text("Ishaan Desk")
+        assert console.unexpected() == [], console.unexpected()
+
+
+async def test_move_a_child_to_another_coach_then_end_the_enrolment(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family = await make_family(pool)
+    new_coach = (await make_family(pool)).coach
+    sessions = await enrolled_and_synced(stack, pool, family)
+    to_come = [s["id"] for s in sessions if s["scheduled_at"] > now_utc()]
+    async with open_page(browser, width=390) as (page, console):
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/desk/people"))
+        await page.locator("#change-child").select_option(str(family.child.id))
+        await expect(page.locator("#change-enrolment")).to_contain_text(f"Active enrolment with {family.coach.name}")
+        move = page.locator("#reassign")
+        await move.get_by_label("New coach").select_option(str(new_coach.id))
+        await move.get_by_role("button", name="Move child").click()
+        await expect(page.locator("#toast")).to_contain_text(f"Moved: {len(to_come)} session(s)")
+        await expect(page.locator("#change-enrolment")).to_contain_text(f"Active enrolment with {new_coach.name}")
+        assert await serious_axe_violations(page) == []
+        assert await too_wide(page) == []
+
+        async def on_the_new_calendar() -> bool:
+            ids = [
+                await pool.fetchval("SELECT google_event_id FROM scheduled_sessions WHERE id = $1", s) for s in to_come
+            ]
+            return all(i and i in live_on(stack, new_coach.email) for i in ids)
+
+        await eventually(on_the_new_calendar)
+        old = await stack.http.get(f"/api/sessions/{to_come[0]}", headers=auth(family.coach.id))
+        assert old.status_code == 404
+
+        end = page.locator("#end-enrolment")
+        await end.get_by_label("Why (not sent)").fill("The family is moving abroad")
+        await end.get_by_role("button", name="End enrolment").click()
+        await expect(page.locator("#toast")).to_contain_text(f"Enrolment ended: {len(to_come)} session(s) cancelled")
+        await expect(page.locator("#change-enrolment")).to_have_text("No active enrolment.")
+        rows = await pool.fetch("SELECT status FROM scheduled_sessions WHERE id = ANY($1::uuid[])", to_come)
+        assert {r["status"] for r in rows} == {"cancelled"}
         assert console.unexpected() == [], console.unexpected()

@@ -1,14 +1,17 @@
 """Admin: enrolling a child starts its numbered sessions."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
 from api.deps import AdminPrincipal, ServicesDep
-from api.openapi import ADMIN_ONLY, AUTHENTICATED_WRITE, JSON_BODY, errors
+from api.openapi import ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
 from api.schemas import CreateEnrollment, EndEnrollment, EnrollmentCreated, EnrollmentEnded
 from api.services.enrollment_preview import EnrollmentPreview
 from coach_sessions.errors import ErrorCode
+from coach_sessions.models import Enrollment
 
 router = APIRouter(prefix="/api/enrollments", tags=["enrollments"])
 
@@ -65,3 +68,15 @@ async def end_enrollment(
     An enrolment whose sessions were all resolved is over already (409 conflict)."""
     ending = await services.enrollments.end_early(admin.id, enrollment_id, body.reason)
     return EnrollmentEnded(**{k: v for k, v in vars(ending).items() if k != "created"}, replayed=not ending.created)
+
+
+class EnrollmentList(BaseModel):
+    enrollments: list[Enrollment]
+
+
+@router.get("", response_model=EnrollmentList, responses=errors(*AUTHENTICATED, *ADMIN_ONLY))
+async def list_enrollments(
+    child_id: Annotated[UUID, Query(alias="childId")], _: AdminPrincipal, services: ServicesDep
+) -> EnrollmentList:
+    """Admin: a child's enrolments, newest first (active or ended; an unknown child has none)."""
+    return EnrollmentList(enrollments=await services.enrollments.for_child(child_id))

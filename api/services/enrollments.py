@@ -38,6 +38,9 @@ class EnrollmentService:
         self._temporal = temporal
         self._task_queue = task_queue
 
+    async def for_child(self, child_id: UUID) -> list[Enrollment]:
+        return await self._enrollments.for_child(child_id)
+
     async def end_early(self, admin_id: UUID, enrollment_id: UUID, reason: str) -> EnrollmentEnding:
         """End the enrolment (the family leaves): one transaction (coach_sessions/repositories/
         enrollment_end.py), then its sessions' workflows and the parent's message at once; whatever

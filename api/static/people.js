@@ -30,7 +30,51 @@
     options(document.getElementById("child-coach"), coachList, (c) => c.name, chosen.coach);
     options(document.getElementById("enrol-coach"), coachList, (c) => `${c.name} (${c.timezone})`, chosen.coach);
     options(document.getElementById("enrol-child"), children.data.children, (c) => `${c.name}, ${c.age}`, chosen.child);
+    options(document.getElementById("change-child"), children.data.children, (c) => `${c.name}, ${c.age}`, chosen.child);
+    options(document.getElementById("reassign-coach"), coachList, (c) => c.name, null);
+    coachNames = Object.fromEntries(coaches.data.coaches.map((c) => [c.id, c.name]));
+    await showEnrolment();
   }
+
+  let coachNames = {};
+  let activeEnrolment = null;
+  const changeChild = document.getElementById("change-child");
+  async function showEnrolment() {
+    const line = document.getElementById("change-enrolment");
+    activeEnrolment = null;
+    if (!changeChild.value) { line.textContent = "Choose a child."; return; }
+    const answer = await api("GET", `/api/enrollments?childId=${changeChild.value}`);
+    if (!answer.ok) { line.textContent = answer.data.detail; return; }
+    activeEnrolment = answer.data.enrollments.find((e) => e.status === "active") || null;
+    line.textContent = activeEnrolment
+      ? `Active enrolment with ${coachNames[activeEnrolment.coach_id] || "a coach"}: ${activeEnrolment.session_count} sessions from ${activeEnrolment.start_date}.`
+      : "No active enrolment.";
+  }
+  changeChild.addEventListener("change", showEnrolment);
+
+  document.getElementById("reassign").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { coachId: form.elements.coachId.value };
+    if (text(form, "reason")) body.reason = text(form, "reason");
+    const answer = await api("POST", `/api/children/${changeChild.value}/reassign`, body);
+    if (!answer.ok) { showError(form, answer); return; }
+    form.querySelector(".form-error").textContent = "";
+    toast(`Moved: ${answer.data.session_ids.length} session(s) go to ${coachNames[body.coachId] || "the new coach"}.`);
+    await showEnrolment();
+  });
+
+  document.getElementById("end-enrolment").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    if (!activeEnrolment) { form.querySelector(".form-error").textContent = "This child has no active enrolment."; return; }
+    const answer = await api("POST", `/api/enrollments/${activeEnrolment.id}/end`, { reason: text(form, "reason") });
+    if (!answer.ok) { showError(form, answer); return; }
+    form.reset();
+    form.querySelector(".form-error").textContent = "";
+    toast(`Enrolment ended: ${answer.data.cancelled_session_ids.length} session(s) cancelled.`);
+    await showEnrolment();
+  });
 
   const text = (form, name) => form.elements[name].value.trim();
 

@@ -75,6 +75,12 @@ class EnrollmentRepository:
             raise NotFound("child or coach", ErrorCode.NOT_FOUND)
         return Enrollment.model_validate(dict(existing)), False
 
+    async def for_child(self, child_id: UUID) -> list[Enrollment]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM enrollments WHERE child_id = $1 ORDER BY created_at DESC, id", child_id
+        )
+        return [Enrollment.model_validate(dict(r)) for r in rows]
+
     async def get(self, enrollment_id: UUID) -> Enrollment | None:
         row = await self._pool.fetchrow("SELECT * FROM enrollments WHERE id = $1", enrollment_id)
         return Enrollment.model_validate(dict(row)) if row else None
