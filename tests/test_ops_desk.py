@@ -9,15 +9,22 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from temporalio import workflow
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.services import Services
+from devtools.devstack import temporal_command, wait_for_temporal
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
-from tests.helpers import ADMIN, ADMIN_EMAIL, ADMIN_ID, Stack, auth, eventually
+from tests.faults.procs import free_port
+from tests.helpers import ADMIN, ADMIN_EMAIL, ADMIN_ID, TEST_DATA_CONVERTER, Stack, api_client, auth, eventually
 from tests.helpers import test_settings as settings_for  # not collected as a test
 
 
@@ -57,7 +64,9 @@ async def test_resend_delivers_once_is_audited_and_the_same_request_again_change
     family = await make_family(pool)
     [session_id] = await make_sessions(pool, family, [now_utc() - hours(3)], statuses=["completed"])
     message_id = await _stuck_message(pool, family, session_id)
-    listed = _listed(await _queue(stack), "messages", "id", message_id)
+    queue = await _queue(stack)
+    assert queue["workflows_checked"] is False and queue["failed_workflows"] == []  # the test server cannot list
+    listed = _listed(queue, "messages", "id", message_id)
     assert listed is not None and listed["status"] == "in_doubt" and listed["last_error"] == "attempt died"
     assert listed["child_id"] == str(family.child.id) and listed["session_number"] == 1
     sent_before = len(stack.aisensy.request_log)
@@ -304,3 +313,44 @@ async def test_the_overview_counts_each_coachs_week_and_a_cancellation_is_nobody
     # Four weeks: one completed, one missed, one cancelled: 1 of 2, the cancellation not counted.
     assert (mine["completed_4w"], mine["missed_4w"], mine["completion_rate_4w"]) == (1, 1, 0.5)
     assert (await stack.http.get("/api/ops/overview", headers=auth(family.coach.id))).status_code == 403
+
+
+@workflow.defn(name="OpsDeskProbeFails")
+class _FailingWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        raise ApplicationError("probe: fails on purpose", non_retryable=True)
+
+
+async def test_failed_workflows_are_listed_from_a_real_dev_servers_visibility(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The time-skipping test server cannot list workflows (the other tests see workflows_checked false);
+    the dev server can: a workflow that failed is on the queue, by id and type."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        *temporal_command(tmp_path / "temporal.db", port=port), stdout=asyncio.subprocess.DEVNULL, stderr=PIPE
+    )
+    try:
+        await asyncio.to_thread(wait_for_temporal, f"127.0.0.1:{port}", "default", 30)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=TEST_DATA_CONVERTER)
+        queue_name = f"probe-{uuid4().hex[:8]}"
+        # Unsandboxed: the sandbox would re-import this test module (and the API) to run the probe.
+        async with Worker(
+            client, task_queue=queue_name, workflows=[_FailingWorkflow], workflow_runner=UnsandboxedWorkflowRunner()
+        ):
+            handle = await client.start_workflow("OpsDeskProbeFails", id=f"probe-{uuid4()}", task_queue=queue_name)
+            with pytest.raises(WorkflowFailureError):
+                await handle.result()
+        async with api_client(pool, client, queue_name) as http:
+
+            async def listed() -> dict[str, Any] | None:
+                queue = (await http.get("/api/ops/queue", headers=ADMIN)).json()
+                assert queue["workflows_checked"] is True, queue
+                return next((w for w in queue["failed_workflows"] if w["workflow_id"] == handle.id), None)
+
+            found = await eventually(listed, within=20)
+            assert found["workflow_type"] == "OpsDeskProbeFails" and found["status"] == "failed"
+    finally:
+        server.terminate()
+        await server.wait()

@@ -57,7 +57,21 @@ class PendingCancellation(SessionContext):
     updated_at: datetime
 
 
+class FailedWorkflow(BaseModel):
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    status: Literal["failed", "timed_out", "unknown"]
+    close_time: datetime | None
+
+
 class OpsQueue(BaseModel):
+    failed_workflows: list[FailedWorkflow] = Field(
+        description="Failed or timed out in the last 7 days, newest first (at most 50): open them in the Temporal UI."
+    )
+    workflows_checked: bool = Field(
+        description="False: Temporal could not list workflows now; failed_workflows is empty."
+    )
     messages: list[StuckMessage] = Field(description="in_doubt or failed: Resend, Mark delivered or Drop.")
     calendar_syncs: list[FailedCalendarSync] = Field(description="A failed calendar sync: Retry now.")
     sessions_pending: list[PendingTooLong] = Field(

@@ -8,7 +8,7 @@ reconciler does it later. The same request again changes nothing and answers the
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +31,8 @@ from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.ops_desk")
 QUEUE_LIMIT = 200
+FAILED_WORKFLOWS_WITHIN = timedelta(days=7)
+FAILED_WORKFLOWS_LIMIT = 50
 _UNREACHABLE = (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError)
 
 
@@ -49,7 +51,10 @@ class OpsDeskService:
 
     async def queue(self) -> dict[str, Any]:
         """Everything that needs a human now, each kind oldest (or soonest due) first."""
+        failed, checked = await self._failed_workflows()
         return {
+            "failed_workflows": failed,
+            "workflows_checked": checked,
             "messages": await self._desk.messages_needing_a_human(QUEUE_LIMIT),
             "calendar_syncs": await self._desk.failed_calendar_syncs(QUEUE_LIMIT),
             "sessions_pending": await self._desk.sessions_pending_too_long(QUEUE_LIMIT),
@@ -57,6 +62,30 @@ class OpsDeskService:
                 QUEUE_LIMIT, expiring_within=CONSENT_EXPIRES_SOON
             ),
         }
+
+    async def _failed_workflows(self) -> tuple[list[dict[str, Any]], bool]:
+        """Workflows that failed or timed out in the last FAILED_WORKFLOWS_WITHIN, newest first, from
+        Temporal's visibility; (nothing, False) when Temporal cannot list them (its time-skipping test
+        server, or Temporal unreachable): the desk says so rather than showing an empty list."""
+        since = (datetime.now(UTC) - FAILED_WORKFLOWS_WITHIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = f'(ExecutionStatus = "Failed" OR ExecutionStatus = "TimedOut") AND CloseTime > "{since}"'
+        found: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT.total_seconds()):
+                async for execution in self._temporal.list_workflows(query, limit=FAILED_WORKFLOWS_LIMIT):
+                    found.append(
+                        {
+                            "workflow_id": execution.id,
+                            "run_id": execution.run_id,
+                            "workflow_type": execution.workflow_type,
+                            "status": execution.status.name.lower() if execution.status else "unknown",
+                            "close_time": execution.close_time,
+                        }
+                    )
+        except (RPCError, RPCTimeoutOrCancelledError, TimeoutError) as error:
+            log.info("failed workflows not listed", extra={"error": type(error).__name__})
+            return [], False
+        return found, True
 
     async def pending_cancellations(self) -> list[dict[str, Any]]:
         return await self._desk.pending_cancellations(QUEUE_LIMIT)

@@ -65,6 +65,15 @@
           { seenUpdatedAt: s.updated_at }, "Syncing the calendar again."), `for ${s.child_name}, session ${s.session_number}`)));
   }
 
+  function workflowRow(w) {
+    return el("li", { class: "session", "data-workflow-id": w.workflow_id },
+      el("div", { class: "session-line" },
+        el("span", { class: "badge st-cancelled", text: w.status.replace("_", " ") }),
+        el("strong", { text: w.workflow_type }),
+        w.close_time ? el("span", { class: "when", text: when(w.close_time) }) : null),
+      el("p", { class: "notes", text: `${w.workflow_id} (run ${w.run_id})` }));
+  }
+
   function pendingRow(s) {
     return el("li", { class: "session", "data-session-id": s.session_id }, who(s),
       el("p", { class: "notes", text: "Ended over a day ago and not resolved: the coach completes it or marks it missed." }));
@@ -106,9 +115,12 @@
     fill("messages", q.messages, messageRow, "Every message was sent or is on its way.");
     fill("calendar-syncs", q.calendar_syncs, syncRow, "Every calendar is in step.");
     fill("sessions-pending", q.sessions_pending, pendingRow, "No session has waited over a day.");
+    fill("failed-workflows", q.failed_workflows, workflowRow,
+      q.workflows_checked ? "No workflow failed in the last 7 days." : "Temporal could not list workflows just now: look in the Temporal UI.");
     fill("audit", actions.data.actions, auditRow, "No desk action yet.");
     document.querySelector("#overview [data-rows]").replaceChildren(...overview.data.coaches.map(coachRow));
-    const waiting = requests.data.requests.length + q.messages.length + q.calendar_syncs.length + q.sessions_pending.length;
+    const waiting = requests.data.requests.length + q.messages.length + q.calendar_syncs.length + q.sessions_pending.length
+      + q.failed_workflows.length;
     status.textContent = waiting ? `${waiting} item(s) need a human. Times in ${zone}.` : `Nothing needs a human. Times in ${zone}.`;
     document.getElementById("desk").hidden = false;
   }
