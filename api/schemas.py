@@ -22,6 +22,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from api.parent_text import (
     CANCEL_REASON,
@@ -151,6 +152,7 @@ def _json_number(value: object) -> object:
 # What the schema says is what goes: no number from "5", no boolean from 1, no date from a number.
 Count = Annotated[int, BeforeValidator(_json_number)]
 Flag = Annotated[bool, Strict()]
+Age = Annotated[int, Field(ge=2, le=18), BeforeValidator(_json_number)]  # a child's (the children CHECK)
 Day = Annotated[
     date,
     BeforeValidator(_iso_text(DAY_PATTERN)),
@@ -202,6 +204,10 @@ class CreateParent(Body):
     timezone: Timezone | None = None
 
 
+# An optional field that may not be sent as null: "absent" is its default, the schema shows no null.
+NotNull = SkipJsonSchema[None]
+
+
 class Edit(Body):
     """A PATCH body: only the fields sent change; those in ``required`` may not be sent as null."""
 
@@ -223,11 +229,11 @@ class EditCoach(Edit):
 
     required = frozenset({"name", "email", "timezone"})
 
-    name: Name | None = None
-    email: Email | None = None
+    name: Name | NotNull = None
+    email: Email | NotNull = None
     phone: Phone | None = None
     calendar_id: str | None = Field(default=None, alias="calendarId", max_length=320)
-    timezone: Timezone | None = None
+    timezone: Timezone | NotNull = None
 
 
 class EditParent(Edit):
@@ -236,8 +242,8 @@ class EditParent(Edit):
 
     required = frozenset({"name", "phone"})
 
-    name: Name | None = None
-    phone: Phone | None = None
+    name: Name | NotNull = None
+    phone: Phone | NotNull = None
     email: Email | None = None
     timezone: Timezone | None = None
 
@@ -245,13 +251,13 @@ class EditParent(Edit):
 class EditChild(Edit):
     required = frozenset({"name", "age"})
 
-    name: Name | None = None
-    age: Count | None = Field(default=None, ge=2, le=18)
+    name: Name | NotNull = None
+    age: Age | NotNull = None
 
 
 class CreateChild(Body):
     name: Name
-    age: Count = Field(ge=2, le=18)
+    age: Age
     parent_id: UUID = Field(alias="parentId")
     coach_id: UUID = Field(alias="coachId")
 

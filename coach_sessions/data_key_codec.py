@@ -15,14 +15,16 @@ codec, the saved test histories and the replayer need no database.
 A process keeps a key it used in memory for ``DATA_KEY_CACHE_SECONDS``: after an erasure a worker or API
 process may decrypt that child's payloads until then (the codec server for the Temporal UI looks every
 key up afresh, so it refuses at once), and while PostgreSQL is unreachable a key a process already had
-is used past its time rather than failing every workflow task.
+is used past its time rather than failing every workflow task; a key it has not seen is read again for
+a few seconds before the task fails (Temporal then retries the task, and queries answer "not ready").
 """
 
+import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Self
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Self, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -46,14 +48,23 @@ from coach_sessions.repositories.data_keys import DataKeyRepository, StoredDataK
 
 DATA_KEY_CACHE_SECONDS = 60.0
 _UNREACHABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError)
+_UNREACHABLE_RETRIES = (0.25, 0.5, 1.0, 2.0)  # then the error: ~4 s, within a workflow task's 10 s
+_T = TypeVar("_T")
 
 # A workflow id → what its uuid names ("session", "enrollment", "message", "child"), or None when the
 # workflow is not one child's (coach_sessions.temporal.workflow_subject).
 SubjectOf = Callable[[str], tuple[str, UUID] | None]
 
 
-class ChildDataErased(Exception):
-    """A payload for a child whose data key was shredded: nothing may be written for them any more."""
+async def _soon(read: Callable[[], Awaitable[_T]]) -> _T:
+    """A key read, tried again briefly while PostgreSQL is unreachable (a restart takes seconds): a
+    workflow task whose key this process has not seen yet then waits rather than failing at once."""
+    for delay in _UNREACHABLE_RETRIES:
+        try:
+            return await read()
+        except _UNREACHABLE:
+            await asyncio.sleep(delay)
+    return await read()
 
 
 class DataKeys:
@@ -72,7 +83,8 @@ class DataKeys:
         return DataKeys(self.master, self.repository, self.subject_of)
 
     async def for_workflow(self, workflow_id: str) -> tuple[str, AESGCM] | None:
-        """The data key for this workflow's payloads, or None: not a child's, seal with the master key."""
+        """The data key for this workflow's payloads, or None: not a child's (or an erased child's),
+        seal with the master key."""
         child_id = await self._child_of(workflow_id)
         if child_id is None:
             return None
@@ -80,14 +92,17 @@ class DataKeys:
         if cached and cached[0] > time.monotonic():
             return cached[1], cached[2]
         try:
-            stored = await self.repository.for_child(child_id) or await self._create(child_id)
+            stored = await _soon(lambda: self.repository.for_child(child_id)) or await self._create(child_id)
         except _UNREACHABLE:
             if cached:
                 return cached[1], cached[2]
             raise
         if stored.shredded_at is not None:
+            # Erased: the child's rows were scrubbed before the key went, so what a late call still
+            # carries (a brief of scrubbed events, an ended workflow's last words) is sealed with the
+            # master key rather than failing the caller.
             self._by_child.pop(child_id, None)
-            raise ChildDataErased(f"child {child_id} was erased: its data key {stored.key_id} is shredded")
+            return None
         cipher = self._unwrap(stored)
         self._by_child[child_id] = (time.monotonic() + DATA_KEY_CACHE_SECONDS, stored.key_id, cipher)
         return stored.key_id, cipher
@@ -97,7 +112,7 @@ class DataKeys:
         if cached and cached[0] > time.monotonic():
             return cached[1]
         try:
-            stored = await self.repository.by_id(key_id)
+            stored = await _soon(lambda: self.repository.by_id(key_id))
         except _UNREACHABLE:
             if cached:
                 return cached[1]

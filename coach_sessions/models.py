@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from coach_sessions import rules
 from coach_sessions.statuses import TERMINAL_STATUSES, CalendarSyncStatus, CancellationStatus, SessionStatus
@@ -42,6 +42,7 @@ class Child(Row):
     parent_id: UUID
     coach_id: UUID
     created_at: datetime
+    erased: bool = Field(default=False, exclude=True)  # an erasure was asked for (child_erasures)
 
 
 class EnrollmentPlan(BaseModel):

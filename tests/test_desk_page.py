@@ -2,6 +2,8 @@
 requests, resends an in-doubt message and sees the audit row, retries a failed calendar sync against the
 fake Google Calendar; a coach gets 403. The page reads the API's real answers."""
 
+from uuid import uuid4
+
 import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
@@ -211,4 +213,42 @@ async def test_move_a_child_to_another_coach_then_end_the_enrolment(
         await expect(page.locator("#change-enrolment")).to_have_text("No active enrolment.")
         rows = await pool.fetch("SELECT status FROM scheduled_sessions WHERE id = ANY($1::uuid[])", to_come)
         assert {r["status"] for r in rows} == {"cancelled"}
+        assert console.unexpected() == [], console.unexpected()
+
+
+async def test_add_a_coach_edit_a_parent_and_deactivate_from_the_page(
+    stack: Stack, pool: asyncpg.Pool, base_url: str, browser: Browser
+) -> None:
+    family = await make_family(pool)
+    email = f"coach-{uuid4().hex[:10]}@example.org"
+    async with open_page(browser, width=390) as (page, console):
+        console.expected.add("/api/coaches")  # the duplicate's 409, on purpose
+        await goto_signed_in(page, sign_in_link(base_url, ADMIN_ID, Role.ADMIN, path="/coach/desk/people"))
+        add = page.locator("#add-coach")
+        await add.get_by_label("Name").fill("Rhea Desk")
+        await add.get_by_label("Google account email").fill(email)
+        await add.get_by_role("button", name="Add coach").click()
+        await expect(page.locator("#toast")).to_contain_text("Added Rhea Desk")
+        coach_id = await pool.fetchval("SELECT id FROM coaches WHERE email = $1", email)
+        assert coach_id is not None
+        await add.get_by_label("Name").fill("Rhea Again")
+        await add.get_by_label("Google account email").fill(email.upper())
+        await add.get_by_role("button", name="Add coach").click()
+        await expect(add.locator(".form-error")).to_contain_text("already exists")
+
+        edit = page.locator("#edit-person")
+        await edit.get_by_label("Person").select_option(f"parents/{family.parent.id}")
+        await expect(edit.get_by_label("Name")).to_have_value(family.parent.name)
+        await edit.get_by_label("Name").fill("Sunita Renamed")
+        await edit.get_by_role("button", name="Save").click()
+        await expect(page.locator("#toast")).to_contain_text("Saved Sunita Renamed")
+        assert await pool.fetchval("SELECT name FROM parents WHERE id = $1", family.parent.id) == "Sunita Renamed"
+
+        await edit.get_by_label("Person").select_option(f"coaches/{coach_id}")
+        await edit.get_by_role("button", name="Deactivate").click()
+        await expect(page.locator("#toast")).to_contain_text("is deactivated")
+        await expect(page.locator("#edit-state")).to_contain_text("no new enrolments")
+        assert await pool.fetchval("SELECT deactivated_at FROM coaches WHERE id = $1", coach_id) is not None
+        assert await page.locator(f"#enrol-coach option[value='{coach_id}']").count() == 0  # not offered any more
+        assert await serious_axe_violations(page) == []
         assert console.unexpected() == [], console.unexpected()

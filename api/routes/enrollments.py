@@ -1,10 +1,11 @@
 """Admin: enrolling a child starts its numbered sessions."""
 
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import AdminPrincipal, ServicesDep
 from api.openapi import ADMIN_ONLY, AUTHENTICATED, AUTHENTICATED_WRITE, JSON_BODY, errors
@@ -70,8 +71,28 @@ async def end_enrollment(
     return EnrollmentEnded(**{k: v for k, v in vars(ending).items() if k != "created"}, replayed=not ending.created)
 
 
+class EnrollmentSummary(BaseModel):
+    id: UUID
+    child_id: UUID
+    coach_id: UUID
+    start_date: date
+    session_time: str = Field(description="HH:MM in the enrolment's timezone.")
+    weekdays: list[str]
+    session_count: int
+    duration_minutes: int
+    timezone: str
+    status: str
+    created_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+
+    @classmethod
+    def of(cls, enrollment: Enrollment) -> "EnrollmentSummary":
+        return cls(**(enrollment.model_dump() | {"session_time": enrollment.session_time.strftime("%H:%M")}))
+
+
 class EnrollmentList(BaseModel):
-    enrollments: list[Enrollment]
+    enrollments: list[EnrollmentSummary]
 
 
 @router.get("", response_model=EnrollmentList, responses=errors(*AUTHENTICATED, *ADMIN_ONLY))
@@ -79,4 +100,4 @@ async def list_enrollments(
     child_id: Annotated[UUID, Query(alias="childId")], _: AdminPrincipal, services: ServicesDep
 ) -> EnrollmentList:
     """Admin: a child's enrolments, newest first (active or ended; an unknown child has none)."""
-    return EnrollmentList(enrollments=await services.enrollments.for_child(child_id))
+    return EnrollmentList(enrollments=[EnrollmentSummary.of(e) for e in await services.enrollments.for_child(child_id)])

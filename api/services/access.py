@@ -25,7 +25,9 @@ async def visible_session(sessions: SessionRepository, principal: Principal, ses
 
 
 async def visible_child(people: PeopleRepository, principal: Principal, child_id: UUID) -> Child:
+    """An erased child is gone for its coach (nothing more is written to its record); an admin still
+    sees what was kept for accounting."""
     child = await people.get_child(child_id)
-    if child is None or not may_see(principal, child.coach_id):
+    if child is None or not may_see(principal, child.coach_id) or (child.erased and not principal.is_admin):
         raise NotFound("child", ErrorCode.NOT_FOUND)
     return child

@@ -33,10 +33,54 @@
     options(document.getElementById("change-child"), children.data.children, (c) => `${c.name}, ${c.age}`, chosen.child);
     options(document.getElementById("reassign-coach"), coachList, (c) => c.name, null);
     coachNames = Object.fromEntries(coaches.data.coaches.map((c) => [c.id, c.name]));
+    people = [
+      ...coaches.data.coaches.map((c) => ({ kind: "coaches", id: c.id, name: c.name, contact: c.email, off: c.deactivated_at })),
+      ...parents.data.parents.map((p) => ({ kind: "parents", id: p.id, name: p.name, contact: p.phone, off: p.deactivated_at })),
+    ];
+    const who = document.getElementById("edit-who");
+    const keep = who.value;
+    who.replaceChildren(el("option", { value: "", text: "Choose…" }), ...people.map((p) =>
+      el("option", { value: `${p.kind}/${p.id}`, text: `${p.kind === "coaches" ? "Coach" : "Parent"}: ${p.name}${p.off ? " (deactivated)" : ""}` })));
+    who.value = keep;
+    showPerson();
     await showEnrolment();
   }
 
   let coachNames = {};
+  let people = [];
+  const editForm = document.getElementById("edit-person");
+  function chosenPerson() {
+    const [kind, id] = (editForm.elements.who.value || "/").split("/");
+    return people.find((p) => p.kind === kind && p.id === id) || null;
+  }
+  function showPerson() {
+    const p = chosenPerson();
+    editForm.elements.name.value = p ? p.name : "";
+    editForm.elements.contact.value = p ? p.contact : "";
+    document.getElementById("edit-state").textContent = !p ? "" : p.off
+      ? `Deactivated ${new Date(p.off).toLocaleDateString()}: ${p.kind === "coaches" ? "no new enrolments" : "no messages"}.` : "Active.";
+  }
+  editForm.elements.who.addEventListener("change", showPerson);
+  editForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const p = chosenPerson();
+    if (!p) return;
+    const body = { name: text(editForm, "name") };
+    body[p.kind === "coaches" ? "email" : "phone"] = text(editForm, "contact");
+    const answer = await api("PATCH", `/api/${p.kind}/${p.id}`, body);
+    if (!answer.ok) { showError(editForm, answer); return; }
+    editForm.querySelector(".form-error").textContent = "";
+    toast(`Saved ${answer.data.name}.`);
+    await loadLists();
+  });
+  document.getElementById("edit-deactivate").addEventListener("click", async () => {
+    const p = chosenPerson();
+    if (!p) return;
+    const answer = await api("POST", `/api/${p.kind}/${p.id}/deactivate`);
+    if (!answer.ok) { showError(editForm, answer); return; }
+    toast(`${answer.data.name} is deactivated.`);
+    await loadLists();
+  });
   let activeEnrolment = null;
   const changeChild = document.getElementById("change-child");
   async function showEnrolment() {
@@ -77,6 +121,19 @@
   });
 
   const text = (form, name) => form.elements[name].value.trim();
+
+  document.getElementById("add-coach").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { name: text(form, "name"), email: text(form, "email"), timezone: text(form, "timezone") };
+    const answer = await api("POST", "/api/coaches", body);
+    if (!answer.ok) { showError(form, answer); return; }
+    form.elements.name.value = "";
+    form.elements.email.value = "";
+    form.querySelector(".form-error").textContent = "";
+    toast(`Added ${answer.data.name}.`);
+    await loadLists({ coach: answer.data.id });
+  });
 
   document.getElementById("add-parent").addEventListener("submit", async (event) => {
     event.preventDefault();

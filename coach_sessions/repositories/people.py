@@ -117,7 +117,11 @@ class PeopleRepository:
         return Coach.model_validate(dict(row)) if row else None
 
     async def get_child(self, child_id: UUID) -> Child | None:
-        row = await self._pool.fetchrow("SELECT * FROM children WHERE id = $1", child_id)
+        row = await self._pool.fetchrow(
+            "SELECT c.*, EXISTS (SELECT 1 FROM child_erasures e WHERE e.child_id = c.id) AS erased"
+            " FROM children c WHERE c.id = $1",
+            child_id,
+        )
         return Child.model_validate(dict(row)) if row else None
 
     async def list_children(self, coach_id: UUID | None) -> list[Child]:

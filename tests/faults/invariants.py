@@ -276,6 +276,22 @@ async def _check_workflows(cluster: Cluster, session_ids: list[UUID], report: Re
 SPLIT_RECHECKS = 3
 
 
+# A workflow whose task failed while a dependency was down (its codec reads children's data keys from
+# PostgreSQL) answers queries "not ready" until Temporal's retry of the task succeeds: asked again.
+NOT_READY_WITHIN = 45.0
+
+
+async def _query_when_ready(handle: Any) -> Any:
+    deadline = asyncio.get_running_loop().time() + NOT_READY_WITHIN
+    while True:
+        try:
+            return await handle.query(SessionWorkflow.session)
+        except RPCError as error:
+            if "Workflow Task in failed state" not in str(error) or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(1.0)
+
+
 async def _disagreement(cluster: Cluster, session_id: UUID) -> str | None:
     assert cluster.pool is not None and cluster.client is not None
     handle = cluster.client.get_workflow_handle(session_workflow_id(session_id), result_type=SessionWorkflowResult)
@@ -285,7 +301,7 @@ async def _disagreement(cluster: Cluster, session_id: UUID) -> str | None:
         description = None
     state = None
     if description is not None and description.status == WorkflowExecutionStatus.RUNNING:
-        state = await handle.query(SessionWorkflow.session)
+        state = await _query_when_ready(handle)
     row = await cluster.pool.fetchrow(
         "SELECT status, cancellation_status FROM scheduled_sessions WHERE id = $1", session_id
     )
