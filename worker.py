@@ -24,6 +24,7 @@ from activities.erasure import ErasureActivities
 from activities.messaging import MessagingActivities
 from activities.reassignment import ReassignmentActivities
 from activities.retention import RetentionActivities
+from activities.retrying import RetryingActivitiesInterceptor
 from activities.sessions import SessionActivities
 from activities.timers import TimerActivities
 from coach_sessions.contracts import SessionTimerSettings
@@ -40,6 +41,7 @@ from coach_sessions.repositories.erasures import ErasureRepository
 from coach_sessions.repositories.outbox import OutboxRepository
 from coach_sessions.repositories.reassignments import ReassignmentRepository
 from coach_sessions.repositories.retention import RetentionRepository
+from coach_sessions.repositories.retrying_activities import RetryingActivityRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.timer_messages import TimerMessageRepository
 from coach_sessions.repositories.workers import WorkerHeartbeatRepository
@@ -145,6 +147,8 @@ def create_worker(
         task_queue=task_queue,
         workflows=workflows,
         activities=activities,
+        # Activities failing attempt after attempt are listed for ops (the ops queue's retrying_activities).
+        interceptors=[RetryingActivitiesInterceptor(RetryingActivityRepository(pool))],
         max_cached_workflows=max_cached_workflows,
         # The SDK's default (100) unless WORKER_MAX_CONCURRENT_WORKFLOW_TASKS says otherwise. Activations
         # run Python code under the GIL: in bench figure 4 (1,000 children enrolled at once on a busy

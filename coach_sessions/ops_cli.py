@@ -17,6 +17,7 @@ from uuid import UUID
 from coach_sessions.db import create_pool
 from coach_sessions.repositories.ops_desk import CONSENT_EXPIRES_SOON, OpsDeskRepository
 from coach_sessions.repositories.principals import PrincipalRepository
+from coach_sessions.repositories.retrying_activities import RetryingActivityRepository
 from coach_sessions.settings import get_settings
 from coach_sessions.statuses import Role
 
@@ -63,6 +64,7 @@ async def run_ops(args: argparse.Namespace) -> int:
         if args.ops_command == "list":
             return _print(
                 {
+                    "retrying_activities": await RetryingActivityRepository(pool).listed(QUEUE_LIMIT),
                     "messages": await desk.messages_needing_a_human(QUEUE_LIMIT),
                     "calendar_syncs": await desk.failed_calendar_syncs(QUEUE_LIMIT),
                     "sessions_pending": await desk.sessions_pending_too_long(QUEUE_LIMIT),

@@ -24,7 +24,17 @@ from api.services import Services
 from devtools.devstack import temporal_command, wait_for_temporal
 from tests.factories import Family, hours, make_family, make_sessions, now_utc
 from tests.faults.procs import free_port
-from tests.helpers import ADMIN, ADMIN_EMAIL, ADMIN_ID, TEST_DATA_CONVERTER, Stack, api_client, auth, eventually
+from tests.helpers import (
+    ADMIN,
+    ADMIN_EMAIL,
+    ADMIN_ID,
+    TEST_DATA_CONVERTER,
+    Stack,
+    api_client,
+    auth,
+    eventually,
+    running_worker,
+)
 from tests.helpers import test_settings as settings_for  # not collected as a test
 
 
@@ -354,3 +364,43 @@ async def test_failed_workflows_are_listed_from_a_real_dev_servers_visibility(
     finally:
         server.terminate()
         await server.wait()
+
+
+async def test_an_activity_stuck_retrying_is_listed_until_an_attempt_succeeds(
+    temporal_env: Any, pool: asyncpg.Pool
+) -> None:
+    """The worker's interceptor lists an activity once it has failed 3 attempts (its error's type only)
+    and removes it when an attempt succeeds; time-skipping runs the retries' backoff."""
+    from temporalio import activity
+
+    from coach_sessions.contracts import EraseChildInput
+    from coach_sessions.repositories.erasures import ErasureRepository
+    from coach_sessions.temporal import child_erasure_workflow_id
+
+    allowed = asyncio.Event()
+
+    @activity.defn(name="record_erasure")
+    async def record_erasure(request: EraseChildInput) -> None:
+        if not allowed.is_set():
+            raise RuntimeError("the database said no (planted: Aarav)")
+        await ErasureRepository(pool).record(request.child_id, request.requested_by)
+
+    family = await make_family(pool)
+    async with running_worker(temporal_env.client, pool, replace_activities=[record_erasure]) as tq:
+        async with api_client(pool, temporal_env.client, tq) as http:
+            answer = await http.delete(f"/api/children/{family.child.id}", headers=ADMIN)
+            assert answer.status_code == 202, answer.text
+            workflow_id = child_erasure_workflow_id(family.child.id)
+
+            async def listed() -> dict[str, Any] | None:
+                await temporal_env.sleep(timedelta(seconds=20))
+                queue = (await http.get("/api/ops/queue", headers=ADMIN)).json()
+                return next((a for a in queue["retrying_activities"] if a["workflow_id"] == workflow_id), None)
+
+            stuck = await eventually(listed)
+            assert stuck["activity_type"] == "record_erasure" and stuck["attempt"] >= 3
+            assert stuck["last_error"] == "RuntimeError"  # the type, never the message (it may name a child)
+            allowed.set()
+            await temporal_env.client.get_workflow_handle(workflow_id).result()
+            queue = (await http.get("/api/ops/queue", headers=ADMIN)).json()
+            assert not [a for a in queue["retrying_activities"] if a["workflow_id"] == workflow_id]

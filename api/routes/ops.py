@@ -65,7 +65,20 @@ class FailedWorkflow(BaseModel):
     close_time: datetime | None
 
 
+class RetryingActivity(BaseModel):
+    workflow_id: str
+    activity_id: str
+    activity_type: str
+    attempt: int = Field(description="The latest failed attempt.")
+    last_error: str = Field(description="Its error's type (never its message).")
+    first_failed_at: datetime
+    updated_at: datetime
+
+
 class OpsQueue(BaseModel):
+    retrying_activities: list[RetryingActivity] = Field(
+        description="Activities failed 3 attempts or more and still retrying (last day), most attempts first."
+    )
     failed_workflows: list[FailedWorkflow] = Field(
         description="Failed or timed out in the last 7 days, newest first (at most 50): open them in the Temporal UI."
     )

@@ -41,6 +41,7 @@ from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.repositories.progress import ProgressRepository
 from coach_sessions.repositories.reassignments import ReassignmentRepository
 from coach_sessions.repositories.reconciliations import ReconciliationRepository
+from coach_sessions.repositories.retrying_activities import RetryingActivityRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.sign_in_sessions import SignInSessionRepository
 from coach_sessions.settings import Settings
@@ -108,7 +109,13 @@ class Services:
                 ReassignmentRepository(pool), reconciliations, temporal, settings.temporal_task_queue
             ),
             enrollment_preview=EnrollmentPreviewService(pool, people_repo, busy_times, settings),
-            ops_desk=OpsDeskService(OpsDeskRepository(pool), reconciliations, temporal, settings.temporal_task_queue),
+            ops_desk=OpsDeskService(
+                OpsDeskRepository(pool),
+                reconciliations,
+                temporal,
+                settings.temporal_task_queue,
+                RetryingActivityRepository(pool),
+            ),
             sessions=sessions,
             agenda=AgendaService(AgendaRepository(pool), minimum_notice=settings.coach_min_notice),
             message_previews=MessagePreviewService(

@@ -27,6 +27,7 @@ from coach_sessions.repositories.ops_desk import (
     OpsDeskRepository,
 )
 from coach_sessions.repositories.reconciliations import ReconciliationRepository
+from coach_sessions.repositories.retrying_activities import RetryingActivityRepository
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("coach_sessions.ops_desk")
@@ -43,7 +44,9 @@ class OpsDeskService:
         reconciliations: ReconciliationRepository,
         temporal: Client,
         task_queue: str,
+        retrying: RetryingActivityRepository,
     ) -> None:
+        self._retrying = retrying
         self._desk = desk
         self._reconciliations = reconciliations
         self._temporal = temporal
@@ -54,6 +57,7 @@ class OpsDeskService:
         failed, checked = await self._failed_workflows()
         return {
             "failed_workflows": failed,
+            "retrying_activities": await self._retrying.listed(QUEUE_LIMIT),
             "workflows_checked": checked,
             "messages": await self._desk.messages_needing_a_human(QUEUE_LIMIT),
             "calendar_syncs": await self._desk.failed_calendar_syncs(QUEUE_LIMIT),

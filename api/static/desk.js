@@ -74,6 +74,15 @@
       el("p", { class: "notes", text: `${w.workflow_id} (run ${w.run_id})` }));
   }
 
+  function retryingRow(a) {
+    return el("li", { class: "session", "data-workflow-id": a.workflow_id },
+      el("div", { class: "session-line" },
+        el("span", { class: "badge st-pending", text: `attempt ${a.attempt}` }),
+        el("strong", { text: a.activity_type }),
+        el("span", { class: "muted", text: a.last_error })),
+      el("p", { class: "notes", text: `${a.workflow_id} (failing since ${when(a.first_failed_at)})` }));
+  }
+
   function pendingRow(s) {
     return el("li", { class: "session", "data-session-id": s.session_id }, who(s),
       el("p", { class: "notes", text: "Ended over a day ago and not resolved: the coach completes it or marks it missed." }));
@@ -115,12 +124,13 @@
     fill("messages", q.messages, messageRow, "Every message was sent or is on its way.");
     fill("calendar-syncs", q.calendar_syncs, syncRow, "Every calendar is in step.");
     fill("sessions-pending", q.sessions_pending, pendingRow, "No session has waited over a day.");
+    fill("retrying-activities", q.retrying_activities, retryingRow, "No activity is stuck retrying.");
     fill("failed-workflows", q.failed_workflows, workflowRow,
       q.workflows_checked ? "No workflow failed in the last 7 days." : "Temporal could not list workflows just now: look in the Temporal UI.");
     fill("audit", actions.data.actions, auditRow, "No desk action yet.");
     document.querySelector("#overview [data-rows]").replaceChildren(...overview.data.coaches.map(coachRow));
     const waiting = requests.data.requests.length + q.messages.length + q.calendar_syncs.length + q.sessions_pending.length
-      + q.failed_workflows.length;
+      + q.failed_workflows.length + q.retrying_activities.length;
     status.textContent = waiting ? `${waiting} item(s) need a human. Times in ${zone}.` : `Nothing needs a human. Times in ${zone}.`;
     document.getElementById("desk").hidden = false;
   }
