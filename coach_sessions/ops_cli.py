@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from coach_sessions.db import create_pool
-from coach_sessions.repositories.ops_desk import CONSENT_EXPIRES_SOON, OpsDeskRepository
+from coach_sessions.repositories.ops_desk import OpsDeskRepository
 from coach_sessions.repositories.principals import PrincipalRepository
 from coach_sessions.repositories.retrying_activities import RetryingActivityRepository
 from coach_sessions.settings import get_settings
@@ -65,12 +65,7 @@ async def run_ops(args: argparse.Namespace) -> int:
             return _print(
                 {
                     "retrying_activities": await RetryingActivityRepository(pool).listed(QUEUE_LIMIT),
-                    "messages": await desk.messages_needing_a_human(QUEUE_LIMIT),
-                    "calendar_syncs": await desk.failed_calendar_syncs(QUEUE_LIMIT),
-                    "sessions_pending": await desk.sessions_pending_too_long(QUEUE_LIMIT),
-                    "consents_expiring": await desk.pending_cancellations(
-                        QUEUE_LIMIT, expiring_within=CONSENT_EXPIRES_SOON
-                    ),
+                    **await desk.queue(QUEUE_LIMIT),
                 }
             )
         if args.ops_command == "actions":

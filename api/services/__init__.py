@@ -105,12 +105,11 @@ class Services:
                 ttl=settings.family_link_ttl,
                 clock=utc_now,
             ),
-            reassignments=ReassignmentService(
-                ReassignmentRepository(pool), reconciliations, temporal, settings.temporal_task_queue
-            ),
+            reassignments=ReassignmentService(ReassignmentRepository(pool), reconciler),
             enrollment_preview=EnrollmentPreviewService(pool, people_repo, busy_times, settings),
             ops_desk=OpsDeskService(
                 OpsDeskRepository(pool),
+                reconciler,
                 reconciliations,
                 temporal,
                 settings.temporal_task_queue,

@@ -2,7 +2,6 @@
 coach's timezone, each flagged where it clashes with the coach's other sessions or busy calendar time,
 falls outside working hours, or lies in the past (it would be created pending)."""
 
-import logging
 from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
@@ -11,15 +10,14 @@ import asyncpg
 from pydantic import BaseModel, Field
 
 from api.services.sessions import Clock, utc_now
+from api.services.slots import coach_busy
 from coach_sessions.errors import ErrorCode, NotFound
 from coach_sessions.models import EnrollmentPlan
-from coach_sessions.providers.calendar import BusyTimes, CalendarError
+from coach_sessions.providers.calendar import BusyTimes
 from coach_sessions.repositories.people import PeopleRepository
-from coach_sessions.repositories.slots import coach_session_times
 from coach_sessions.scheduling import WEEKDAYS, session_start_times
 from coach_sessions.settings import Settings
 
-log = logging.getLogger("coach_sessions.enrollment_preview")
 Clash = Literal["coach_session", "calendar_busy", "outside_working_hours", "in_the_past"]
 _NO_SESSION = UUID(int=0)
 
@@ -73,14 +71,7 @@ class EnrollmentPreviewService:
         )
         length = timedelta(minutes=plan.duration_minutes)
         lo, hi = starts[0], starts[-1] + length
-        own = await coach_session_times(self._pool, coach.id, lo, hi, except_session=_NO_SESSION)
-        checked = True
-        try:
-            busy = await self._calendar.busy_times(coach.calendar_id or coach.email, coach.email, lo, hi)
-        except CalendarError as error:
-            log.warning("free/busy unavailable", extra={"coach_id": str(coach.id), "error": type(error).__name__})
-            checked, busy = False, []
-        busy = [b for b in busy if b not in set(own)]  # our own sessions' events: counted as sessions
+        own, busy, checked = await coach_busy(self._pool, self._calendar, coach, lo, hi, except_session=_NO_SESSION)
         now, work_start, work_end = self._clock(), self._settings.working_hours_start, self._settings.working_hours_end
         sessions = []
         for number, start in enumerate(starts, start=1):

@@ -12,15 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
+from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api.services.reconciler import CALL_TIMEOUT, start_message_delivery
+from api.services.reconciler import CALL_TIMEOUT, TEMPORAL_UNANSWERED, WorkflowReconciler
 from api.services.session_workflow import session_workflow_start
 from coach_sessions.errors import DomainError, ErrorCode, NotFound
 from coach_sessions.progress import completion_rate
 from coach_sessions.repositories.ops_desk import (
-    CONSENT_EXPIRES_SOON,
     ActionOutcome,
     Channel,
     OpsActionName,
@@ -34,13 +33,13 @@ log = logging.getLogger("coach_sessions.ops_desk")
 QUEUE_LIMIT = 200
 FAILED_WORKFLOWS_WITHIN = timedelta(days=7)
 FAILED_WORKFLOWS_LIMIT = 50
-_UNREACHABLE = (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError)
 
 
 class OpsDeskService:
     def __init__(
         self,
         desk: OpsDeskRepository,
+        reconciler: WorkflowReconciler,
         reconciliations: ReconciliationRepository,
         temporal: Client,
         task_queue: str,
@@ -48,6 +47,7 @@ class OpsDeskService:
     ) -> None:
         self._retrying = retrying
         self._desk = desk
+        self._reconciler = reconciler
         self._reconciliations = reconciliations
         self._temporal = temporal
         self._task_queue = task_queue
@@ -59,12 +59,7 @@ class OpsDeskService:
             "failed_workflows": failed,
             "retrying_activities": await self._retrying.listed(QUEUE_LIMIT),
             "workflows_checked": checked,
-            "messages": await self._desk.messages_needing_a_human(QUEUE_LIMIT),
-            "calendar_syncs": await self._desk.failed_calendar_syncs(QUEUE_LIMIT),
-            "sessions_pending": await self._desk.sessions_pending_too_long(QUEUE_LIMIT),
-            "consents_expiring": await self._desk.pending_cancellations(
-                QUEUE_LIMIT, expiring_within=CONSENT_EXPIRES_SOON
-            ),
+            **await self._desk.queue(QUEUE_LIMIT),
         }
 
     async def _failed_workflows(self) -> tuple[list[dict[str, Any]], bool]:
@@ -119,9 +114,7 @@ class OpsDeskService:
         )
         outcome, audit = _accepted(outcome, "message")
         if action == "resend":
-            await self._soon(
-                "message", message_id, start_message_delivery(self._temporal, message_id, self._task_queue)
-            )
+            await self._reconciler.reconcile_now("message", [message_id])
         return outcome, audit
 
     async def retry_calendar_sync(
@@ -147,10 +140,11 @@ class OpsDeskService:
 
     async def _soon(self, kind: str, target_id: UUID, call: Any) -> None:
         """Do it now; when Temporal does not answer, the reconciliation asked for in the action's
-        transaction stays and the reconciler does it (docs/reliability.md)."""
+        transaction stays and the reconciler does it (docs/reliability.md). (A resend is the reconciler's
+        own start, ``reconcile_now``; a calendar retry may also run a finished session workflow again.)"""
         try:
             await asyncio.wait_for(call, CALL_TIMEOUT.total_seconds())
-        except _UNREACHABLE as error:
+        except TEMPORAL_UNANSWERED as error:
             log.warning(
                 "ops action's workflow call left to the reconciler",
                 extra={kind + "_id": str(target_id), "error": type(error).__name__},

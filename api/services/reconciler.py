@@ -33,6 +33,8 @@ log = logging.getLogger("coach_sessions.reconciler")
 
 BATCH = 20
 CALL_TIMEOUT = timedelta(seconds=5)
+# What a call to Temporal raises when it did not answer (or refused the update): the row waits and is retried.
+TEMPORAL_UNANSWERED = (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError)
 MAX_BACKOFF = timedelta(seconds=30)
 
 
@@ -60,7 +62,7 @@ class WorkflowReconciler:
             for item in due:
                 try:
                     await asyncio.wait_for(self._reconcile(item), CALL_TIMEOUT.total_seconds())
-                except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError) as error:
+                except TEMPORAL_UNANSWERED as error:
                     backoff = min(timedelta(seconds=2 ** min(item.attempts, 5)), MAX_BACKOFF)
                     log.warning(
                         "workflow not reconciled yet",
@@ -80,7 +82,7 @@ class WorkflowReconciler:
             item = Reconciliation(kind, target_id, datetime.now(UTC), 0)
             try:
                 await asyncio.wait_for(self._reconcile(item), CALL_TIMEOUT.total_seconds())
-            except (RPCError, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError, TimeoutError) as error:
+            except TEMPORAL_UNANSWERED as error:
                 log.warning(
                     "left to the reconciler",
                     extra={"kind": kind, "target_id": str(target_id), "error": type(error).__name__},

@@ -10,13 +10,13 @@ from pydantic import BaseModel
 from api.services.access import visible_session
 from api.services.sessions import Clock, utc_now
 from coach_sessions.auth import Principal
-from coach_sessions.models import SessionRecord
+from coach_sessions.models import Coach, SessionRecord
 from coach_sessions.providers.calendar import BusyTimes, CalendarError
 from coach_sessions.repositories.people import PeopleRepository
 from coach_sessions.repositories.sessions import SessionRepository
 from coach_sessions.repositories.slots import coach_session_times
 from coach_sessions.settings import Settings
-from coach_sessions.slots import day_bounds, free_slots
+from coach_sessions.slots import Busy, day_bounds, free_slots
 
 log = logging.getLogger("coach_sessions.api")
 # Further out than this nobody plans a reading session; it also keeps date arithmetic in range.
@@ -45,6 +45,29 @@ class SlotList(BaseModel):
     slots: list[Slot]
 
 
+async def coach_busy(
+    pool: asyncpg.Pool,
+    calendar: BusyTimes,
+    coach: Coach,
+    lo: datetime,
+    hi: datetime,
+    *,
+    except_session: UUID,
+    ours: set[Busy] | None = None,
+) -> tuple[list[Busy], list[Busy], bool]:
+    """The coach's sessions overlapping [lo, hi), the calendar's other busy stretches (a stretch that is
+    exactly one of our sessions, or one of ``ours``, is that session's own event), and whether the
+    calendar could be read. Shared by the slot finder and the enrolment preview."""
+    own = await coach_session_times(pool, coach.id, lo, hi, except_session=except_session)
+    try:
+        from_calendar = await calendar.busy_times(coach.calendar_id or coach.email, coach.email, lo, hi)
+    except CalendarError as error:
+        log.warning("free/busy unavailable", extra={"coach_id": str(coach.id), "error": type(error).__name__})
+        return own, [], False
+    mine = {*own, *(ours or set())}
+    return own, [b for b in from_calendar if b not in mine], True
+
+
 class SlotService:
     def __init__(
         self,
@@ -71,18 +94,13 @@ class SlotService:
         if not 0 <= (day - now.date()).days <= MAX_DAYS_AHEAD:  # the past, or further out than anyone plans
             return self._answer(record, coach.timezone, day, checked=False, starts=[])
         lo, hi = day_bounds(day, coach.timezone)
-        own = await coach_session_times(self._pool, coach.id, lo, hi, except_session=record.id)
-        busy = list(own)
-        checked = True
-        try:
-            from_calendar = await self._calendar.busy_times(coach.calendar_id or coach.email, coach.email, lo, hi)
-        except CalendarError as error:
-            log.warning("free/busy unavailable", extra={"coach_id": str(coach.id), "error": str(error)})
-            checked, from_calendar = False, []
         # The calendar also holds our own sessions' events (this session's among them): a stretch that is
-        # exactly one of the session's times is the session itself, already counted (or moving) above.
-        mine = {(record.scheduled_at, record.ends_at), *own}
-        busy += [b for b in from_calendar if b not in mine]
+        # exactly one of the session's times is the session itself, already counted (or moving) here.
+        own, from_calendar, checked = await coach_busy(
+            self._pool, self._calendar, coach, lo, hi, except_session=record.id,
+            ours={(record.scheduled_at, record.ends_at)},
+        )  # fmt: skip
+        busy = own + from_calendar
         starts = free_slots(
             day=day,
             timezone=coach.timezone,

@@ -55,6 +55,15 @@ class OpsDeskRepository:
 
     # ----- the queue ------------------------------------------------------------------------------
 
+    async def queue(self, limit: int) -> dict[str, list[dict[str, Any]]]:
+        """What PostgreSQL says needs a human (the API adds what Temporal says), each kind at most ``limit``."""
+        return {
+            "messages": await self.messages_needing_a_human(limit),
+            "calendar_syncs": await self.failed_calendar_syncs(limit),
+            "sessions_pending": await self.sessions_pending_too_long(limit),
+            "consents_expiring": await self.pending_cancellations(limit, expiring_within=CONSENT_EXPIRES_SOON),
+        }
+
     async def messages_needing_a_human(self, limit: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             f"""
